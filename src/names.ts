@@ -1,0 +1,53 @@
+// Every name that both the CLI and the helm/june-platform chart rely on lives here.
+// test/charts/names.test.ts renders the chart and fails if the two drift apart.
+
+export const PLATFORM_NAMESPACE_DEFAULT = 'june-services';
+export const HEADSCALE_NAMESPACE_DEFAULT = 'headscale';
+export const AUTH_SECRET_DEFAULT = 'headscale-auth-keys';
+export const PLATFORM_RELEASE_DEFAULT = 'june-platform';
+export const HEADSCALE_RELEASE_DEFAULT = 'headscale';
+
+/** Deployment, container and ConfigMap names of the Headscale server (spec: phase 11). */
+export const HEADSCALE_DEPLOYMENT = 'headscale';
+export const HEADSCALE_CONTAINER = 'headscale';
+export const HEADSCALE_CONFIGMAP = 'headscale-config';
+
+/** The sidecar container's name in every platform Deployment. */
+export const SIDECAR_CONTAINER = 'tailscale';
+
+/** Labels june-ts puts on what it writes, so later commands find exactly those objects. */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'june-ts';
+/** Annotation on the auth Secret: JSON map service -> id of the key june-ts minted (never the key). */
+export const MINTED_KEYS_ANNOTATION = 'june-ts.dev/minted-keys';
+
+/** A short service name such as `orchestrator`; everything else is derived from it. */
+export function workloadName(service: string): string {
+  return `june-${service}`;
+}
+/** Headscale user that owns the service's node. */
+export function headscaleUser(service: string): string {
+  return workloadName(service);
+}
+/** Tailscale hostname of the sidecar, and so its MagicDNS label. */
+export function tailnetHostname(service: string): string {
+  return workloadName(service);
+}
+/** Key inside the auth Secret holding the service's pre-auth key. */
+export function authKeyEntry(service: string): string {
+  return `${workloadName(service)}-authkey`;
+}
+/** Secret in which the sidecar (containerboot, TS_KUBE_SECRET) keeps its node state. */
+export function stateSecretName(service: string): string {
+  return `${workloadName(service)}-tailscale-state`;
+}
+/** ServiceAccount (and Role, RoleBinding) of the sidecar. */
+export function sidecarServiceAccount(service: string): string {
+  return `${workloadName(service)}-tailscale`;
+}
+/** MagicDNS name of a service's node, e.g. june-orchestrator.tail.ozzu.world. */
+export function magicDnsName(service: string, tailnetDomain: string): string {
+  return `${tailnetHostname(service)}.${tailnetDomain}`;
+}
+/** Headscale user for the host joined by phase 11.5. */
+export const HOST_USER = 'june-host';

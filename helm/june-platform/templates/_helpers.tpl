@@ -1,0 +1,172 @@
+{{/*
+Names. These mirror src/names.ts (test/charts/names.test.ts renders the chart and fails
+if they drift apart). Each takes the short service name, e.g. "orchestrator".
+*/}}
+{{- define "june.workloadName" -}}june-{{ . }}{{- end -}}
+{{- define "june.tailnetHostname" -}}{{ include "june.workloadName" . }}{{- end -}}
+{{- define "june.stateSecretName" -}}{{ include "june.workloadName" . }}-tailscale-state{{- end -}}
+{{- define "june.sidecarServiceAccount" -}}{{ include "june.workloadName" . }}-tailscale{{- end -}}
+
+{{/* Selector labels: immutable on a Deployment, so never sidecar-dependent. (dict "root" $ "svc" $svc) */}}
+{{- define "june.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "june.workloadName" .svc }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+
+{{/* Common labels. (dict "root" $ "svc" $svc) */}}
+{{- define "june.labels" -}}
+{{ include "june.selectorLabels" . }}
+app.kubernetes.io/component: {{ .svc }}
+app.kubernetes.io/part-of: june-platform
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* True when sidecars keep their node state in a Secret (TS_KUBE_SECRET). */}}
+{{- define "june.tailscale.persist" -}}
+{{- if and .Values.tailscale.enabled .Values.tailscale.state.persist }}true{{ end -}}
+{{- end -}}
+
+{{/*
+Render-time checks with wording a person can act on. values.schema.json rejects the
+structurally wrong; these catch what needs several values at once.
+*/}}
+{{- define "june.validate" -}}
+{{- $ts := .Values.tailscale -}}
+{{- if $ts.enabled -}}
+  {{- if not $ts.controlUrl -}}
+    {{- fail "tailscale.enabled is true but tailscale.controlUrl is empty: set it to your Headscale URL, e.g. --set tailscale.controlUrl=https://headscale.ozzu.world" -}}
+  {{- end -}}
+  {{- if not (regexMatch "^https?://[^/\\s]+" $ts.controlUrl) -}}
+    {{- fail (printf "tailscale.controlUrl %q is not a URL: it must start with http:// or https:// (e.g. https://headscale.ozzu.world)" $ts.controlUrl) -}}
+  {{- end -}}
+  {{- if not $ts.authSecretName -}}
+    {{- fail "tailscale.enabled is true but tailscale.authSecretName is empty: name the Secret holding the pre-auth keys (default headscale-auth-keys)" -}}
+  {{- end -}}
+  {{- range $arg := $ts.extraArgs -}}
+    {{- if regexMatch "^--?auth-?key" $arg -}}
+      {{- fail "tailscale.extraArgs must not carry an auth key (it would be stored in plain text in the Deployment): keys are read from the Secret named by tailscale.authSecretName" -}}
+    {{- end -}}
+    {{- if regexMatch "^--?login-server" $arg -}}
+      {{- fail "tailscale.extraArgs must not set --login-server: set tailscale.controlUrl instead" -}}
+    {{- end -}}
+  {{- end -}}
+  {{- range $svc, $cfg := $.Values.services -}}
+    {{- if $cfg.enabled -}}
+      {{- $ref := index ($ts.authKeyRefs | default dict) $svc -}}
+      {{- if not $ref -}}
+        {{- fail (printf "june-%s: tailscale.enabled is true but tailscale.authKeyRefs.%s is not set: add the key name inside Secret %s that holds this service's pre-auth key, e.g. --set tailscale.authKeyRefs.%s=june-%s-authkey" $svc $svc $ts.authSecretName $svc $svc) -}}
+      {{- end -}}
+      {{- if regexMatch "^(tskey|hskey)-" $ref -}}
+        {{- fail (printf "tailscale.authKeyRefs.%s looks like an auth key itself: it must be the NAME of a key inside Secret %s (e.g. june-%s-authkey), never the key" $svc $ts.authSecretName $svc) -}}
+      {{- end -}}
+      {{- if and $ts.state.persist (gt (int $cfg.replicas) 1) -}}
+        {{- fail (printf "june-%s: replicas > 1 would share one Tailscale state Secret (june-%s-tailscale-state): the pods would be one node with a cloned machine key. Set services.%s.replicas: 1, or tailscale.state.persist: false (every pod start then registers a fresh, unpersisted node), or tailscale.enabled: false" $svc $svc $svc) -}}
+      {{- end -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The Tailscale sidecar container, the same for every service.
+Usage: {{ include "june.tailscale.sidecar" (dict "root" $ "svc" "orchestrator") }}
+*/}}
+{{- define "june.tailscale.sidecar" -}}
+{{- $ts := .root.Values.tailscale -}}
+{{- $svc := .svc -}}
+{{- $extraArgs := prepend ($ts.extraArgs | default list) (printf "--login-server=%s" $ts.controlUrl) -}}
+- name: tailscale
+  image: {{ $ts.image | quote }}
+  imagePullPolicy: {{ $ts.imagePullPolicy }}
+  env:
+    - name: TS_AUTHKEY
+      valueFrom:
+        secretKeyRef:
+          name: {{ $ts.authSecretName | quote }}
+          key: {{ index $ts.authKeyRefs $svc | quote }}
+    - name: TS_HOSTNAME
+      value: {{ include "june.tailnetHostname" $svc | quote }}
+    - name: TS_EXTRA_ARGS
+      value: {{ join " " $extraArgs | quote }}
+    - name: TS_USERSPACE
+      value: {{ $ts.userspace | toString | quote }}
+    - name: TS_KUBE_SECRET
+      value: {{ if $ts.state.persist }}{{ include "june.stateSecretName" $svc | quote }}{{ else }}""{{ end }}
+    - name: TS_AUTH_ONCE
+      value: {{ $ts.authOnce | toString | quote }}
+    - name: TS_ACCEPT_DNS
+      value: {{ $ts.acceptDns | toString | quote }}
+    - name: TS_ENABLE_HEALTH_CHECK
+      value: "true"
+    - name: TS_LOCAL_ADDR_PORT
+      value: {{ printf "[::]:%d" (int $ts.healthCheck.port) | quote }}
+    {{- if $ts.proxy.enabled }}
+    - name: TS_SOCKS5_SERVER
+      value: {{ printf "localhost:%d" (int $ts.proxy.socks5Port) | quote }}
+    - name: TS_OUTBOUND_HTTP_PROXY_LISTEN
+      value: {{ printf "localhost:%d" (int $ts.proxy.httpPort) | quote }}
+    {{- end }}
+    - name: POD_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    - name: POD_UID
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.uid
+    {{- with $ts.extraEnv }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  ports:
+    - name: ts-health
+      containerPort: {{ $ts.healthCheck.port }}
+      protocol: TCP
+  {{- if $ts.healthCheck.readinessProbe }}
+  readinessProbe:
+    httpGet:
+      path: /healthz
+      port: ts-health
+    initialDelaySeconds: 2
+    periodSeconds: 5
+    failureThreshold: 3
+  {{- end }}
+  {{- with $ts.resources }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+  {{- if $ts.userspace }}
+    runAsNonRoot: true
+    runAsUser: 1000
+    runAsGroup: 1000
+    allowPrivilegeEscalation: false
+    readOnlyRootFilesystem: true
+    capabilities:
+      drop: ["ALL"]
+    seccompProfile:
+      type: RuntimeDefault
+  {{- else }}
+    # Kernel networking needs root, NET_ADMIN and /dev/net/tun (set userspace: true to avoid).
+    allowPrivilegeEscalation: false
+    capabilities:
+      add: ["NET_ADMIN", "NET_RAW"]
+  {{- end }}
+  volumeMounts:
+    # tailscaled socket and statedir (containerboot uses /tmp); the root filesystem is read-only.
+    - name: tailscale-tmp
+      mountPath: /tmp
+{{- end -}}
+
+{{/* Env the app container gets to dial into the tailnet through the sidecar's proxy. */}}
+{{- define "june.tailscale.appProxyEnv" -}}
+{{- $p := .Values.tailscale.proxy -}}
+- name: ALL_PROXY
+  value: {{ printf "socks5h://localhost:%d" (int $p.socks5Port) | quote }}
+- name: HTTP_PROXY
+  value: {{ printf "http://localhost:%d" (int $p.httpPort) | quote }}
+- name: HTTPS_PROXY
+  value: {{ printf "http://localhost:%d" (int $p.httpPort) | quote }}
+- name: NO_PROXY
+  value: {{ $p.noProxy | quote }}
+{{- end -}}

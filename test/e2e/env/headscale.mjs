@@ -1,0 +1,107 @@
+// Real `headscale serve` on 127.0.0.1 with SQLite, MagicDNS (tail.june.test), the
+// embedded DERP server (+STUN) on loopback, and a unix socket in a temp dir.
+import { mkdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { daemon, freePort, run, waitFor, tail } from './util.mjs';
+
+export const BASE_DOMAIN = 'tail.june.test';
+
+/** Config for one headscale version (keys differ: 0.23-0.25 vs 0.26+). */
+export function headscaleConfig(version, { dir, port, metricsPort, grpcPort, stunPort }) {
+  const minor = Number(/^v?0\.(\d+)/.exec(version)?.[1] ?? 99);
+  const lines = [
+    `server_url: http://127.0.0.1:${port}`,
+    `listen_addr: 127.0.0.1:${port}`,
+    `metrics_listen_addr: 127.0.0.1:${metricsPort}`,
+    `grpc_listen_addr: 127.0.0.1:${grpcPort}`,
+    'grpc_allow_insecure: false',
+    'noise:',
+    `  private_key_path: ${dir}/noise_private.key`,
+    'prefixes:',
+    '  v4: 100.64.0.0/10',
+    '  v6: fd7a:115c:a1e0::/48',
+    '  allocation: sequential',
+    'derp:',
+    '  server:',
+    '    enabled: true',
+    '    region_id: 999',
+    '    region_code: "headscale"',
+    '    region_name: "Headscale Embedded DERP"',
+    `    stun_listen_addr: "127.0.0.1:${stunPort}"`,
+    `    private_key_path: ${dir}/derp_server_private.key`,
+    '    automatically_add_embedded_derp_region: true',
+    '    ipv4: 127.0.0.1',
+    '  urls: []',
+    '  paths: []',
+    '  auto_update_enabled: false',
+    '  update_frequency: 24h',
+    'disable_check_updates: true',
+    ...(minor >= 26
+      ? ['node:', '  expiry: 0', '  ephemeral:', '    inactivity_timeout: 30m']
+      : ['ephemeral_node_inactivity_timeout: 30m']),
+    'database:',
+    '  type: sqlite',
+    '  sqlite:',
+    `    path: ${dir}/db.sqlite`,
+    '    write_ahead_log: true',
+    'log:',
+    '  level: info',
+    '  format: text',
+    'policy:',
+    '  mode: file',
+    '  path: ""',
+    'dns:',
+    '  magic_dns: true',
+    `  base_domain: ${BASE_DOMAIN}`,
+    '  override_local_dns: false',
+    '  nameservers:',
+    '    global: []',
+    '    split: {}',
+    '  search_domains: []',
+    '  extra_records: []',
+    ...(minor < 26 ? ['  use_username_in_magic_dns: false'] : []),
+    `unix_socket: ${dir}/headscale.sock`,
+    'unix_socket_permission: "0770"',
+    'logtail:',
+    '  enabled: false',
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * @param {{version:string, bin:string, dir:string, logsDir:string}} o
+ */
+export async function startHeadscale({ version, bin, dir, logsDir }) {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const ports = { port, metricsPort: await freePort(), grpcPort: await freePort(), stunPort: await freePort(true) };
+  const configPath = join(dir, 'config.yaml');
+  writeFileSync(configPath, headscaleConfig(version, { dir, ...ports }));
+  const logFile = join(logsDir, 'headscale.log');
+  const env = { ...process.env, HEADSCALE_CONFIG: configPath };
+  const url = `http://127.0.0.1:${port}`;
+  /** @type {ReturnType<typeof daemon> | undefined} */
+  let proc;
+
+  const cli = async (args) => (await run(bin, ['-c', configPath, ...args], { env, timeout: 30_000 })).stdout;
+
+  const hs = {
+    version, url, apiUrl: `${url}/api/v1`, apiKey: '', configPath, dir, bin, logFile,
+    socket: join(dir, 'headscale.sock'),
+    cli,
+    async start() {
+      if (proc && proc.child.exitCode === null) return;
+      proc = daemon(bin, ['-c', configPath, 'serve'], { logFile, env });
+      await waitFor(`headscale ${version} health at ${url}`, async () => {
+        if (proc?.child.exitCode !== null) throw Object.assign(new Error(`headscale exited (${proc?.child.exitCode}):\n${tail(logFile, 15)}`), { fatal: true });
+        const r = await fetch(`${url}/health`).catch(() => null);
+        return r?.ok && existsSync(hs.socket);
+      }, { timeoutMs: 30_000, intervalMs: 150 });
+    },
+    async stop() { await proc?.stop(); proc = undefined; },
+    async destroy() { await hs.stop(); rmSync(dir, { recursive: true, force: true }); },
+  };
+  await hs.start();
+  hs.apiKey = (await cli(['apikeys', 'create', '--expiration', '90d'])).trim().split('\n').pop()?.trim() ?? '';
+  return hs;
+}

@@ -1,0 +1,117 @@
+// End-to-end environment for june-ts: real components as local processes on 127.0.0.1.
+// Plain ESM + JSDoc (types in index.d.ts) so vitest and plain node both import it.
+import { mkdirSync, mkdtempSync, symlinkSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { tmpdir, homedir } from 'node:os';
+import { join } from 'node:path';
+import { readVersions, run, exitHooks } from './util.mjs';
+import { startHeadscale } from './headscale.mjs';
+import { startCluster, headscaleClusterExec } from './kwok.mjs';
+import { startTailscaled } from './tailscale.mjs';
+import { startSidecarKubelet } from './sidecars.mjs';
+
+export const versions = readVersions();
+export const cacheDir = process.env.JUNE_TS_CACHE || join(homedir(), '.cache', 'june-ts-e2e');
+
+/** Resolves binaries for the requested versions; `missing` lists what is not built. */
+export function resolveTools(opts = {}) {
+  const hsVersion = normVersion(opts.headscaleVersion ?? process.env.JUNE_TS_E2E_HEADSCALE ?? versions.HEADSCALE_DEFAULT);
+  const helm = Number(opts.helm ?? process.env.JUNE_TS_E2E_HELM ?? versions.HELM_DEFAULT);
+  if (helm !== 3 && helm !== 4) throw new Error(`JUNE_TS_E2E_HELM must be 3 or 4, got ${helm}`);
+  const b = join(cacheDir, 'bin');
+  const clients = join(b, helm === 4 ? versions.HELM4_DIR : versions.HELM3_DIR);
+  const tools = {
+    kubectl: join(clients, 'kubectl'), helm: join(clients, 'helm'),
+    headscale: join(b, `headscale-${hsVersion}`, 'headscale'),
+    tailscale: join(b, `tailscale-${versions.TAILSCALE_VERSION}`, 'tailscale'),
+    tailscaled: join(b, `tailscale-${versions.TAILSCALE_VERSION}`, 'tailscaled'),
+    kwok: join(b, `kwok-${versions.KWOK_VERSION}`, 'kwok'), kwokctl: join(b, `kwok-${versions.KWOK_VERSION}`, 'kwokctl'),
+    'kube-apiserver': join(b, `kube-${versions.KUBE_VERSION}`, 'kube-apiserver'),
+    'kube-controller-manager': join(b, `kube-${versions.KUBE_VERSION}`, 'kube-controller-manager'),
+    'kube-scheduler': join(b, `kube-${versions.KUBE_VERSION}`, 'kube-scheduler'),
+    etcd: join(b, `etcd-${versions.ETCD_VERSION}`, 'etcd'),
+  };
+  const missing = Object.entries(tools).filter(([, p]) => !existsSync(p)).map(([n, p]) => `${n} (${p})`);
+  return { hsVersion, helm, tools, missing };
+}
+
+function normVersion(v) { return v.startsWith('v') ? v : `v${v}`; }
+
+/** @param {import('./index.js').StartEnvOptions} [opts] */
+export async function startEnv(opts = {}) {
+  const t0 = Date.now();
+  const { hsVersion, helm, tools, missing } = resolveTools(opts);
+  if (missing.length) {
+    throw new Error(`e2e toolchain incomplete, missing:\n  ${missing.join('\n  ')}\nbuild it with: bash scripts/tools/e2e-toolchain.sh`);
+  }
+  const name = (opts.name ?? `e2e${process.pid}`).toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  // short root: unix socket paths must stay < 108 bytes
+  const root = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'jte-'));
+  mkdirSync(root, { recursive: true });
+  const logsDir = opts.logsDir ?? join(cacheDir, 'logs', 'env', name);
+  rmSync(logsDir, { recursive: true, force: true });
+  mkdirSync(logsDir, { recursive: true });
+  const binDir = join(root, 'bin');
+  mkdirSync(binDir, { recursive: true });
+  for (const t of ['kubectl', 'helm', 'headscale', 'tailscale', 'tailscaled', 'kwokctl']) symlinkSync(tools[t], join(binDir, t));
+  const PATH = `${binDir}:${process.env.PATH}`;
+
+  const cleanups = [];
+  const cleanupAll = async () => { for (const f of cleanups.splice(0).reverse()) { try { await f(); } catch {} } };
+  try {
+    const headscale = await startHeadscale({ version: hsVersion, bin: tools.headscale, dir: join(root, 'hs'), logsDir });
+    cleanups.push(() => headscale.destroy());
+    writeFileSync(join(root, 'hs', 'apikey'), headscale.apiKey, { mode: 0o600 });
+
+    const cluster = await startCluster({
+      name, workDir: join(root, 'kwok'), logsDir, kubectl: tools.kubectl, pathEnv: PATH,
+      kwokDir: join(cacheDir, 'bin', `kwok-${versions.KWOK_VERSION}`), kubeDir: join(cacheDir, 'bin', `kube-${versions.KUBE_VERSION}`),
+      etcdDir: join(cacheDir, 'bin', `etcd-${versions.ETCD_VERSION}`),
+    });
+    cleanups.push(() => cluster.stop());
+    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(headscaleClusterExec({ configPath: headscale.configPath, workDir: headscale.dir })) });
+
+    const host = await startTailscaled({ bin: tools.tailscaled, cli: tools.tailscale, dir: join(root, 'host'), logFile: join(logsDir, 'host-tailscaled.log'), stateDir: join(root, 'host', 'state') });
+    cleanups.push(() => host.stop());
+
+    const sidecars = startSidecarKubelet({ kubeconfig: cluster.kubeconfig, dir: join(root, 'sc'), logsDir, tsBin: tools.tailscaled, tsCli: tools.tailscale });
+    cleanups.push(() => sidecars.stop());
+
+    const env = {
+      PATH, KUBECONFIG: cluster.kubeconfig,
+      HELM_CACHE_HOME: join(root, 'helm', 'cache'), HELM_CONFIG_HOME: join(root, 'helm', 'config'), HELM_DATA_HOME: join(root, 'helm', 'data'),
+      TS_NO_LOGS_NO_SUPPORT: 'true', TS_DEBUG_USE_DERP_HTTP: '1',
+    };
+    let stopped = false;
+    const stop = async () => {
+      if (stopped) return;
+      stopped = true;
+      await cleanupAll();
+      rmSync(root, { recursive: true, force: true });
+      exitHooks.delete(syncRm);
+    };
+    const syncRm = () => rmSync(root, { recursive: true, force: true });
+    exitHooks.add(syncRm);
+    /** @type {import('./index.js').E2EEnv} */
+    const e = {
+      name, root, kubeconfig: cluster.kubeconfig, context: cluster.context, binDir, env, logsDir, helm, tools,
+      versions: { ...versions, headscale: hsVersion },
+      headscale: {
+        version: hsVersion, url: headscale.url, apiUrl: headscale.apiUrl, apiKey: headscale.apiKey,
+        configPath: headscale.configPath, socket: headscale.socket,
+        cli: headscale.cli, start: headscale.start, stop: headscale.stop,
+      },
+      sidecars,
+      host: { socket: host.socket, cli: host.cli, status: host.status },
+      kubectl: async (args, o = {}) => (await run(tools.kubectl, args, { env: { ...process.env, ...env }, ...o })).stdout,
+      helm: async (args, o = {}) => (await run(tools.helm, args, { env: { ...process.env, ...env }, ...o })).stdout,
+      startMs: 0,
+      stop,
+    };
+    e.startMs = Date.now() - t0;
+    return e;
+  } catch (err) {
+    await cleanupAll();
+    rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,86 @@
+// A real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler; all built from source) plus kwok simulating nodes and pods, created
+// by `kwokctl create cluster --runtime binary` from local binaries only.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, rmSync, existsSync, cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { exitHooks, freePort, run, tail } from './util.mjs';
+
+/**
+ * @param {{name:string, workDir:string, logsDir:string, kwokDir:string, kubeDir:string, etcdDir:string,
+ *          kubectl:string, pathEnv:string}} o
+ */
+export async function startCluster(o) {
+  const { name, workDir, logsDir, kwokDir, kubeDir, etcdDir, kubectl, pathEnv } = o;
+  mkdirSync(workDir, { recursive: true });
+  const kwokctl = join(kwokDir, 'kwokctl');
+  // Every download kwokctl might attempt goes to a dead proxy: it must fail, not fetch.
+  const env = { ...process.env, PATH: pathEnv, KWOK_WORKDIR: workDir,
+    HTTP_PROXY: 'http://127.0.0.1:9', HTTPS_PROXY: 'http://127.0.0.1:9', NO_PROXY: '', http_proxy: 'http://127.0.0.1:9', https_proxy: 'http://127.0.0.1:9', no_proxy: '' };
+  const p = {
+    etcd: await freePort(), etcdPeer: await freePort(), apiserver: await freePort(),
+    kcm: await freePort(), scheduler: await freePort(), kwok: await freePort(),
+  };
+  const lo = '127.0.0.1';
+  const extra = [
+    // kwokctl binds every component to 0.0.0.0; pin them to loopback (last flag wins).
+    `etcd=listen-client-urls=http://${lo}:${p.etcd}`, `etcd=advertise-client-urls=http://${lo}:${p.etcd}`,
+    `etcd=listen-peer-urls=http://${lo}:${p.etcdPeer}`, `etcd=initial-advertise-peer-urls=http://${lo}:${p.etcdPeer}`,
+    `etcd=initial-cluster=node0=http://${lo}:${p.etcdPeer}`,
+    `kube-apiserver=bind-address=${lo}`, `kube-apiserver=advertise-address=${lo}`,
+    `kube-controller-manager=bind-address=${lo}`, `kube-scheduler=bind-address=${lo}`,
+    `kwok-controller=server-address=${lo}:${p.kwok}`, `kwok-controller=node-ip=${lo}`,
+  ];
+  const clusterDir = join(workDir, 'clusters', name);
+  const kubeconfig = join(clusterDir, 'kubeconfig.yaml');
+  const del = () => {
+    try { execFileSync(kwokctl, ['delete', 'cluster', '--name', name], { env, stdio: 'ignore', timeout: 60_000 }); } catch {}
+  };
+  exitHooks.add(del);
+  const args = ['create', 'cluster', '--name', name, '--runtime', 'binary',
+    '--kube-apiserver-binary', join(kubeDir, 'kube-apiserver'),
+    '--kube-controller-manager-binary', join(kubeDir, 'kube-controller-manager'),
+    '--kube-scheduler-binary', join(kubeDir, 'kube-scheduler'),
+    '--etcd-binary', join(etcdDir, 'etcd'),
+    '--kwok-controller-binary', join(kwokDir, 'kwok'),
+    '--etcd-port', String(p.etcd), '--kube-apiserver-port', String(p.apiserver),
+    '--kube-controller-manager-port', String(p.kcm), '--kube-scheduler-port', String(p.scheduler),
+    '--controller-port', String(p.kwok),
+    '--enable-crds', 'ClusterExec', '--enable-crds', 'Exec',
+    '--kubeconfig', join(workDir, 'kwokctl-merged-kubeconfig.yaml'),
+    '--wait', '120s',
+    ...extra.flatMap((e) => ['--extra-args', e])];
+  try {
+    await run(kwokctl, args, { env, timeout: 180_000 });
+    await run(kwokctl, ['scale', 'node', '--name', name, '--replicas', '2'], { env, timeout: 60_000 });
+  } catch (e) {
+    // keep the component logs for the report, then tear down
+    if (existsSync(join(clusterDir, 'logs'))) cpSync(join(clusterDir, 'logs'), join(logsDir, 'kwok'), { recursive: true });
+    del(); exitHooks.delete(del);
+    const logs = ['etcd', 'kube-apiserver', 'kwok-controller'].map((c) => `--- ${c}:\n${tail(join(logsDir, 'kwok', `${c}.log`), 10)}`).join('\n');
+    throw new Error(`${/** @type {any} */ (e).message}\n${logs}`);
+  }
+  const context = `kwok-${name}`;
+  const kc = (a, opts = {}) => run(kubectl, ['--kubeconfig', kubeconfig, ...a], { env: { ...process.env, PATH: pathEnv }, ...opts });
+  return {
+    name, kubeconfig, context, clusterDir, ports: p, kubectl: kc,
+    async stop() {
+      if (existsSync(join(clusterDir, 'logs'))) cpSync(join(clusterDir, 'logs'), join(logsDir, 'kwok'), { recursive: true });
+      del(); exitHooks.delete(del);
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** kwok ClusterExec: `kubectl exec` into container `headscale` of pods in namespace
+ *  `headscale` runs the real local headscale CLI against the real server. */
+export function headscaleClusterExec({ configPath, workDir }) {
+  return {
+    apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterExec',
+    metadata: { name: 'headscale-cli' },
+    spec: {
+      selector: { matchNamespaces: ['headscale'] },
+      execs: [{ containers: ['headscale'], local: { workDir, envs: [{ name: 'HEADSCALE_CONFIG', value: configPath }] } }],
+    },
+  };
+}

@@ -1,0 +1,124 @@
+// Small process/port/file helpers shared by the e2e environment (plain ESM, no build step).
+import { spawn, execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** Parses scripts/tools/versions.env (KEY=VALUE, optional quotes, # comments). */
+export function readVersions() {
+  const text = readFileSync(join(REPO_ROOT, 'scripts', 'tools', 'versions.env'), 'utf8');
+  /** @type {Record<string,string>} */
+  const out = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]] = m[2].replace(/^"(.*)"$/, '$1');
+  }
+  return out;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A free TCP port on 127.0.0.1 (also checked free for UDP when udp=true). */
+export async function freePort(udp = false) {
+  for (;;) {
+    const port = await new Promise((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = /** @type {any} */ (s.address()).port;
+        s.close(() => resolve(p));
+      });
+    });
+    if (!udp) return port;
+    const ok = await new Promise((resolve) => {
+      const u = createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+}
+
+/**
+ * Runs a command to completion; rejects with stderr on non-zero exit.
+ * Never puts secrets in argv from callers (keys go through files/stdin).
+ * @returns {Promise<{stdout:string, stderr:string}>}
+ */
+export function run(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { maxBuffer: 64 << 20, timeout: opts.timeout ?? 120_000, ...opts }, (err, stdout, stderr) => {
+      if (err) {
+        const e = /** @type {any} */ (new Error(`${cmd} ${args.join(' ')} failed (${err.code ?? err.signal}): ${String(stderr).trim() || String(stdout).trim()}`));
+        e.stdout = stdout; e.stderr = stderr; e.code = err.code;
+        reject(e);
+      } else resolve({ stdout: String(stdout), stderr: String(stderr) });
+    });
+    if (opts.input !== undefined) { child.stdin?.end(opts.input); }
+  });
+}
+
+/** Live daemons started by this process: killed on stop and on process exit. */
+const live = new Set();
+let hooked = false;
+function hookExit() {
+  if (hooked) return;
+  hooked = true;
+  const killAll = () => { for (const p of live) { try { process.kill(-p.pid, 'SIGKILL'); } catch { try { p.kill('SIGKILL'); } catch {} } } };
+  process.on('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.once(sig, () => { killAll(); for (const f of exitHooks) { try { f(); } catch {} } process.exit(130); });
+  }
+}
+/** Synchronous hooks run on process exit (e.g. `kwokctl delete cluster`). */
+export const exitHooks = new Set();
+process.on('exit', () => { for (const f of exitHooks) { try { f(); } catch {} } });
+
+/**
+ * Starts a long-running daemon with stdout+stderr appended to logFile.
+ * It gets its own process group (so its children die with it) and is tracked for exit cleanup.
+ */
+export function daemon(cmd, args, { logFile, env, cwd } = {}) {
+  hookExit();
+  const fd = openSync(logFile, 'a');
+  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env, cwd, detached: true });
+  closeSync(fd);
+  live.add(child);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => { live.delete(child); resolve({ code, signal }); }));
+  return {
+    child,
+    pid: child.pid,
+    exited,
+    async stop(timeoutMs = 5000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      try { process.kill(-child.pid, 'SIGTERM'); } catch {}
+      const t = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch {} }, timeoutMs);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Polls fn until it returns a truthy value (or throws the last error at timeout). */
+export async function waitFor(what, fn, { timeoutMs = 60_000, intervalMs = 250 } = {}) {
+  const t0 = Date.now();
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) { if (/** @type {any} */ (e)?.fatal) throw e; last = e; }
+    if (Date.now() - t0 > timeoutMs) {
+      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${last.message ?? last}` : ''}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+export function tail(file, n = 30) {
+  if (!existsSync(file)) return '';
+  return readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');
+}

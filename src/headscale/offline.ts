@@ -1,0 +1,77 @@
+// Headscale for static dry-run: no cluster, nothing to ask. Reads are empty, the version is
+// the configured one (or an assumed current release), writes are recorded by the gate.
+
+import { BugError } from '../errors.js';
+import type { WriteGate } from '../plan.js';
+import { DRY_RUN_ID, dryRunKey, parseDuration, unique, validateUserName } from './common.js';
+import {
+  assumedVersion,
+  type CreatePreAuthKeyOptions,
+  type HeadscaleClient,
+  type HeadscaleVersion,
+  type HsNode,
+  type HsPreAuthKey,
+  type HsUser,
+} from './types.js';
+
+/** The version a static dry-run plans for when none is configured. */
+export const OFFLINE_DEFAULT_VERSION = '0.29.2';
+
+export class OfflineHeadscale implements HeadscaleClient {
+  private readonly v: HeadscaleVersion;
+
+  constructor(private readonly gate: WriteGate, version: string = OFFLINE_DEFAULT_VERSION) {
+    this.v = assumedVersion(version);
+  }
+
+  async version(): Promise<HeadscaleVersion> {
+    return this.v;
+  }
+  async health(): Promise<void> {}
+  async listUsers(): Promise<HsUser[]> {
+    return [];
+  }
+  async listPreAuthKeys(_users: HsUser[]): Promise<HsPreAuthKey[]> {
+    return [];
+  }
+  async listNodes(): Promise<HsNode[]> {
+    return [];
+  }
+
+  async ensureUsers(names: string[]): Promise<HsUser[]> {
+    names.forEach(validateUserName);
+    const created = new Map<string, HsUser>();
+    for (const name of unique(names)) {
+      created.set(name, await this.write('create user', { name }, { id: DRY_RUN_ID, name }));
+    }
+    return names.map((n) => created.get(n) as HsUser);
+  }
+
+  async createPreAuthKey(user: HsUser, opts: CreatePreAuthKeyOptions): Promise<HsPreAuthKey & { key: string }> {
+    parseDuration(opts.expiration);
+    const ephemeral = opts.ephemeral ?? false;
+    return this.write(
+      'create preauthkey',
+      { user: user.name, reusable: opts.reusable, ephemeral, expiration: opts.expiration },
+      dryRunKey(user, { reusable: opts.reusable, ephemeral }),
+    );
+  }
+
+  async expirePreAuthKey(key: HsPreAuthKey): Promise<void> {
+    await this.write('expire preauthkey', { id: key.id, user: key.user }, undefined);
+  }
+  async deleteNode(id: string): Promise<void> {
+    await this.write('delete node', { id }, undefined);
+  }
+  async deleteUser(user: HsUser): Promise<void> {
+    await this.write('delete user', { name: user.name, id: user.id }, undefined);
+  }
+
+  private write<T>(action: string, args: Record<string, unknown>, dryResult: T): Promise<T> {
+    return this.gate.write(
+      { kind: 'headscale', action, args },
+      () => Promise.reject(new BugError(`OfflineHeadscale cannot ${action}: it is only for dry-run (gate mode is ${this.gate.mode})`)),
+      dryResult,
+    );
+  }
+}

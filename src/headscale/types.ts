@@ -1,0 +1,136 @@
+// The version-independent view of Headscale that the rest of june-ts uses.
+// Transports (CLI through kubectl exec, REST API, offline) translate each Headscale
+// version's syntax and JSON into these types; nothing outside src/headscale should
+// know that 0.23 says `-u NAME` and 0.26 says `-u ID`.
+
+export interface HsUser {
+  id: string;
+  name: string;
+}
+
+export interface HsPreAuthKey {
+  id: string;
+  /** Name of the owning user ('' for a tag-only key on >= 0.28). */
+  user: string;
+  /** The full key: only right after creation, or when the version lists keys in full (< 0.28). */
+  key?: string;
+  /** What >= 0.28 shows instead of the key (`hskey-auth-{prefix}`). Not a secret. */
+  keyPrefix?: string;
+  reusable: boolean;
+  ephemeral: boolean;
+  used: boolean;
+  expiration?: Date;
+  createdAt?: Date;
+  aclTags?: string[];
+}
+
+export interface HsNode {
+  id: string;
+  name: string;
+  givenName: string;
+  /** Name of the owning user. */
+  user: string;
+  ipAddresses: string[];
+  online: boolean;
+  lastSeen?: Date;
+  expiry?: Date;
+}
+
+/**
+ * Which CLI/API dialect a Headscale speaks:
+ *  - v023: 0.23–0.25 (string ids, key.user is a name, `-u NAME`, expire by KEY)
+ *  - v026: 0.26–0.27 (numeric ids, key.user is a User, `-u ID`, expire by KEY)
+ *  - v028: 0.28+     (numeric ids, `preauthkeys list` has no user filter and shows prefixes, expire `--id N`)
+ */
+export type SyntaxGeneration = 'v023' | 'v026' | 'v028';
+
+export interface HeadscaleVersion {
+  major: number;
+  minor: number;
+  patch: number;
+  /** What Headscale said about itself (e.g. `v0.26.1`, or `dev` for a source build). */
+  raw: string;
+  generation: SyntaxGeneration;
+  /**
+   * reported: Headscale printed a release version; probed: it did not (e.g. `dev`), so
+   * the dialect was found from its help text / OpenAPI document and major/minor are the
+   * first release of that dialect; assumed: configured, nothing was asked.
+   */
+  source: 'reported' | 'probed' | 'assumed';
+}
+
+export interface CreatePreAuthKeyOptions {
+  reusable: boolean;
+  ephemeral?: boolean;
+  /** A Headscale duration such as `180d`, `26w`, `1h`. */
+  expiration: string;
+}
+
+export interface HeadscaleClient {
+  /** Detected once per client, then cached. */
+  version(): Promise<HeadscaleVersion>;
+  /** Throws ExternalError (with a hint) when Headscale cannot be reached or is unhealthy. */
+  health(): Promise<void>;
+  listUsers(): Promise<HsUser[]>;
+  /** Lists once, creates the missing users concurrently (at most 4 at a time), returns all requested in order. */
+  ensureUsers(names: string[]): Promise<HsUser[]>;
+  createPreAuthKey(user: HsUser, opts: CreatePreAuthKeyOptions): Promise<HsPreAuthKey & { key: string }>;
+  /** One call per user on < 0.28, a single call on >= 0.28 (filtered to `users` client-side). */
+  listPreAuthKeys(users: HsUser[]): Promise<HsPreAuthKey[]>;
+  expirePreAuthKey(key: HsPreAuthKey): Promise<void>;
+  listNodes(): Promise<HsNode[]>;
+  deleteNode(id: string): Promise<void>;
+  deleteUser(user: HsUser): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Versions
+
+const GENERATION_FLOOR: Record<SyntaxGeneration, [number, number]> = {
+  v023: [0, 23],
+  v026: [0, 26],
+  v028: [0, 28],
+};
+
+export function generationOf(major: number, minor: number): SyntaxGeneration {
+  if (major > 0 || minor >= 28) return 'v028';
+  if (minor >= 26) return 'v026';
+  return 'v023';
+}
+
+/** `v0.26.1`, `0.29.2`, `v0.28.0-beta.1` → numbers; anything else (`dev`, '') → undefined. */
+export function parseVersionString(raw: string): { major: number; minor: number; patch: number } | undefined {
+  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?$/.exec(raw.trim());
+  if (!m) return undefined;
+  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3] ?? 0) };
+}
+
+/** A version Headscale reported about itself, or undefined if it is not a release version. */
+export function reportedVersion(raw: string): HeadscaleVersion | undefined {
+  const v = parseVersionString(raw);
+  if (!v) return undefined;
+  return { ...v, raw: raw.trim(), generation: generationOf(v.major, v.minor), source: 'reported' };
+}
+
+/** The version a probe found: the first release of that dialect. */
+export function probedVersion(generation: SyntaxGeneration, raw: string): HeadscaleVersion {
+  const [major, minor] = GENERATION_FLOOR[generation];
+  return { major, minor, patch: 0, raw: raw.trim() || 'unknown', generation, source: 'probed' };
+}
+
+/** A configured version (e.g. `0.26`, `v0.29.2`) for offline use or to skip detection. */
+export function assumedVersion(raw: string): HeadscaleVersion {
+  const v = parseVersionString(raw);
+  if (!v) throw new TypeError(`not a Headscale version: ${JSON.stringify(raw)} (expected e.g. 0.26.1)`);
+  return { ...v, raw: raw.trim(), generation: generationOf(v.major, v.minor), source: 'assumed' };
+}
+
+export function formatVersion(v: HeadscaleVersion): string {
+  const base = `${v.major}.${v.minor}.${v.patch}`;
+  if (v.source === 'probed') return `${v.raw} (${generationRange(v.generation)} syntax)`;
+  return `v${base}`;
+}
+
+export function generationRange(g: SyntaxGeneration): string {
+  return g === 'v023' ? '0.23–0.25' : g === 'v026' ? '0.26–0.27' : '0.28+';
+}

@@ -1,0 +1,138 @@
+// The Tailscale sidecar as rendered by the one named template, for every option.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { HELMS, PLATFORM_CHART, byName, ofKind, parseManifests, requireBin, shouldSkip, template, type Helm } from './helm.js';
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: unknown;
+}
+
+async function pod(helm: Helm, set: Record<string, unknown> = {}, svc = 'orchestrator') {
+  const objects = parseManifests(
+    await template(helm, PLATFORM_CHART, { valuesFiles: ['values-headscale.yaml'], set }),
+  );
+  const spec = byName(objects, 'Deployment', `june-${svc}`).spec.template.spec;
+  const sidecar = spec.containers.find((c: { name: string }) => c.name === 'tailscale');
+  const app = spec.containers.find((c: { name: string }) => c.name === `june-${svc}`);
+  const envOf = (c: { env?: EnvVar[] }) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+  return { objects, spec, sidecar, app, env: envOf(sidecar), appEnv: envOf(app) };
+}
+
+for (const helm of HELMS) {
+  describe.skipIf(shouldSkip(helm))(`${helm.flavour}: tailscale sidecar`, () => {
+    beforeAll(() => {
+      requireBin(helm);
+    });
+
+    it('renders the documented env, in order', async () => {
+      const { sidecar, env } = await pod(helm);
+      expect(sidecar.env.map((e: EnvVar) => e.name)).toEqual([
+        'TS_AUTHKEY',
+        'TS_HOSTNAME',
+        'TS_EXTRA_ARGS',
+        'TS_USERSPACE',
+        'TS_KUBE_SECRET',
+        'TS_AUTH_ONCE',
+        'TS_ACCEPT_DNS',
+        'TS_ENABLE_HEALTH_CHECK',
+        'TS_LOCAL_ADDR_PORT',
+        'POD_NAME',
+        'POD_UID',
+      ]);
+      expect(env).toMatchObject({
+        TS_AUTHKEY: { secretKeyRef: { name: 'headscale-auth-keys', key: 'june-orchestrator-authkey' } },
+        TS_HOSTNAME: 'june-orchestrator',
+        TS_EXTRA_ARGS: '--login-server=https://headscale.ozzu.world',
+        TS_USERSPACE: 'true',
+        TS_KUBE_SECRET: 'june-orchestrator-tailscale-state',
+        TS_AUTH_ONCE: 'true',
+        TS_ACCEPT_DNS: 'false',
+        TS_ENABLE_HEALTH_CHECK: 'true',
+        TS_LOCAL_ADDR_PORT: '[::]:9002',
+      });
+    });
+
+    it('appends extraArgs after --login-server and follows controlUrl/authSecretName', async () => {
+      const { env } = await pod(helm, {
+        'tailscale.extraArgs': ['--advertise-tags=tag:june', '--shields-up'],
+        'tailscale.controlUrl': 'https://hs.example.org',
+        'tailscale.authSecretName': 'my-keys',
+      });
+      expect(env.TS_EXTRA_ARGS).toBe('--login-server=https://hs.example.org --advertise-tags=tag:june --shields-up');
+      expect(env.TS_AUTHKEY).toEqual({ secretKeyRef: { name: 'my-keys', key: 'june-orchestrator-authkey' } });
+    });
+
+    it('userspace mode runs non-root with a read-only root and an emptyDir /tmp', async () => {
+      const { sidecar, spec } = await pod(helm);
+      expect(sidecar.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        runAsUser: 1000,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      });
+      expect(sidecar.volumeMounts).toEqual([{ name: 'tailscale-tmp', mountPath: '/tmp' }]);
+      expect(spec.volumes.find((v: { name: string }) => v.name === 'tailscale-tmp').emptyDir).toBeDefined();
+      expect(sidecar.resources).toEqual({ requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '200m', memory: '256Mi' } });
+    });
+
+    it('kernel mode (userspace: false) asks for NET_ADMIN instead', async () => {
+      const { sidecar, env } = await pod(helm, { 'tailscale.userspace': false });
+      expect(env.TS_USERSPACE).toBe('false');
+      expect(sidecar.securityContext.capabilities).toEqual({ add: ['NET_ADMIN', 'NET_RAW'] });
+      expect(sidecar.securityContext.runAsNonRoot).toBeUndefined();
+    });
+
+    it('readiness on /healthz at the health port, switchable', async () => {
+      const { sidecar } = await pod(helm);
+      expect(sidecar.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 'ts-health' });
+      expect(sidecar.ports).toEqual([{ name: 'ts-health', containerPort: 9002, protocol: 'TCP' }]);
+      const off = await pod(helm, { 'tailscale.healthCheck.readinessProbe': false });
+      expect(off.sidecar.readinessProbe).toBeUndefined();
+      expect(off.env.TS_ENABLE_HEALTH_CHECK).toBe('true');
+    });
+
+    it('proxy: sidecar listens on localhost, the app container points at it', async () => {
+      const { env, appEnv } = await pod(helm, { 'tailscale.proxy.enabled': true });
+      expect(env.TS_SOCKS5_SERVER).toBe('localhost:1055');
+      expect(env.TS_OUTBOUND_HTTP_PROXY_LISTEN).toBe('localhost:1056');
+      expect(appEnv).toMatchObject({
+        ALL_PROXY: 'socks5h://localhost:1055',
+        HTTP_PROXY: 'http://localhost:1056',
+        HTTPS_PROXY: 'http://localhost:1056',
+      });
+      const none = await pod(helm);
+      expect(none.env.TS_SOCKS5_SERVER).toBeUndefined();
+      expect(none.appEnv.ALL_PROXY).toBeUndefined();
+    });
+
+    it('persisted state: Recreate strategy and a Role limited to the state Secret', async () => {
+      const { objects } = await pod(helm);
+      expect(byName(objects, 'Deployment', 'june-orchestrator').spec.strategy).toEqual({ type: 'Recreate' });
+      expect(byName(objects, 'Role', 'june-orchestrator-tailscale').rules).toEqual([
+        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['secrets'], resourceNames: ['june-orchestrator-tailscale-state'], verbs: ['get', 'update', 'patch'] },
+        { apiGroups: [''], resources: ['events'], verbs: ['get', 'create', 'patch'] },
+      ]);
+    });
+
+    it('state.persist=false: in-memory state, no Role, replicas > 1 allowed', async () => {
+      const { objects, env } = await pod(helm, { 'tailscale.state.persist': false, 'services.orchestrator.replicas': 3 });
+      expect(env.TS_KUBE_SECRET).toBe('');
+      expect(ofKind(objects, 'Role')).toEqual([]);
+      const d = byName(objects, 'Deployment', 'june-orchestrator');
+      expect(d.spec.replicas).toBe(3);
+      expect(d.spec.strategy).toBeUndefined();
+      byName(objects, 'ServiceAccount', 'june-orchestrator-tailscale');
+    });
+
+    it('adding a service is values only: the same sidecar for stt and tts', async () => {
+      for (const svc of ['stt', 'tts']) {
+        const { env } = await pod(helm, { 'services.stt.enabled': true, 'services.tts.enabled': true }, svc);
+        expect(env.TS_HOSTNAME).toBe(`june-${svc}`);
+        expect(env.TS_AUTHKEY).toEqual({ secretKeyRef: { name: 'headscale-auth-keys', key: `june-${svc}-authkey` } });
+      }
+    });
+  });
+}

@@ -1,0 +1,121 @@
+// Values that cannot work are refused at render time, with messages a person can act on.
+// Cross-field checks are template `fail`s (same wording in Helm 3 and 4); structural ones
+// come from values.schema.json, whose wording differs between Helm 3 and Helm 4.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { HEADSCALE_CHART, HELMS, PLATFORM_CHART, requireBin, shouldSkip, templateError, type RenderOptions } from './helm.js';
+
+const ON = { 'tailscale.enabled': true, 'tailscale.controlUrl': 'https://headscale.ozzu.world' };
+
+const platformCases: Array<[string, RenderOptions, RegExp[]]> = [
+  [
+    'sidecars enabled without a controlUrl',
+    { set: { 'tailscale.enabled': true, 'tailscale.controlUrl': '' } },
+    [/tailscale\.enabled is true but tailscale\.controlUrl is empty: set it to your Headscale URL/],
+  ],
+  [
+    'a controlUrl that is not an http(s) URL (schema)',
+    { set: { 'tailscale.controlUrl': 'headscale.ozzu.world' } },
+    [/values don't meet the specifications of the schema/, /tailscale[./]controlUrl/, /'?headscale\.ozzu\.world'? does not match pattern|Does not match pattern/],
+  ],
+  [
+    'a controlUrl with another scheme (schema)',
+    { set: { ...ON, 'tailscale.controlUrl': 'ftp://headscale.ozzu.world' } },
+    [/tailscale[./]controlUrl/, /does not match pattern/i],
+  ],
+  [
+    'an enabled service without an authKeyRefs entry',
+    { set: { ...ON, 'services.stt.enabled': true, 'tailscale.authKeyRefs.stt': null } },
+    [/june-stt: tailscale\.enabled is true but tailscale\.authKeyRefs\.stt is not set/, /--set tailscale\.authKeyRefs\.stt=june-stt-authkey/],
+  ],
+  [
+    'a new service without an authKeyRefs entry',
+    { set: { ...ON, 'services.asr': { enabled: true, image: 'asr:1', port: 9000, replicas: 1 } } },
+    [/june-asr: tailscale\.enabled is true but tailscale\.authKeyRefs\.asr is not set/],
+  ],
+  [
+    'an empty authKeyRefs entry (schema)',
+    { set: { ...ON, 'tailscale.authKeyRefs.idp': '' } },
+    [/tailscale[./]authKeyRefs[./]idp/],
+  ],
+  [
+    'an auth key pasted into authKeyRefs',
+    { set: { ...ON, 'tailscale.authKeyRefs.orchestrator': 'hskey-auth-abc123-secretpart' } },
+    [/tailscale\.authKeyRefs\.orchestrator looks like an auth key itself: it must be the NAME of a key inside Secret headscale-auth-keys/],
+  ],
+  [
+    'an auth key in extraArgs',
+    { set: { ...ON, 'tailscale.extraArgs': ['--authkey=tskey-auth-xyz'] } },
+    [/tailscale\.extraArgs must not carry an auth key/],
+  ],
+  [
+    '--login-server in extraArgs',
+    { set: { ...ON, 'tailscale.extraArgs': ['--login-server=https://other'] } },
+    [/tailscale\.extraArgs must not set --login-server: set tailscale\.controlUrl instead/],
+  ],
+  [
+    'replicas > 1 with persisted sidecar state',
+    { set: { ...ON, 'services.orchestrator.replicas': 2 } },
+    [
+      /june-orchestrator: replicas > 1 would share one Tailscale state Secret \(june-orchestrator-tailscale-state\)/,
+      /Set services\.orchestrator\.replicas: 1, or tailscale\.state\.persist: false/,
+    ],
+  ],
+  [
+    'a misspelt tailscale key (schema)',
+    { set: { ...ON, 'tailscale.controlURL': 'https://headscale.ozzu.world' } },
+    [/controlURL/],
+  ],
+];
+
+const headscaleCases: Array<[string, RenderOptions, RegExp[]]> = [
+  [
+    'dns.base_domain equal to the server_url host',
+    { set: { 'headscale.dns.baseDomain': 'headscale.ozzu.world' } },
+    [/headscale\.dns\.baseDomain "headscale\.ozzu\.world" must neither equal nor contain the server_url host "headscale\.ozzu\.world"/],
+  ],
+  [
+    'dns.base_domain containing the server_url host',
+    { set: { 'headscale.dns.baseDomain': 'ozzu.world' } },
+    [/headscale\.dns\.baseDomain "ozzu\.world" must neither equal nor contain the server_url host "headscale\.ozzu\.world"/, /tail\.ozzu\.world/],
+  ],
+  [
+    'dns.base_domain containing an explicit serverUrl host',
+    { set: { 'headscale.serverUrl': 'https://hs.example.org:8443', 'headscale.dns.baseDomain': 'example.org' } },
+    [/must neither equal nor contain the server_url host "hs\.example\.org"/],
+  ],
+  [
+    'no DERP source',
+    { set: { 'headscale.derp.urls': [], 'headscale.derp.server.enabled': false } },
+    [/no DERP source .* Headscale refuses to start with an empty DERP map/],
+  ],
+  [
+    'a serverUrl that is not an http(s) URL (schema)',
+    { set: { 'headscale.serverUrl': 'headscale.ozzu.world' } },
+    [/headscale[./]serverUrl/, /does not match pattern/i],
+  ],
+  [
+    'MagicDNS without a base domain',
+    { set: { 'headscale.dns.baseDomain': '' } },
+    [/headscale\.dns\.magicDns is true but headscale\.dns\.baseDomain is empty/],
+  ],
+];
+
+for (const helm of HELMS) {
+  describe.skipIf(shouldSkip(helm))(`${helm.flavour}: refused values`, () => {
+    beforeAll(() => {
+      requireBin(helm);
+    });
+    describe('june-platform', () => {
+      it.each(platformCases)('%s', async (_label, opts, messages) => {
+        const stderr = await templateError(helm, PLATFORM_CHART, opts);
+        for (const m of messages) expect(stderr).toMatch(m);
+      });
+    });
+    describe('headscale', () => {
+      it.each(headscaleCases)('%s', async (_label, opts, messages) => {
+        const stderr = await templateError(helm, HEADSCALE_CHART, opts);
+        for (const m of messages) expect(stderr).toMatch(m);
+      });
+    });
+  });
+}

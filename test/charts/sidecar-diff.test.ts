@@ -21,7 +21,7 @@ const SIDECAR_ONLY_KINDS = ['Role', 'RoleBinding', 'ServiceAccount'];
 /**
  * A Deployment with every sidecar-related field removed: the `tailscale` container, the
  * pod's serviceAccountName, the sidecar's volumes, the proxy env of the app container, and
- * the Recreate strategy that keeps two pods from sharing one node state Secret.
+ * the no-surge rollout strategy that keeps two pods from sharing one node state Secret.
  */
 function withoutSidecar(deployment: K8sObject): K8sObject {
   const d = structuredClone(deployment);

@@ -107,9 +107,9 @@ for (const helm of HELMS) {
       expect(none.appEnv.ALL_PROXY).toBeUndefined();
     });
 
-    it('persisted state: Recreate strategy and a Role limited to the state Secret', async () => {
+    it('persisted state: no surge on rollout and a Role limited to the state Secret', async () => {
       const { objects } = await pod(helm);
-      expect(byName(objects, 'Deployment', 'june-orchestrator').spec.strategy).toEqual({ type: 'Recreate' });
+      expect(byName(objects, 'Deployment', 'june-orchestrator').spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
       expect(byName(objects, 'Role', 'june-orchestrator-tailscale').rules).toEqual([
         { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
         { apiGroups: [''], resources: ['secrets'], resourceNames: ['june-orchestrator-tailscale-state'], verbs: ['get', 'update', 'patch'] },

@@ -1,14 +1,13 @@
 // The rendered config.yaml, fed to real `headscale configtest` of every installed Headscale
 // (scripts/tools/e2e-toolchain.sh puts them under <cache>/bin/headscale-v*/headscale).
 // Skipped when none is installed: the chart tests need only helm.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { HEADSCALE_CONFIGMAP } from '../../src/names.js';
-import { HEADSCALE_CHART, HELMS, byName, cacheRoot, parseManifests, template, type RenderOptions } from './helm.js';
+import { HEADSCALE_CHART, HELMS, byName, cacheRoot, parseManifests, runBinary, template, type RenderOptions } from './helm.js';
 
 function installedHeadscales(): Array<[string, string]> {
   const binDir = join(cacheRoot(), 'bin');
@@ -22,12 +21,9 @@ function installedHeadscales(): Array<[string, string]> {
 const HEADSCALES = installedHeadscales();
 const HELM = HELMS.find((h) => h.bin !== undefined);
 
-function configtest(bin: string, configPath: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    execFile(bin, ['configtest', '-c', configPath], { timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, output: stdout + stderr });
-    });
-  });
+async function configtest(bin: string, configPath: string): Promise<{ code: number; output: string }> {
+  const res = await runBinary(bin, ['configtest', '-c', configPath]);
+  return { code: res.code, output: res.stdout + res.stderr };
 }
 
 describe.skipIf(HEADSCALES.length === 0 || HELM === undefined)('headscale configtest of the rendered config', () => {

@@ -75,20 +75,19 @@ export interface HelmResult {
   stderr: string;
 }
 
-function run(bin: string, args: string[]): Promise<HelmResult> {
+/** Run a binary to completion; never rejects, the exit code is in the result. */
+export function runBinary(bin: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<HelmResult> {
   return new Promise((resolve) => {
-    execFile(
-      bin,
-      args,
-      // Keep the user's helm config out of the way; nothing here needs a repo or cluster.
-      { env: { ...process.env, HELM_CONFIG_HOME: '/nonexistent', KUBECONFIG: '/nonexistent' }, maxBuffer: 32 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
+    execFile(bin, args, { env, timeout: 60_000, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
   });
 }
+
+// Keep the user's helm config out of the way; nothing here needs a repo or cluster.
+const run = (bin: string, args: string[]) =>
+  runBinary(bin, args, { ...process.env, HELM_CONFIG_HOME: '/nonexistent', KUBECONFIG: '/nonexistent' });
 
 export interface RenderOptions {
   release?: string;

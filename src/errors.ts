@@ -66,7 +66,7 @@ export class InterruptedError extends JuneError {
 /** A failure inside a phase, carrying the phase id. Keeps the cause's exit code. */
 export class PhaseError extends JuneError {
   readonly exitCode: ExitCodeValue;
-  constructor(readonly phaseId: string, readonly cause: JuneError) {
+  constructor(readonly phaseId: string, override readonly cause: JuneError) {
     super(`phase ${phaseId}: ${cause.message}`, { hint: cause.hint, cause });
     this.exitCode = cause.exitCode;
   }

@@ -36,7 +36,11 @@ export type CommandListener = (command: string) => void;
 
 export class ExecaRunner implements ProcessRunner {
   spawned = 0;
-  constructor(private readonly onCommand?: CommandListener) {}
+  constructor(
+    private readonly onCommand?: CommandListener,
+    /** Aborts every running command (SIGINT). */
+    private readonly signal?: AbortSignal,
+  ) {}
 
   async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const { execa } = await import('execa');
@@ -48,7 +52,7 @@ export class ExecaRunner implements ProcessRunner {
       env: options.env,
       extendEnv: true,
       timeout: options.timeoutMs,
-      cancelSignal: options.signal,
+      cancelSignal: options.signal ?? this.signal,
       reject: false,
       stripFinalNewline: false,
       // never let execa build messages with our argv; we format our own, redacted

@@ -1,0 +1,36 @@
+// june-ts cleanup: the reverse of install. Asks on a TTY; refuses without --yes elsewhere.
+import { z } from 'zod';
+import { UsageError } from '../errors.js';
+import { WORKFLOWS } from '../phases/workflows.js';
+import { createContext, executeWorkflow, globalOptionsSchema, makeLogger, parseOptions, type Runtime } from './common.js';
+
+export const cleanupOptionsSchema = globalOptionsSchema.and(z.object({ purge: z.boolean().default(false), all: z.boolean().default(false) }));
+
+async function askOnTty(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
+  const o = parseOptions(cleanupOptionsSchema, raw);
+  const log = makeLogger(o, rt);
+  const session = createContext('cleanup', o, { purge: o.purge, all: o.all }, rt, log);
+  const { ctx } = session;
+  if (!ctx.gate.dryRun && !o.yes) {
+    const what = `remove the Tailscale sidecars${o.purge || o.all ? ', the Headscale users' : ''}${o.all ? ' and Headscale itself' : ''} from ${ctx.config.platform.namespace}`;
+    const tty = rt.stdinIsTTY ?? Boolean(process.stdin.isTTY);
+    if (!tty) throw new UsageError(`cleanup would ${what}; refusing without --yes when not on a terminal`, { hint: 're-run with --yes (or --dry-run to see the plan)' });
+    const ok = await (rt.confirm ?? askOnTty)(`This will ${what}. Continue?`);
+    if (!ok) {
+      log.info('cleanup cancelled; nothing changed');
+      return;
+    }
+  }
+  await executeWorkflow(WORKFLOWS.cleanup, session, o, {});
+  if (!ctx.gate.dryRun) log.success('cleanup complete');
+}

@@ -1,0 +1,194 @@
+// Loads config.env (dotenv, parsed into a plain object — process.env is never mutated),
+// overlays the environment and flags (flags > environment > file > defaults), validates
+// with zod and resolves derived values. Every problem becomes one line of a ConfigError.
+import { readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseDotenv } from 'dotenv';
+import { ConfigError, UsageError } from '../errors.js';
+import { redactor } from '../ui/redact.js';
+import { FIELD_KEYS, FIELDS } from './fields.js';
+import { keyDurationMs, rawConfigSchema, waitDurationMs } from './schema.js';
+import { didYouMean } from './suggest.js';
+
+export type Source = 'flag' | 'env' | 'file' | 'default';
+
+export interface Config {
+  configPath: string | undefined;
+  headscale: {
+    domain: string | undefined;
+    url: string;
+    namespace: string;
+    release: string;
+    chart: string;
+    transport: 'exec' | 'api';
+    apiUrl: string;
+    apiKey: string | undefined;
+  };
+  sidecarsEnabled: boolean;
+  platform: { namespace: string; release: string; chart: string };
+  services: string[];
+  tailnetDomain: string;
+  keyExpiration: string;
+  keyRenewBeforeMs: number;
+  authSecretName: string;
+  kube: { kubeconfig: string | undefined; context: string | undefined; kubectl: string };
+  helm: string;
+  tailscale: { bin: string; socket: string | undefined };
+  hostHostname: string;
+  waitTimeoutMs: number;
+  /** Where each key's value came from, for `june-ts config` and messages. */
+  sources: Record<string, Source>;
+}
+
+export interface LoadOptions {
+  /** --config; undefined means ./config.env, which may be absent. */
+  configPath?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Values from flags, keyed like config.env. */
+  flags?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Warnings (unknown keys) go here. */
+  warn?: (message: string) => void;
+}
+
+const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BUNDLED_CHARTS = {
+  platform: resolve(PACKAGE_ROOT, 'helm', 'june-platform'),
+  headscale: resolve(PACKAGE_ROOT, 'helm', 'headscale'),
+};
+
+function readConfigFile(path: string, explicit: boolean): Record<string, string> {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch {
+    if (!explicit) return {};
+    throw new UsageError(`config file ${path} does not exist`, {
+      hint: 'copy config.env.example to config.env and edit it, or pass --config PATH',
+    });
+  }
+  if (stat.isDirectory()) {
+    throw new UsageError(`config file ${path} is a directory`, { hint: 'pass the path of a config.env file to --config' });
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`config file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, {
+      hint: `check the file's permissions (chmod 600 ${path} keeps secrets in it private)`,
+    });
+  }
+  // A UTF-8 BOM (Windows editors) and CRLF line endings are accepted as they are.
+  return parseDotenv(text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n'));
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const explicit = options.configPath !== undefined;
+  const configPath = resolve(cwd, options.configPath ?? 'config.env');
+  const file = readConfigFile(configPath, explicit);
+  const fileLoaded = Object.keys(file).length > 0 || explicit;
+
+  for (const key of Object.keys(file)) {
+    if (!FIELD_KEYS.has(key)) {
+      const guess = didYouMean(key, [...FIELD_KEYS]);
+      options.warn?.(`${configPath}: unknown key ${key}${guess ? ` — did you mean ${guess}?` : ' (ignored)'}`);
+    }
+  }
+
+  const raw: Record<string, string> = {};
+  const sources: Record<string, Source> = {};
+  for (const { key } of FIELDS) {
+    const fromFlag = options.flags?.[key];
+    const fromEnv = env[key];
+    const fromFile = file[key];
+    const pick = [
+      [fromFlag, 'flag'],
+      [fromEnv, 'env'],
+      [fromFile, 'file'],
+    ].find(([v]) => v !== undefined && v !== '') as [string, Source] | undefined;
+    if (pick) {
+      raw[key] = pick[0];
+      sources[key] = pick[1];
+    } else sources[key] = 'default';
+  }
+  redactor.add(raw.HEADSCALE_API_KEY);
+
+  const parsed = rawConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = [...new Set(parsed.error.issues.map((i) => i.message))];
+    throw new ConfigError(problems, {
+      hint: fileLoaded ? `fix ${configPath} (or the environment variables named above)` : 'create config.env from config.env.example, or pass --config PATH',
+    });
+  }
+  const c = parsed.data;
+  const url = (c.HEADSCALE_URL ?? `https://${c.HEADSCALE_DOMAIN}`).replace(/\/$/, '');
+  const serverHost = new URL(url).hostname;
+  const tailnetDomain = c.TAILNET_DOMAIN ?? defaultTailnetDomain(c.HEADSCALE_DOMAIN ?? serverHost);
+  const problems: string[] = [];
+  if (tailnetDomain === serverHost || tailnetDomain.endsWith(`.${serverHost}`) || serverHost.endsWith(`.${tailnetDomain}`)) {
+    problems.push(
+      `TAILNET_DOMAIN: '${tailnetDomain}' overlaps the Headscale host '${serverHost}'; Headscale refuses a MagicDNS base domain that equals or contains its own host — use e.g. tail.${parentDomain(serverHost) ?? 'example.com'}`,
+    );
+  }
+  if (keyDurationMs(c.KEY_RENEW_BEFORE) >= keyDurationMs(c.KEY_EXPIRATION)) {
+    problems.push(`KEY_RENEW_BEFORE: '${c.KEY_RENEW_BEFORE}' is not shorter than KEY_EXPIRATION '${c.KEY_EXPIRATION}' — every run would mint new keys; use e.g. KEY_RENEW_BEFORE=30d with KEY_EXPIRATION=180d`);
+  }
+  if (problems.length) throw new ConfigError(problems, { hint: `fix ${configPath} (or the environment variables named above)` });
+
+  const baseDir = sources.HEADSCALE_CHART === 'file' || sources.PLATFORM_CHART === 'file' ? dirname(configPath) : cwd;
+  const chartPath = (key: 'HEADSCALE_CHART' | 'PLATFORM_CHART', value: string | undefined, bundled: string) => {
+    if (!value) return bundled;
+    const base = sources[key] === 'file' ? baseDir : cwd;
+    return isAbsolute(value) ? value : resolve(base, value);
+  };
+
+  return {
+    configPath: fileLoaded ? configPath : undefined,
+    headscale: {
+      domain: c.HEADSCALE_DOMAIN,
+      url,
+      namespace: c.HEADSCALE_NAMESPACE,
+      release: c.HEADSCALE_RELEASE,
+      chart: chartPath('HEADSCALE_CHART', c.HEADSCALE_CHART, BUNDLED_CHARTS.headscale),
+      transport: c.HEADSCALE_TRANSPORT as 'exec' | 'api',
+      apiUrl: (c.HEADSCALE_API_URL ?? url).replace(/\/$/, ''),
+      apiKey: c.HEADSCALE_API_KEY,
+    },
+    sidecarsEnabled: c.ENABLE_TAILSCALE_SIDECARS,
+    platform: {
+      namespace: c.PLATFORM_NAMESPACE,
+      release: c.PLATFORM_RELEASE,
+      chart: chartPath('PLATFORM_CHART', c.PLATFORM_CHART, BUNDLED_CHARTS.platform),
+    },
+    services: c.TAILSCALE_SERVICES,
+    tailnetDomain,
+    keyExpiration: c.KEY_EXPIRATION,
+    keyRenewBeforeMs: keyDurationMs(c.KEY_RENEW_BEFORE),
+    authSecretName: c.AUTH_SECRET_NAME,
+    kube: { kubeconfig: c.KUBECONFIG, context: c.KUBE_CONTEXT, kubectl: c.KUBECTL },
+    helm: c.HELM,
+    tailscale: { bin: c.TAILSCALE, socket: c.TAILSCALE_SOCKET },
+    hostHostname: c.HOST_HOSTNAME ?? sanitizeHostname(hostname()),
+    waitTimeoutMs: waitDurationMs(c.WAIT_TIMEOUT),
+    sources,
+  };
+}
+
+function parentDomain(host: string): string | undefined {
+  const parts = host.split('.');
+  return parts.length > 2 ? parts.slice(1).join('.') : undefined;
+}
+
+function defaultTailnetDomain(host: string): string {
+  const parent = parentDomain(host);
+  return parent ? `tail.${parent}` : 'tail.june.internal';
+}
+
+function sanitizeHostname(h: string): string {
+  const s = h.toLowerCase().split('.')[0]!.replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '');
+  return s || 'june-host';
+}

@@ -1,0 +1,161 @@
+// The zod schema of june-ts's configuration. Every message names the field, the bad value
+// (unless the field is secret) and how to fix it; loader.ts turns them into one ConfigError.
+import { z } from 'zod';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$/;
+const DURATION_DAYS = /^(\d+)(h|d|w)$/;
+const DURATION_WAIT = /^(\d+)(s|m|h)$/;
+
+/** `180d` → milliseconds; the units Headscale's --expiration accepts that we allow. */
+export function keyDurationMs(value: string): number {
+  const m = DURATION_DAYS.exec(value);
+  if (!m) throw new Error(`not a key duration: ${value}`);
+  const hours = { h: 1, d: 24, w: 24 * 7 }[m[2] as 'h' | 'd' | 'w'];
+  return Number(m[1]) * hours * 3600_000;
+}
+
+export function waitDurationMs(value: string): number {
+  const m = DURATION_WAIT.exec(value);
+  if (!m) throw new Error(`not a wait duration: ${value}`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'] * 1000;
+}
+
+const quoted = (v: unknown) => `'${String(v)}'`;
+
+const bool = (key: string) =>
+  z
+    .string()
+    .transform((v, ctx) => {
+      const s = v.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(s)) return true;
+      if (['false', '0', 'no', 'off'].includes(s)) return false;
+      ctx.addIssue({ code: 'custom', message: `${key}: ${quoted(v)} is not a boolean — use true or false` });
+      return z.NEVER;
+    });
+
+const k8sName = (key: string) =>
+  z.string().refine((v) => v.length <= 63 && DNS_LABEL.test(v), {
+    message: `${key}: must be a Kubernetes name (lowercase letters, digits and '-', at most 63 characters)`,
+  });
+
+const duration = (key: string, re: RegExp, units: string, example: string) =>
+  z.string().refine((v) => re.test(v) && Number(re.exec(v)![1]) > 0, {
+    message: `${key}: must be a positive number followed by ${units}, e.g. ${example}`,
+  });
+
+function isLoopbackOrPrivate(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === '::1') return true;
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(h);
+  if (!m) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+}
+
+const controlUrl = (key: string) =>
+  z.string().superRefine((v, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${key}: ${quoted(v)} is not a URL — use https://headscale.example.com` });
+      return;
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      ctx.addIssue({ code: 'custom', message: `${key}: ${quoted(v)} must start with https:// (or http:// for a loopback/private IP)` });
+    } else if (url.protocol === 'http:' && !isLoopbackOrPrivate(url.hostname)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${key}: ${quoted(v)} uses http:// with a public hostname; Tailscale clients then force port 443 — use https:// (http:// works only for localhost or private IPs)`,
+      });
+    } else if (url.pathname !== '/' || url.search || url.hash) {
+      ctx.addIssue({ code: 'custom', message: `${key}: ${quoted(v)} must be a bare server URL without a path, e.g. https://headscale.example.com` });
+    }
+  });
+
+/** Raw input: every value a string (dotenv and environment), all optional. */
+export const rawConfigSchema = z
+  .object({
+    HEADSCALE_DOMAIN: z
+      .string()
+      .refine((v) => DNS_NAME.test(v), { message: 'HEADSCALE_DOMAIN: must be a DNS name such as headscale.example.com (no scheme, no port)' })
+      .optional(),
+    HEADSCALE_URL: controlUrl('HEADSCALE_URL').optional(),
+    HEADSCALE_NAMESPACE: k8sName('HEADSCALE_NAMESPACE').default('headscale'),
+    HEADSCALE_RELEASE: k8sName('HEADSCALE_RELEASE').default('headscale'),
+    HEADSCALE_CHART: z.string().min(1).optional(),
+    HEADSCALE_TRANSPORT: z
+      .string()
+      .refine((v) => v === 'exec' || v === 'api', { message: 'HEADSCALE_TRANSPORT: must be exec or api' })
+      .default('exec'),
+    HEADSCALE_API_URL: controlUrl('HEADSCALE_API_URL').optional(),
+    HEADSCALE_API_KEY: z.string().min(1, { message: 'HEADSCALE_API_KEY: is empty — create one with `headscale apikeys create`' }).optional(),
+    ENABLE_TAILSCALE_SIDECARS: bool('ENABLE_TAILSCALE_SIDECARS').default(true),
+    PLATFORM_NAMESPACE: k8sName('PLATFORM_NAMESPACE').default('june-services'),
+    PLATFORM_RELEASE: k8sName('PLATFORM_RELEASE').default('june-platform'),
+    PLATFORM_CHART: z.string().min(1).optional(),
+    TAILSCALE_SERVICES: z
+      .string()
+      .default('orchestrator,idp')
+      .transform((v, ctx) => {
+        const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+        if (items.length === 0) {
+          ctx.addIssue({ code: 'custom', message: 'TAILSCALE_SERVICES: is empty — list at least one service, e.g. orchestrator,idp' });
+          return z.NEVER;
+        }
+        for (const s of items) {
+          // june-<svc>-tailscale-state must stay a valid 63-char name
+          if (!DNS_LABEL.test(s) || s.length > 40 || !/^[a-z]/.test(s)) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `TAILSCALE_SERVICES: ${quoted(s)} is not a service name — use lowercase letters, digits and '-', starting with a letter, at most 40 characters (e.g. orchestrator,idp,stt)`,
+            });
+            return z.NEVER;
+          }
+        }
+        const dup = items.find((s, i) => items.indexOf(s) !== i);
+        if (dup) {
+          ctx.addIssue({ code: 'custom', message: `TAILSCALE_SERVICES: ${quoted(dup)} is listed twice — list each service once` });
+          return z.NEVER;
+        }
+        return items;
+      }),
+    TAILNET_DOMAIN: z
+      .string()
+      .refine((v) => DNS_NAME.test(v), { message: 'TAILNET_DOMAIN: must be a DNS name such as tail.example.com' })
+      .optional(),
+    KEY_EXPIRATION: duration('KEY_EXPIRATION', DURATION_DAYS, 'h, d or w', '180d').default('180d'),
+    KEY_RENEW_BEFORE: duration('KEY_RENEW_BEFORE', DURATION_DAYS, 'h, d or w', '30d').default('30d'),
+    AUTH_SECRET_NAME: z
+      .string()
+      .refine((v) => v.length <= 253 && DNS_NAME.test(v) || DNS_LABEL.test(v), {
+        message: 'AUTH_SECRET_NAME: must be a Kubernetes Secret name (lowercase letters, digits, - and .)',
+      })
+      .default('headscale-auth-keys'),
+    KUBECONFIG: z.string().min(1).optional(),
+    KUBE_CONTEXT: z.string().min(1).optional(),
+    KUBECTL: z.string().min(1).default('kubectl'),
+    HELM: z.string().min(1).default('helm'),
+    TAILSCALE: z.string().min(1).default('tailscale'),
+    TAILSCALE_SOCKET: z.string().min(1).optional(),
+    HOST_HOSTNAME: z
+      .string()
+      .refine((v) => DNS_LABEL.test(v), { message: 'HOST_HOSTNAME: must be a lowercase DNS label (letters, digits, -)' })
+      .optional(),
+    WAIT_TIMEOUT: duration('WAIT_TIMEOUT', DURATION_WAIT, 's, m or h', '5m').default('5m'),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.HEADSCALE_DOMAIN && !c.HEADSCALE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['HEADSCALE_DOMAIN'], message: 'HEADSCALE_DOMAIN: is required — set HEADSCALE_DOMAIN=headscale.example.com (or HEADSCALE_URL)' });
+    }
+    if (c.HEADSCALE_TRANSPORT === 'api' && !c.HEADSCALE_API_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HEADSCALE_API_KEY'],
+        message: 'HEADSCALE_API_KEY: is required when HEADSCALE_TRANSPORT=api — export HEADSCALE_API_KEY=… (from `headscale apikeys create`)',
+      });
+    }
+  });
+
+export type RawConfig = z.output<typeof rawConfigSchema>;

@@ -1,0 +1,175 @@
+// The Helm seam: every helm invocation goes through the ProcessRunner; writes through the gate.
+// Values are passed as a 0600 file (never --set), and Helm 3 / Helm 4 flag differences live here.
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ExternalError, PreflightError, UsageError } from '../errors.js';
+import type { WriteGate } from '../plan.js';
+import type { ProcessRunner } from '../process/runner.js';
+
+export interface ReleaseInfo {
+  name: string;
+  namespace: string;
+  revision: number;
+  status: string;
+  chart: string;
+}
+
+export interface UpgradeRequest {
+  release: string;
+  chart: string;
+  namespace: string;
+  values: Record<string, unknown>;
+  timeoutMs: number;
+}
+
+export interface HelmClient {
+  /** 3 or 4; fails with a clear message for anything else. */
+  major(): Promise<3 | 4>;
+  release(release: string, namespace: string): Promise<ReleaseInfo | null>;
+  /** User-supplied values of the deployed release ({} when none), null when no release. */
+  values(release: string, namespace: string): Promise<Record<string, unknown> | null>;
+  /** Chart name-version from the chart's Chart.yaml, e.g. june-platform-0.1.0. */
+  chartRef(chart: string): Promise<string>;
+  upgradeInstall(req: UpgradeRequest): Promise<void>;
+  uninstall(release: string, namespace: string, timeoutMs: number): Promise<boolean>;
+}
+
+export interface HelmOptions {
+  bin: string;
+  kubeconfig?: string;
+  context?: string;
+  runner: ProcessRunner;
+  gate: WriteGate;
+}
+
+export class HelmCli implements HelmClient {
+  private majorVersion: Promise<3 | 4> | undefined;
+  constructor(private readonly o: HelmOptions) {}
+
+  private kubeFlags(): string[] {
+    return [
+      ...(this.o.kubeconfig ? ['--kubeconfig', this.o.kubeconfig] : []),
+      ...(this.o.context ? ['--kube-context', this.o.context] : []),
+    ];
+  }
+
+  major(): Promise<3 | 4> {
+    this.majorVersion ??= (async () => {
+      const { stdout } = await this.o.runner.run(this.o.bin, ['version', '--template', '{{.Version}}']);
+      const m = /^v(\d+)\./.exec(stdout.trim());
+      const major = m ? Number(m[1]) : NaN;
+      if (major !== 3 && major !== 4) {
+        throw new PreflightError(`unsupported Helm version ${stdout.trim() || '(unknown)'}`, { hint: 'install Helm 3 (≥3.12) or Helm 4' });
+      }
+      return major;
+    })();
+    return this.majorVersion;
+  }
+
+  async release(release: string, namespace: string): Promise<ReleaseInfo | null> {
+    const { stdout } = await this.o.runner.run(this.o.bin, [
+      'list', '--namespace', namespace, '--all', '--filter', `^${release}$`, '--output', 'json', ...this.kubeFlags(),
+    ]);
+    const { parseReleaseList } = await import('./schemas.js');
+    const found = parseReleaseList(stdout).find((r) => r.name === release);
+    return found ?? null;
+  }
+
+  async values(release: string, namespace: string): Promise<Record<string, unknown> | null> {
+    const res = await this.o.runner.run(
+      this.o.bin,
+      ['get', 'values', release, '--namespace', namespace, '--output', 'json', ...this.kubeFlags()],
+      { allowFailure: true },
+    );
+    if (res.exitCode !== 0) {
+      if (/not found/i.test(res.stderr)) return null;
+      throw new ExternalError(`helm get values ${release} failed: ${res.stderr.trim()}`, { stderr: res.stderr, exitCode: res.exitCode });
+    }
+    const { parseValues } = await import('./schemas.js');
+    return parseValues(res.stdout);
+  }
+
+  async chartRef(chart: string): Promise<string> {
+    let text: string;
+    try {
+      text = await readFile(join(chart, 'Chart.yaml'), 'utf8');
+    } catch {
+      throw new UsageError(`no Helm chart at ${chart} (Chart.yaml not found)`, {
+        hint: 'set PLATFORM_CHART / HEADSCALE_CHART to a chart directory',
+      });
+    }
+    const name = /^name:\s*["']?([^"'\s]+)/m.exec(text)?.[1];
+    const version = /^version:\s*["']?([^"'\s]+)/m.exec(text)?.[1];
+    if (!name || !version) throw new UsageError(`${chart}/Chart.yaml has no name or version`, { hint: 'fix the chart metadata' });
+    return `${name}-${version}`;
+  }
+
+  async upgradeInstall(req: UpgradeRequest): Promise<void> {
+    const major = this.gate.dryRun && this.o.gate.mode === 'static' ? 4 : await this.major();
+    const flags = [
+      '--namespace', req.namespace, '--create-namespace',
+      '--wait', '--timeout', `${Math.round(req.timeoutMs / 1000)}s`,
+      major === 3 ? '--atomic' : '--rollback-on-failure',
+      ...this.kubeFlags(),
+    ];
+    await this.o.gate.write(
+      { kind: 'helm', action: 'upgrade --install', release: req.release, namespace: req.namespace, chart: req.chart, values: req.values, flags },
+      async () => {
+        const dir = await mkdtemp(join(tmpdir(), 'june-ts-values-'));
+        const file = join(dir, 'values.json');
+        try {
+          await writeFile(file, JSON.stringify(req.values), { mode: 0o600 });
+          await this.o.runner.run(this.o.bin, ['upgrade', '--install', req.release, req.chart, '--values', file, ...flags]);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      },
+      undefined,
+    );
+  }
+
+  async uninstall(release: string, namespace: string, timeoutMs: number): Promise<boolean> {
+    const flags = ['--namespace', namespace, '--wait', '--timeout', `${Math.round(timeoutMs / 1000)}s`, ...this.kubeFlags()];
+    return this.o.gate.write(
+      { kind: 'helm', action: 'uninstall', release, namespace, flags },
+      async () => {
+        const res = await this.o.runner.run(this.o.bin, ['uninstall', release, ...flags], { allowFailure: true });
+        if (res.exitCode === 0) return true;
+        if (/not found/i.test(res.stderr)) return false;
+        throw new ExternalError(`helm uninstall ${release} failed: ${res.stderr.trim()}`, { stderr: res.stderr, exitCode: res.exitCode });
+      },
+      true,
+    );
+  }
+
+  private get gate(): WriteGate {
+    return this.o.gate;
+  }
+}
+
+/** Static dry-run: no release exists; writes are recorded. */
+export class OfflineHelm implements HelmClient {
+  private readonly real: HelmCli;
+  constructor(private readonly o: HelmOptions) {
+    this.real = new HelmCli(o);
+  }
+  async major(): Promise<3 | 4> {
+    return 4;
+  }
+  async release(): Promise<ReleaseInfo | null> {
+    return null;
+  }
+  async values(): Promise<Record<string, unknown> | null> {
+    return null;
+  }
+  chartRef(chart: string): Promise<string> {
+    return this.real.chartRef(chart);
+  }
+  upgradeInstall(req: UpgradeRequest): Promise<void> {
+    return this.real.upgradeInstall(req);
+  }
+  uninstall(release: string, namespace: string, timeoutMs: number): Promise<boolean> {
+    return this.real.uninstall(release, namespace, timeoutMs);
+  }
+}

@@ -1,0 +1,102 @@
+// cleanup: the reverse of install, newest first. Sidecars off (other values kept), nodes
+// deleted, Secrets deleted; --purge also expires keys and deletes users; --all uninstalls
+// Headscale. Every step tolerates "already gone", so a second run is a no-op.
+import type { Context } from '../context.js';
+import { ExternalError } from '../errors.js';
+import { HOST_USER, headscaleUser, stateSecretName } from '../names.js';
+import { mergeValues } from './release.js';
+import type { PhaseDef } from './workflow.js';
+
+export const CLEANUP_ID = 'cleanup';
+
+async function headscaleDeployed(ctx: Context): Promise<boolean> {
+  const kube = await ctx.kube();
+  return Boolean(await kube.getDeployment(ctx.config.headscale.namespace, 'headscale')) || ctx.gate.mode === 'static';
+}
+
+async function sidecarsOff(ctx: Context): Promise<void> {
+  const helm = await ctx.helm();
+  const { release, namespace, chart } = ctx.config.platform;
+  const current = await helm.release(release, namespace);
+  const values = await helm.values(release, namespace);
+  if (!current && ctx.gate.mode !== 'static') {
+    ctx.log.info(`  no release ${release} in ${namespace}: nothing to change`);
+    return;
+  }
+  const tailscale = (values?.tailscale ?? {}) as Record<string, unknown>;
+  if (current && tailscale.enabled !== true) {
+    ctx.log.info(`  release ${release} already runs without sidecars`);
+    return;
+  }
+  await helm.upgradeInstall({ release, namespace, chart, values: mergeValues(values ?? {}, { tailscale: { enabled: false } }), timeoutMs: ctx.config.waitTimeoutMs });
+}
+
+async function deleteNodes(ctx: Context): Promise<void> {
+  if (!(await headscaleDeployed(ctx))) {
+    ctx.log.info('  Headscale is not deployed: no nodes to delete');
+    return;
+  }
+  const hs = await ctx.headscale();
+  const users = new Set(ctx.config.services.map(headscaleUser));
+  const nodes = (await hs.listNodes()).filter((n) => users.has(n.user));
+  await Promise.all(nodes.map((n) => hs.deleteNode(n.id)));
+  ctx.log.info(nodes.length ? `  deleted ${nodes.length} node(s): ${nodes.map((n) => `${n.givenName} (id ${n.id})`).join(', ')}` : '  no service nodes registered');
+}
+
+async function deleteSecrets(ctx: Context): Promise<void> {
+  const kube = await ctx.kube();
+  const ns = ctx.config.platform.namespace;
+  const names = [ctx.config.authSecretName, ...ctx.config.services.map(stateSecretName)];
+  const deleted = await Promise.all(names.map((n) => kube.deleteSecret(ns, n)));
+  const gone = names.filter((_, i) => deleted[i]);
+  ctx.log.info(gone.length ? `  deleted Secrets: ${gone.join(', ')}` : '  no Secrets to delete');
+}
+
+async function purge(ctx: Context): Promise<void> {
+  if (!(await headscaleDeployed(ctx))) {
+    ctx.log.info('  Headscale is not deployed: no users to delete');
+    return;
+  }
+  const hs = await ctx.headscale();
+  const wanted = new Set([...ctx.config.services.map(headscaleUser), HOST_USER]);
+  const users = (await hs.listUsers()).filter((u) => wanted.has(u.name));
+  if (!users.length) {
+    ctx.log.info('  no june-ts users in Headscale');
+    return;
+  }
+  const keys = (await hs.listPreAuthKeys(users)).filter((k) => !k.expiration || k.expiration > new Date());
+  const results = await Promise.allSettled(keys.map((k) => hs.expirePreAuthKey(k)));
+  const unexpired = results.filter((r) => r.status === 'rejected');
+  if (unexpired.length) {
+    ctx.log.warn(`${unexpired.length} key(s) could not be expired (${(unexpired[0] as PromiseRejectedResult).reason?.message}); deleting their users invalidates them`);
+  }
+  // Users that still own nodes cannot be deleted: delete those nodes first (host included).
+  const nodes = (await hs.listNodes()).filter((n) => wanted.has(n.user));
+  await Promise.all(nodes.map((n) => hs.deleteNode(n.id)));
+  for (const u of users) {
+    try {
+      await hs.deleteUser(u);
+    } catch (e) {
+      throw new ExternalError(`cannot delete Headscale user ${u.name}: ${(e as Error).message}`, {}, { hint: 'delete its nodes (headscale nodes list) and re-run cleanup --purge' });
+    }
+  }
+  ctx.log.info(`  deleted users: ${users.map((u) => u.name).join(', ')}`);
+}
+
+async function uninstallHeadscale(ctx: Context): Promise<void> {
+  const helm = await ctx.helm();
+  const removed = await helm.uninstall(ctx.config.headscale.release, ctx.config.headscale.namespace, ctx.config.waitTimeoutMs);
+  ctx.log.info(removed ? `  uninstalled release ${ctx.config.headscale.release}` : '  Headscale release not installed');
+}
+
+export const cleanupPhases: PhaseDef<Context> = {
+  id: CLEANUP_ID,
+  description: 'Remove the sidecars and what june-ts created, newest first',
+  children: [
+    { id: 'sidecars-off', description: 'helm upgrade the platform with tailscale.enabled=false (other values kept)', run: sidecarsOff },
+    { id: 'nodes', description: 'Delete the services\' nodes from Headscale (by id)', run: deleteNodes },
+    { id: 'secrets', description: 'Delete the auth Secret and the sidecars\' state Secrets', run: deleteSecrets },
+    { id: 'purge', description: 'Expire the keys and delete the Headscale users (--purge)', skipIf: (ctx) => (ctx.options.purge || ctx.options.all ? undefined : 'needs --purge'), run: purge },
+    { id: 'headscale', description: 'Uninstall the Headscale release (--all)', skipIf: (ctx) => (ctx.options.all ? undefined : 'needs --all'), run: uninstallHeadscale },
+  ],
+};

@@ -1,0 +1,205 @@
+// Phase 11.2: one Headscale user and reusable key per service, the auth Secret, the
+// platform release with sidecars on, and a bounded wait until every sidecar is online.
+import { targetServices, type Context, type ServiceKey } from '../context.js';
+import { DegradedError } from '../errors.js';
+import type { HsNode } from '../headscale/types.js';
+import {
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  MINTED_KEYS_ANNOTATION,
+  SIDECAR_CONTAINER,
+  authKeyEntry,
+  headscaleUser,
+  tailnetHostname,
+  workloadName,
+} from '../names.js';
+import { readMintedRecord, resolveKeys } from './keys.js';
+import { ensureRelease } from './release.js';
+import type { PhaseDef } from './workflow.js';
+
+export const SIDECARS_ID = '11.2-headscale-sidecars';
+
+export function platformSidecarValues(ctx: Pick<Context, 'config'>): Record<string, unknown> {
+  const { config } = ctx;
+  return {
+    tailscale: {
+      enabled: true,
+      controlUrl: config.headscale.url,
+      authSecretName: config.authSecretName,
+      authKeyRefs: Object.fromEntries(config.services.map((s) => [s, authKeyEntry(s)])),
+    },
+  };
+}
+
+export async function ensureUsersPhase(ctx: Context): Promise<void> {
+  const hs = await ctx.headscale();
+  const services = targetServices(ctx);
+  const users = await hs.ensureUsers(services.map(headscaleUser));
+  ctx.state.users = new Map(services.map((s, i) => [s, users[i]!]));
+  ctx.log.info(`  users: ${users.map((u) => u.name).join(', ')}`);
+}
+
+/** Keys decided per service; `force` mints new ones for every target service (rotation). */
+export async function resolveKeysPhase(ctx: Context, force = false): Promise<void> {
+  const kube = await ctx.kube();
+  const secret = await kube.getSecret(ctx.config.platform.namespace, ctx.config.authSecretName);
+  ctx.state.previousSecret = secret;
+  const keys = await resolveKeys(ctx, targetServices(ctx), ctx.state.users!, secret?.data ?? {}, authKeyEntry, force);
+  ctx.state.keys = keys;
+  for (const k of keys.values()) {
+    ctx.log.info(`  ${k.service}: ${k.minted ? `new key (${k.reason})` : `keeping key (expires ${k.expiration?.toISOString().slice(0, 10) ?? 'never'})`}`);
+  }
+}
+
+/** The Secret june-ts wants: previous entries of other services kept, ours replaced. */
+export function desiredSecret(ctx: Pick<Context, 'config' | 'state'>, keys: Map<string, ServiceKey>) {
+  const previous = ctx.state.previousSecret;
+  const data: Record<string, string> = { ...(previous?.data ?? {}) };
+  const minted = readMintedRecord(previous?.annotations);
+  for (const k of keys.values()) {
+    data[authKeyEntry(k.service)] = k.key;
+    if (k.minted && k.keyId) minted[k.service] = k.keyId;
+    else if (k.minted) delete minted[k.service];
+  }
+  return {
+    data,
+    labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+    annotations: { [MINTED_KEYS_ANNOTATION]: JSON.stringify(sortKeys(minted)) },
+  };
+}
+
+function sortKeys(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+export async function writeSecretPhase(ctx: Context): Promise<void> {
+  const kube = await ctx.kube();
+  const want = desiredSecret(ctx, ctx.state.keys!);
+  const prev = ctx.state.previousSecret;
+  const unchanged =
+    prev &&
+    Object.entries(want.data).every(([k, v]) => prev.data[k] === v) &&
+    prev.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE &&
+    prev.annotations[MINTED_KEYS_ANNOTATION] === want.annotations[MINTED_KEYS_ANNOTATION];
+  if (unchanged) {
+    ctx.log.info(`  Secret ${ctx.config.authSecretName} is up to date`);
+    return;
+  }
+  await kube.ensureNamespace(ctx.config.platform.namespace);
+  await kube.applySecret({
+    namespace: ctx.config.platform.namespace,
+    name: ctx.config.authSecretName,
+    stringData: want.data,
+    labels: want.labels,
+    annotations: want.annotations,
+  });
+  ctx.log.info(`  Secret ${ctx.config.platform.namespace}/${ctx.config.authSecretName} written (${Object.keys(want.data).length} entries)`);
+}
+
+export async function platformReleasePhase(ctx: Context): Promise<void> {
+  const outcome = await ensureRelease(ctx, {
+    label: 'June Platform',
+    release: ctx.config.platform.release,
+    namespace: ctx.config.platform.namespace,
+    chart: ctx.config.platform.chart,
+    values: platformSidecarValues(ctx),
+  });
+  if (outcome !== 'unchanged') ctx.log.info(`  release ${ctx.config.platform.release} ${outcome} with tailscale.enabled=true`);
+}
+
+export function findNode(nodes: readonly HsNode[], service: string): HsNode | undefined {
+  const host = tailnetHostname(service);
+  const user = headscaleUser(service);
+  const mine = nodes.filter((n) => n.user === user && (n.givenName === host || n.name === host));
+  return mine.find((n) => n.online) ?? mine[0];
+}
+
+export interface SidecarHealth {
+  service: string;
+  deployment: 'missing' | 'no-sidecar' | 'rolling' | 'ready';
+  node: HsNode | undefined;
+}
+
+export async function sidecarHealth(ctx: Context, services: readonly string[]): Promise<SidecarHealth[]> {
+  const kube = await ctx.kube();
+  const hs = await ctx.headscale();
+  const ns = ctx.config.platform.namespace;
+  const [nodes, deployments] = await Promise.all([hs.listNodes(), Promise.all(services.map((s) => kube.getDeployment(ns, workloadName(s))))]);
+  return Promise.all(
+    services.map(async (service, i) => {
+      const d = deployments[i];
+      let deployment: SidecarHealth['deployment'] = 'ready';
+      if (!d) deployment = 'missing';
+      else if (!d.containers.includes(SIDECAR_CONTAINER)) deployment = 'no-sidecar';
+      else {
+        const selector = Object.entries(d.podLabels).map(([k, v]) => `${k}=${v}`).join(',');
+        const pods = (await kube.listPods(ns, selector)).filter((p) => !p.deletionTimestamp);
+        const ready = pods.filter((p) => p.containers.find((c) => c.name === SIDECAR_CONTAINER)?.ready);
+        if (ready.length < d.replicas || d.updatedReplicas < d.replicas) deployment = 'rolling';
+      }
+      return { service, deployment, node: findNode(nodes, service) };
+    }),
+  );
+}
+
+export function describeUnhealthy(h: SidecarHealth): string | undefined {
+  const name = workloadName(h.service);
+  if (h.deployment === 'missing') return `${name}: Deployment not found (is services.${h.service}.enabled=true in the release?)`;
+  if (h.deployment === 'no-sidecar') return `${name}: Deployment has no ${SIDECAR_CONTAINER} container (is tailscale.enabled=true?)`;
+  if (h.deployment === 'rolling') return `${name}: ${SIDECAR_CONTAINER} container not Ready`;
+  if (!h.node) return `${name}: no node registered in Headscale under user ${headscaleUser(h.service)}`;
+  if (!h.node.online) return `${name}: node ${h.node.givenName} (id ${h.node.id}) is offline`;
+  return undefined;
+}
+
+/** Bounded wait until every service's sidecar is Ready and its node online. */
+export async function waitForSidecars(ctx: Context, services: readonly string[]): Promise<HsNode[]> {
+  if (ctx.gate.dryRun) {
+    ctx.gate.record({ kind: 'note', text: `wait until ${services.map(workloadName).join(', ')} are Ready and online in Headscale` });
+    return [];
+  }
+  const kube = await ctx.kube();
+  const deadline = Date.now() + ctx.config.waitTimeoutMs;
+  await kube.waitForRollout(ctx.config.platform.namespace, services.map(workloadName), ctx.config.waitTimeoutMs);
+  for (;;) {
+    const health = await sidecarHealth(ctx, services);
+    const problems = health.map(describeUnhealthy).filter((p): p is string => Boolean(p));
+    if (!problems.length) return health.map((h) => h.node!);
+    if (Date.now() > deadline || ctx.signal.aborted) {
+      throw new DegradedError(`sidecars not online after ${Math.round(ctx.config.waitTimeoutMs / 1000)}s:\n${problems.map((p) => `    ${p}`).join('\n')}`, {
+        hint: `run \`june-ts doctor\`, or: kubectl -n ${ctx.config.platform.namespace} logs deployment/${workloadName(health.find((h) => describeUnhealthy(h))!.service)} -c ${SIDECAR_CONTAINER}`,
+      });
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+export const sidecarsPhase: PhaseDef<Context> = {
+  id: SIDECARS_ID,
+  description: 'Add Tailscale sidecars: Headscale users, pre-auth keys, auth Secret, Helm upgrade',
+  skipIf: (ctx) => (ctx.config.sidecarsEnabled ? undefined : 'ENABLE_TAILSCALE_SIDECARS=false'),
+  children: [
+    { id: 'users', description: 'Ensure one Headscale user per service', run: ensureUsersPhase },
+    {
+      id: 'keys',
+      description: 'Keep valid pre-auth keys, mint reusable ones where missing, expired or expiring',
+      requires: [`${SIDECARS_ID}/users`],
+      run: (ctx) => resolveKeysPhase(ctx),
+    },
+    {
+      id: 'secret',
+      description: 'Write the auth Secret (server-side apply, one <service>-authkey entry per service)',
+      requires: [`${SIDECARS_ID}/keys`],
+      run: writeSecretPhase,
+    },
+    { id: 'helm', description: 'helm upgrade --install the platform chart with tailscale.enabled=true', run: platformReleasePhase },
+    {
+      id: 'verify',
+      description: 'Wait until every sidecar is Ready and its node online in Headscale',
+      run: async (ctx) => {
+        const nodes = await waitForSidecars(ctx, targetServices(ctx));
+        for (const n of nodes) ctx.log.info(`  ${n.givenName}: online at ${n.ipAddresses.join(', ')} (${n.givenName}.${ctx.config.tailnetDomain})`);
+      },
+    },
+  ],
+};

@@ -151,6 +151,21 @@ for (const version of HEADSCALE_TEST_VERSIONS) {
           expect((await hs.listUsers()).map((u) => u.name)).not.toContain(`june-tmp-${transport}`);
         });
 
+        it('lists a node, refuses to delete its user, deletes the node, then the user', async () => {
+          const [owner] = await hs.ensureUsers([`june-node-${transport}`]);
+          await server.registerNode(owner!.name, `june-node-${transport}`);
+          const node = (await hs.listNodes()).find((n) => n.user === owner!.name);
+          expect(node).toMatchObject({ name: `june-node-${transport}`, givenName: `june-node-${transport}`, online: false });
+          expect(node?.ipAddresses.some((ip) => ip.startsWith('100.64.'))).toBe(true);
+          const err = await hs.deleteUser(owner!).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(ExternalError);
+          expect((err as Error).message).toMatch(/user not empty: node\(s\) found/);
+          await hs.deleteNode(node!.id);
+          expect((await hs.listNodes()).find((n) => n.id === node!.id)).toBeUndefined();
+          await hs.deleteUser(owner!);
+          expect((await hs.listUsers()).map((u) => u.name)).not.toContain(owner!.name);
+        });
+
         it('deleting a node that does not exist is a clear error', async () => {
           await expect(hs.deleteNode('4242')).rejects.toBeInstanceOf(ExternalError);
         });

@@ -3,6 +3,7 @@
 // The same config is valid for 0.23, 0.26 and 0.29.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -56,6 +57,8 @@ export interface HeadscaleServer {
   /** Run the CLI against this server. */
   cli(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }>;
   createApiKey(): Promise<string>;
+  /** Register a node for `user` without a Tailscale client (`headscale debug create-node` + register). */
+  registerNode(user: string, name: string): Promise<void>;
   stop(): Promise<void>;
   /** Server log so far (for failure messages). */
   log(): string;
@@ -143,6 +146,27 @@ export async function startHeadscale(version: string, timeoutMs = 20_000): Promi
       const key = r.stdout.trim().split('\n').pop()?.trim() ?? '';
       if (key.length < 10) throw new Error(`apikeys create printed no key: ${r.stdout}`);
       return key;
+    },
+    async registerNode(user, name) {
+      const minor = Number(/^v?0\.(\d+)/.exec(version)?.[1] ?? 0);
+      const rand = (n: number) => randomBytes(64).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, n);
+      const steps: string[][] =
+        minor >= 28
+          ? [
+              ['debug', 'create-node', '--name', name, '--user', user, '--key', `hskey-authreq-${rand(24)}`],
+              ['auth', 'register', '--user', user, '--auth-id'],
+            ]
+          : minor >= 26
+            ? [['debug', 'create-node', '--name', name, '--user', user, '--key', rand(24)], ['nodes', 'register', '--user', user, '--key']]
+            : [
+                ['debug', 'create-node', '--name', name, '--user', user, '--key', `mkey:${randomBytes(32).toString('hex')}`],
+                ['nodes', 'register', '--user', user, '--key'],
+              ];
+      const reg = steps[0]!.at(-1) as string;
+      for (const args of [steps[0]!, [...steps[1]!, reg]]) {
+        const r = await this.cli([...args, '-o', 'json']);
+        if (r.exitCode !== 0) throw new Error(`headscale ${args.join(' ')} failed: ${r.stderr}`);
+      }
     },
     async stop() {
       if (!exited) {

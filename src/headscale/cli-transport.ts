@@ -54,6 +54,9 @@ import {
   type SyntaxGeneration,
 } from './types.js';
 
+/** A single headscale command (through kubectl exec) should never take this long. */
+const DEFAULT_TIMEOUT_MS = 60_000;
+
 export interface KubectlExecOptions {
   /** kubectl binary (default `kubectl`). */
   kubectl?: string;
@@ -132,10 +135,9 @@ export class HeadscaleCliClient implements HeadscaleClient {
     const [file, ...rest] = this.opts.prefix;
     const result = await this.opts.runner.run(file as string, [...rest, ...args], {
       env: this.opts.env,
-      timeoutMs: this.opts.timeoutMs,
+      timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       allowFailure: true,
     });
-    // Anything that looks like a key is registered before the text goes anywhere.
     if (result.exitCode === 0) return { args, stdout: result.stdout };
     throw this.failure(args, versionLabel, result.exitCode, result.stderr, result.stdout);
   }
@@ -214,11 +216,11 @@ export class HeadscaleCliClient implements HeadscaleClient {
   // Reads
 
   async health(): Promise<void> {
-    const v = await this.version();
-    // 0.28+ has `headscale health` (asks the server, which pings its database);
-    // older versions: any call that needs the server proves it answers.
-    const args = v.generation === 'v028' ? ['health', '-o', 'json'] : ['users', 'list', '-o', 'json'];
     try {
+      const v = await this.version();
+      // 0.28+ has `headscale health` (asks the server, which pings its database);
+      // older versions: any call that needs the server proves it answers.
+      const args = v.generation === 'v028' ? ['health', '-o', 'json'] : ['users', 'list', '-o', 'json'];
       await this.exec(args, formatVersion(v));
     } catch (e) {
       if (e instanceof ExternalError) {

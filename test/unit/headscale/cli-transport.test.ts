@@ -250,7 +250,7 @@ describe('CLI transport: detection and health', () => {
     });
     const err = await client(runner).health().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExternalError);
-    expect((err as Error).message).toMatch(/`headscale version` failed \(Headscale unknown, exit 1\): error: unable to upgrade connection/);
+    expect((err as Error).message).toMatch(/^Headscale is not healthy: `headscale version` failed \(Headscale unknown, exit 1\): error: unable to upgrade connection/);
     expect((err as ExternalError).hint).toMatch(/running/);
   });
 

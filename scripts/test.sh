@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs npm dependencies, builds the real
+# binaries the tests drive (cached in ~/.cache/june-ts-e2e), builds june-ts, then runs the
+# unit, chart and end-to-end projects, the end-to-end ones across the version matrix.
+# `npm test` and .ci/run call exactly this. Under CI=true a skipped test is a failure.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+RESULTS="$ROOT/.test-results"
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+t0=$SECONDS
+step() { echo; echo "=== $* ($((SECONDS - t0))s)"; }
+
+step "npm dependencies"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+step "toolchain: kubectl, helm 3/4, kube-apiserver, etcd, kwok, headscale, tailscale"
+bash scripts/tools/e2e-toolchain.sh
+
+step "build june-ts"
+npm run --silent build
+
+run_vitest() { # name, env..., -- vitest args
+  local name=$1; shift
+  local envs=()
+  while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
+  step "vitest $name"
+  env "${envs[@]}" npx vitest run "$@" --reporter=default --reporter=json --outputFile.json="$RESULTS/$name.json" || status=1
+}
+status=0
+run_vitest unit-charts -- --project unit --project charts
+# End-to-end: the default pair runs every scenario; the matrix covers each Headscale CLI
+# generation (0.23, 0.26, 0.29) and each Helm major (3, 4).
+run_vitest e2e-hs0.29.2-helm4 JUNE_TS_E2E_HEADSCALE=v0.29.2 JUNE_TS_E2E_HELM=4 -- --project e2e
+if [ "${JUNE_TS_E2E_MATRIX:-1}" != 0 ]; then
+  run_vitest e2e-hs0.26.1-helm3 JUNE_TS_E2E_HEADSCALE=v0.26.1 JUNE_TS_E2E_HELM=3 -- --project e2e test/e2e/scenarios
+  run_vitest e2e-hs0.23.0-helm4 JUNE_TS_E2E_HEADSCALE=v0.23.0 JUNE_TS_E2E_HELM=4 -- --project e2e test/e2e/scenarios
+fi
+
+step "summary"
+node scripts/summarize-tests.mjs "$RESULTS" || status=1
+exit $status

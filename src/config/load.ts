@@ -2,6 +2,7 @@
 // overlays the environment and flags (flags > environment > file > defaults), validates
 // with zod and resolves derived values. Every problem becomes one line of a ConfigError.
 import { readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -184,7 +185,8 @@ function parentDomain(host: string): string | undefined {
 }
 
 function defaultTailnetDomain(host: string): string {
-  const parent = parentDomain(host);
+  // An IP address (http://127.0.0.1:8080) has no parent domain: 127.0.0.1 must not become tail.0.0.1.
+  const parent = isIP(host.replace(/^\[|\]$/g, '')) ? undefined : parentDomain(host);
   return parent ? `tail.${parent}` : 'tail.june.internal';
 }
 

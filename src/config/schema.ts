@@ -34,6 +34,12 @@ const bool = (key: string) =>
       return z.NEVER;
     });
 
+/** Paths, binaries, context names: free text, but blank or space-padded values are typos. */
+const text = (key: string) =>
+  z.string().superRefine((v, ctx) => {
+    if (v.trim() === '' || v !== v.trim()) ctx.addIssue({ code: 'custom', message: `${key}: ${quoted(v)} has leading or trailing whitespace — remove it` });
+  });
+
 const k8sName = (key: string) =>
   z.string().refine((v) => v.length <= 63 && DNS_LABEL.test(v), {
     message: `${key}: must be a Kubernetes name (lowercase letters, digits and '-', at most 63 characters)`,
@@ -84,7 +90,7 @@ export const rawConfigSchema = z
     HEADSCALE_URL: controlUrl('HEADSCALE_URL').optional(),
     HEADSCALE_NAMESPACE: k8sName('HEADSCALE_NAMESPACE').default('headscale'),
     HEADSCALE_RELEASE: k8sName('HEADSCALE_RELEASE').default('headscale'),
-    HEADSCALE_CHART: z.string().min(1).optional(),
+    HEADSCALE_CHART: text('HEADSCALE_CHART').optional(),
     HEADSCALE_TRANSPORT: z
       .string()
       .refine((v) => v === 'exec' || v === 'api', { message: 'HEADSCALE_TRANSPORT: must be exec or api' })
@@ -94,7 +100,7 @@ export const rawConfigSchema = z
     ENABLE_TAILSCALE_SIDECARS: bool('ENABLE_TAILSCALE_SIDECARS').default(true),
     PLATFORM_NAMESPACE: k8sName('PLATFORM_NAMESPACE').default('june-services'),
     PLATFORM_RELEASE: k8sName('PLATFORM_RELEASE').default('june-platform'),
-    PLATFORM_CHART: z.string().min(1).optional(),
+    PLATFORM_CHART: text('PLATFORM_CHART').optional(),
     TAILSCALE_SERVICES: z
       .string()
       .default('orchestrator,idp')
@@ -133,12 +139,12 @@ export const rawConfigSchema = z
         message: 'AUTH_SECRET_NAME: must be a Kubernetes Secret name (lowercase letters, digits, - and .)',
       })
       .default('headscale-auth-keys'),
-    KUBECONFIG: z.string().min(1).optional(),
-    KUBE_CONTEXT: z.string().min(1).optional(),
-    KUBECTL: z.string().min(1).default('kubectl'),
-    HELM: z.string().min(1).default('helm'),
-    TAILSCALE: z.string().min(1).default('tailscale'),
-    TAILSCALE_SOCKET: z.string().min(1).optional(),
+    KUBECONFIG: text('KUBECONFIG').optional(),
+    KUBE_CONTEXT: text('KUBE_CONTEXT').optional(),
+    KUBECTL: text('KUBECTL').default('kubectl'),
+    HELM: text('HELM').default('helm'),
+    TAILSCALE: text('TAILSCALE').default('tailscale'),
+    TAILSCALE_SOCKET: text('TAILSCALE_SOCKET').optional(),
     HOST_HOSTNAME: z
       .string()
       .refine((v) => DNS_LABEL.test(v), { message: 'HOST_HOSTNAME: must be a lowercase DNS label (letters, digits, -)' })

@@ -81,6 +81,18 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<{ run: (raw:
     .action((_o, cmd: Command) => run(() => import('./commands/cleanup.js'), cmd));
 
   program
+    .command('status')
+    .description('Is the tailnet healthy? Headscale, keys, sidecars, nodes (exit 4 when degraded)')
+    .option('--wait', 'wait (bounded by WAIT_TIMEOUT) until healthy')
+    .action((_o, cmd: Command) => run(() => import('./commands/status.js'), cmd));
+
+  program
+    .command('doctor')
+    .description('Diagnose the spec\'s troubleshooting cases, each with its fix; --pre before install')
+    .option('--pre', 'pre-install checks: binaries, versions, cluster, permissions')
+    .action((_o, cmd: Command) => run(() => import('./commands/doctor.js'), cmd));
+
+  program
     .command('phases')
     .description('List the phases of a command as a tree')
     .argument('[command]', 'install, deploy-sidecars, rotate-keys or cleanup', 'install')

@@ -150,6 +150,18 @@ export function createContext(command: string, g: GlobalOptions, options: Comman
   return { ctx, close };
 }
 
+/** Namespace and name of the Lease that keeps two june-ts runs off one cluster at once. */
+export const RUN_LOCK = { namespace: 'default', name: 'june-ts-lock', seconds: 60 };
+
+async function takeRunLock(ctx: Context): Promise<void> {
+  const kube = await ctx.kube();
+  await kube.serverVersion(); // a clear "cannot reach the API server" before anything else
+  const { hostname } = await import('node:os');
+  const holder = `${hostname()}/${process.pid}/${ctx.command}`;
+  const release = await kube.acquireLease(RUN_LOCK.namespace, RUN_LOCK.name, holder, RUN_LOCK.seconds);
+  ctx.onExit(release);
+}
+
 /** Select, run (or plan) the phases, print the plan in dry-run, run exit hooks. */
 export async function executeWorkflow(
   tree: readonly Phase<Context>[],
@@ -162,6 +174,7 @@ export async function executeWorkflow(
   const log = ctx.log;
   let plans: PhasePlan[] = [];
   try {
+    if (ctx.gate.mode === 'off') await takeRunLock(ctx);
     plans = await runPhases(selection, ctx, ctx.gate, ctx.signal, {
       onStart: (p) => {
         if (!ctx.gate.dryRun) log.info(`${log.c.cyan('▶')} ${p.id}  ${log.c.dim(p.description)}`);

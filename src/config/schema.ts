@@ -34,6 +34,12 @@ const bool = (key: string) =>
       return z.NEVER;
     });
 
+/** A string field checked by `test`; the message names the key, the bad value and the fix. */
+const checked = (key: string, test: (v: string) => boolean, fix: string, secret = false) =>
+  z.string().superRefine((v, ctx) => {
+    if (!test(v)) ctx.addIssue({ code: 'custom', message: `${key}: ${secret ? 'the value' : quoted(v)} ${fix}` });
+  });
+
 /** Paths, binaries, context names: free text, but blank or space-padded values are typos. */
 const text = (key: string) =>
   z.string().superRefine((v, ctx) => {
@@ -41,14 +47,10 @@ const text = (key: string) =>
   });
 
 const k8sName = (key: string) =>
-  z.string().refine((v) => v.length <= 63 && DNS_LABEL.test(v), {
-    message: `${key}: must be a Kubernetes name (lowercase letters, digits and '-', at most 63 characters)`,
-  });
+  checked(key, (v) => v.length <= 63 && DNS_LABEL.test(v), "is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters");
 
 const duration = (key: string, re: RegExp, units: string, example: string) =>
-  z.string().refine((v) => re.test(v) && Number(re.exec(v)![1]) > 0, {
-    message: `${key}: must be a positive number followed by ${units}, e.g. ${example}`,
-  });
+  checked(key, (v) => re.test(v) && Number(re.exec(v)![1]) > 0, `is not a duration — use a positive number followed by ${units}, e.g. ${example}`);
 
 function isLoopbackOrPrivate(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -83,20 +85,14 @@ const controlUrl = (key: string) =>
 /** Raw input: every value a string (dotenv and environment), all optional. */
 export const rawConfigSchema = z
   .object({
-    HEADSCALE_DOMAIN: z
-      .string()
-      .refine((v) => DNS_NAME.test(v), { message: 'HEADSCALE_DOMAIN: must be a DNS name such as headscale.example.com (no scheme, no port)' })
-      .optional(),
+    HEADSCALE_DOMAIN: checked('HEADSCALE_DOMAIN', (v) => DNS_NAME.test(v), 'is not a DNS name — use e.g. headscale.example.com (no scheme, no port)').optional(),
     HEADSCALE_URL: controlUrl('HEADSCALE_URL').optional(),
     HEADSCALE_NAMESPACE: k8sName('HEADSCALE_NAMESPACE').default('headscale'),
     HEADSCALE_RELEASE: k8sName('HEADSCALE_RELEASE').default('headscale'),
     HEADSCALE_CHART: text('HEADSCALE_CHART').optional(),
-    HEADSCALE_TRANSPORT: z
-      .string()
-      .refine((v) => v === 'exec' || v === 'api', { message: 'HEADSCALE_TRANSPORT: must be exec or api' })
-      .default('exec'),
+    HEADSCALE_TRANSPORT: checked('HEADSCALE_TRANSPORT', (v) => v === 'exec' || v === 'api', 'is not a transport — use exec or api').default('exec'),
     HEADSCALE_API_URL: controlUrl('HEADSCALE_API_URL').optional(),
-    HEADSCALE_API_KEY: z.string().min(1, { message: 'HEADSCALE_API_KEY: is empty — create one with `headscale apikeys create`' }).optional(),
+    HEADSCALE_API_KEY: checked('HEADSCALE_API_KEY', (v) => /^\S{8,}$/.test(v), 'is not an API key — create one with `headscale apikeys create`', true).optional(),
     ENABLE_TAILSCALE_SIDECARS: bool('ENABLE_TAILSCALE_SIDECARS').default(true),
     PLATFORM_NAMESPACE: k8sName('PLATFORM_NAMESPACE').default('june-services'),
     PLATFORM_RELEASE: k8sName('PLATFORM_RELEASE').default('june-platform'),
@@ -127,28 +123,21 @@ export const rawConfigSchema = z
         }
         return items;
       }),
-    TAILNET_DOMAIN: z
-      .string()
-      .refine((v) => DNS_NAME.test(v), { message: 'TAILNET_DOMAIN: must be a DNS name such as tail.example.com' })
-      .optional(),
+    TAILNET_DOMAIN: checked('TAILNET_DOMAIN', (v) => DNS_NAME.test(v), 'is not a DNS name — use e.g. tail.example.com').optional(),
     KEY_EXPIRATION: duration('KEY_EXPIRATION', DURATION_DAYS, 'h, d or w', '180d').default('180d'),
     KEY_RENEW_BEFORE: duration('KEY_RENEW_BEFORE', DURATION_DAYS, 'h, d or w', '30d').default('30d'),
-    AUTH_SECRET_NAME: z
-      .string()
-      .refine((v) => v.length <= 253 && DNS_NAME.test(v) || DNS_LABEL.test(v), {
-        message: 'AUTH_SECRET_NAME: must be a Kubernetes Secret name (lowercase letters, digits, - and .)',
-      })
-      .default('headscale-auth-keys'),
+    AUTH_SECRET_NAME: checked(
+      'AUTH_SECRET_NAME',
+      (v) => v.length <= 253 && (DNS_NAME.test(v) || DNS_LABEL.test(v)),
+      'is not a Secret name — use lowercase letters, digits, - and .',
+    ).default('headscale-auth-keys'),
     KUBECONFIG: text('KUBECONFIG').optional(),
     KUBE_CONTEXT: text('KUBE_CONTEXT').optional(),
     KUBECTL: text('KUBECTL').default('kubectl'),
     HELM: text('HELM').default('helm'),
     TAILSCALE: text('TAILSCALE').default('tailscale'),
     TAILSCALE_SOCKET: text('TAILSCALE_SOCKET').optional(),
-    HOST_HOSTNAME: z
-      .string()
-      .refine((v) => DNS_LABEL.test(v), { message: 'HOST_HOSTNAME: must be a lowercase DNS label (letters, digits, -)' })
-      .optional(),
+    HOST_HOSTNAME: checked('HOST_HOSTNAME', (v) => DNS_LABEL.test(v) && v.length <= 63, 'is not a hostname — use lowercase letters, digits and -').optional(),
     WAIT_TIMEOUT: duration('WAIT_TIMEOUT', DURATION_WAIT, 's, m or h', '5m').default('5m'),
   })
   .superRefine((c, ctx) => {

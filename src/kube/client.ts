@@ -275,6 +275,55 @@ export class ClientNodeKube implements KubeClient {
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+
+  async acquireLease(namespace: string, name: string, holder: string, durationSeconds: number): Promise<() => Promise<void>> {
+    const coord = this.kc.makeApiClient(k8s.CoordinationV1Api);
+    const now = () => new k8s.V1MicroTime(Date.now());
+    const spec = () => ({ holderIdentity: holder, leaseDurationSeconds: durationSeconds, acquireTime: now(), renewTime: now() });
+    try {
+      await coord.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } });
+    } catch (e) {
+      if (statusOf(e) !== 409) this.fail(`create Lease ${namespace}/${name}`, e);
+      const current = await coord.readNamespacedLease({ name, namespace });
+      const renewed = current.spec?.renewTime ? new Date(current.spec.renewTime as unknown as string).getTime() : 0;
+      const ttl = (current.spec?.leaseDurationSeconds ?? durationSeconds) * 1000;
+      const other = current.spec?.holderIdentity;
+      if (other && other !== holder && renewed + ttl > Date.now()) {
+        throw new PreflightError(`another june-ts run holds the lock (Lease ${namespace}/${name}, holder ${other})`, {
+          hint: `wait for it to finish; if it died, its lock expires ${Math.ceil((renewed + ttl - Date.now()) / 1000)}s after its last renewal`,
+        });
+      }
+      current.spec = spec();
+      try {
+        await coord.replaceNamespacedLease({ name, namespace, body: current });
+      } catch (e2) {
+        if (statusOf(e2) === 409) {
+          throw new PreflightError(`another june-ts run took the lock (Lease ${namespace}/${name}) at the same moment`, { hint: 'wait for it to finish' });
+        }
+        this.fail(`take over Lease ${namespace}/${name}`, e2);
+      }
+    }
+    const timer = setInterval(() => {
+      void coord
+        .readNamespacedLease({ name, namespace })
+        .then((l) => {
+          if (l.spec?.holderIdentity !== holder) return;
+          l.spec.renewTime = now();
+          return coord.replaceNamespacedLease({ name, namespace, body: l });
+        })
+        .catch(() => {});
+    }, (durationSeconds * 1000) / 3);
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      try {
+        const l = await coord.readNamespacedLease({ name, namespace });
+        if (l.spec?.holderIdentity === holder) await coord.deleteNamespacedLease({ name, namespace });
+      } catch {
+        /* an expired lease is harmless */
+      }
+    };
+  }
 }
 
 export function rolledOut(d: DeploymentInfo | null): boolean {

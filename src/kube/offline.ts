@@ -52,4 +52,7 @@ export class OfflineKube implements KubeClient {
     this.gate.record({ kind: 'restart', object: `Deployment/${name}`, namespace });
   }
   async waitForRollout(): Promise<void> {}
+  async acquireLease(): Promise<() => Promise<void>> {
+    return async () => {};
+  }
 }

@@ -60,4 +60,9 @@ export interface KubeClient {
   restartDeployment(namespace: string, name: string): Promise<void>;
   /** Waits until every named Deployment has rolled out; throws naming the ones that did not. */
   waitForRollout(namespace: string, names: string[], timeoutMs: number): Promise<void>;
+  /**
+   * Takes the run lease (a coordination.k8s.io Lease) or throws PreflightError naming the
+   * holder. A lease not renewed within its duration is stale and taken over. Returns release().
+   */
+  acquireLease(namespace: string, name: string, holder: string, durationSeconds: number): Promise<() => Promise<void>>;
 }

@@ -1,0 +1,111 @@
+// "Is my tailnet healthy?": one read-only pass over Headscale, the auth Secret and the
+// sidecars, shared by `status` and `doctor`. Few round trips, all concurrent.
+import type { Context } from '../context.js';
+import { formatVersion, type HsNode, type HsPreAuthKey } from '../headscale/types.js';
+import { authKeyEntry, headscaleUser, magicDnsName, workloadName } from '../names.js';
+import { judgeKey, keyMatches } from '../phases/keys.js';
+import { describeUnhealthy, findNode, sidecarHealth, type SidecarHealth } from '../phases/sidecars.js';
+
+export type Level = 'ok' | 'warn' | 'error';
+
+export interface ServiceReport {
+  service: string;
+  user: { name: string; exists: boolean };
+  key: {
+    inSecret: boolean;
+    acceptedByHeadscale: boolean;
+    expiration: string | null;
+    daysLeft: number | null;
+    level: Level;
+    problem: string | null;
+  };
+  sidecar: SidecarHealth['deployment'];
+  node: { id: string; online: boolean; ips: string[]; lastSeen: string | null } | null;
+  magicDns: string;
+  level: Level;
+  problems: string[];
+}
+
+export interface HealthReport {
+  headscale: { healthy: boolean; version: string | null; error: string | null };
+  secret: { name: string; namespace: string; exists: boolean };
+  services: ServiceReport[];
+  level: Level;
+}
+
+const WARN_DAYS = 30;
+const worst = (levels: Level[]): Level => (levels.includes('error') ? 'error' : levels.includes('warn') ? 'warn' : 'ok');
+
+function keyReport(value: string | undefined, userName: string, userExists: boolean, known: HsPreAuthKey[], now: Date): ServiceReport['key'] {
+  if (!value) return { inSecret: false, acceptedByHeadscale: false, expiration: null, daysLeft: null, level: 'error', problem: 'no key in the Secret' };
+  const record = known.find((k) => keyMatches(k, value));
+  const verdict = judgeKey(value, { id: '', name: userName }, known, now, 0);
+  const expiration = record?.expiration ?? null;
+  const daysLeft = expiration ? Math.floor((expiration.getTime() - now.getTime()) / 86_400_000) : null;
+  let level: Level = verdict.keep ? 'ok' : 'error';
+  let problem = verdict.keep ? null : verdict.reason;
+  if (!userExists) [level, problem] = ['error', `Headscale user ${userName} does not exist`];
+  else if (verdict.keep && daysLeft !== null && daysLeft < WARN_DAYS) [level, problem] = ['warn', `the key expires in ${daysLeft} day(s): run june-ts rotate-keys`];
+  return { inSecret: true, acceptedByHeadscale: verdict.keep, expiration: expiration?.toISOString() ?? null, daysLeft, level, problem };
+}
+
+export async function collectHealth(ctx: Context): Promise<HealthReport> {
+  const hs = await ctx.headscale();
+  const kube = await ctx.kube();
+  const services = ctx.config.services;
+  const ns = ctx.config.platform.namespace;
+  const headscale: HealthReport['headscale'] = { healthy: false, version: null, error: null };
+  try {
+    await hs.health();
+    headscale.version = formatVersion(await hs.version());
+    headscale.healthy = true;
+  } catch (e) {
+    headscale.error = (e as Error).message;
+  }
+  const secret = await kube.getSecret(ns, ctx.config.authSecretName);
+  let users: { id: string; name: string }[] = [];
+  let keys: HsPreAuthKey[] = [];
+  let sidecars: SidecarHealth[];
+  if (headscale.healthy) {
+    users = (await hs.listUsers()).filter((u) => services.some((s) => headscaleUser(s) === u.name));
+    [keys, sidecars] = await Promise.all([users.length ? hs.listPreAuthKeys(users) : Promise.resolve([]), sidecarHealth(ctx, services)]);
+  } else {
+    sidecars = await Promise.all(
+      services.map(async (service) => {
+        const d = await kube.getDeployment(ns, workloadName(service));
+        return { service, deployment: d ? ('ready' as const) : ('missing' as const), node: undefined as HsNode | undefined };
+      }),
+    );
+  }
+  const now = new Date();
+  const reports = services.map((service, i): ServiceReport => {
+    const userName = headscaleUser(service);
+    const exists = users.some((u) => u.name === userName);
+    const key = headscale.healthy
+      ? keyReport(secret?.data[authKeyEntry(service)], userName, exists, keys, now)
+      : { inSecret: Boolean(secret?.data[authKeyEntry(service)]), acceptedByHeadscale: false, expiration: null, daysLeft: null, level: 'error' as Level, problem: 'Headscale unreachable: cannot check the key' };
+    const sc = sidecars[i]!;
+    const node = headscale.healthy ? findNode(sc.node ? [sc.node] : [], service) : undefined;
+    const problems: string[] = [];
+    if (key.problem) problems.push(`key: ${key.problem}`);
+    const unhealthy = headscale.healthy ? describeUnhealthy(sc) : sc.deployment === 'missing' ? describeUnhealthy(sc) : undefined;
+    if (unhealthy) problems.push(unhealthy.replace(`${workloadName(service)}: `, ''));
+    const sidecarLevel: Level = unhealthy ? 'error' : 'ok';
+    return {
+      service,
+      user: { name: userName, exists },
+      key,
+      sidecar: sc.deployment,
+      node: node ? { id: node.id, online: node.online, ips: node.ipAddresses, lastSeen: node.lastSeen?.toISOString() ?? null } : null,
+      magicDns: magicDnsName(service, ctx.config.tailnetDomain),
+      level: worst([key.level, sidecarLevel, headscale.healthy ? 'ok' : 'error']),
+      problems,
+    };
+  });
+  return {
+    headscale,
+    secret: { name: ctx.config.authSecretName, namespace: ns, exists: Boolean(secret) },
+    services: reports,
+    level: worst([headscale.healthy ? 'ok' : 'error', ...reports.map((r) => r.level)]),
+  };
+}

@@ -23,12 +23,14 @@ export interface Config {
     namespace: string;
     release: string;
     chart: string;
+    /** Extra values files, absolute paths. */
+    valuesFiles: string[];
     transport: 'exec' | 'api';
     apiUrl: string;
     apiKey: string | undefined;
   };
   sidecarsEnabled: boolean;
-  platform: { namespace: string; release: string; chart: string };
+  platform: { namespace: string; release: string; chart: string; valuesFiles: string[] };
   services: string[];
   tailnetDomain: string;
   keyExpiration: string;
@@ -140,12 +142,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   if (problems.length) throw new ConfigError(problems, { hint: `fix ${configPath} (or the environment variables named above)` });
 
-  const baseDir = sources.HEADSCALE_CHART === 'file' || sources.PLATFORM_CHART === 'file' ? dirname(configPath) : cwd;
-  const chartPath = (key: 'HEADSCALE_CHART' | 'PLATFORM_CHART', value: string | undefined, bundled: string) => {
-    if (!value) return bundled;
-    const base = sources[key] === 'file' ? baseDir : cwd;
-    return isAbsolute(value) ? value : resolve(base, value);
-  };
+  // Paths written in config.env are relative to that file; from flags or env, to the cwd.
+  const pathOf = (key: string, value: string) => (isAbsolute(value) ? value : resolve(sources[key] === 'file' ? dirname(configPath) : cwd, value));
+  const chartPath = (key: 'HEADSCALE_CHART' | 'PLATFORM_CHART', value: string | undefined, bundled: string) => (value ? pathOf(key, value) : bundled);
+  const valuesFiles = (key: 'HEADSCALE_VALUES' | 'PLATFORM_VALUES', value: string | undefined) =>
+    (value ?? '').split(',').map((v) => v.trim()).filter(Boolean).map((v) => pathOf(key, v));
 
   return {
     configPath: fileLoaded ? configPath : undefined,
@@ -155,6 +156,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       namespace: c.HEADSCALE_NAMESPACE,
       release: c.HEADSCALE_RELEASE,
       chart: chartPath('HEADSCALE_CHART', c.HEADSCALE_CHART, BUNDLED_CHARTS.headscale),
+      valuesFiles: valuesFiles('HEADSCALE_VALUES', c.HEADSCALE_VALUES),
       transport: c.HEADSCALE_TRANSPORT as 'exec' | 'api',
       apiUrl: (c.HEADSCALE_API_URL ?? url).replace(/\/$/, ''),
       apiKey: c.HEADSCALE_API_KEY,
@@ -164,6 +166,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       namespace: c.PLATFORM_NAMESPACE,
       release: c.PLATFORM_RELEASE,
       chart: chartPath('PLATFORM_CHART', c.PLATFORM_CHART, BUNDLED_CHARTS.platform),
+      valuesFiles: valuesFiles('PLATFORM_VALUES', c.PLATFORM_VALUES),
     },
     services: c.TAILSCALE_SERVICES,
     tailnetDomain,

@@ -90,6 +90,7 @@ export const rawConfigSchema = z
     HEADSCALE_NAMESPACE: k8sName('HEADSCALE_NAMESPACE').default('headscale'),
     HEADSCALE_RELEASE: k8sName('HEADSCALE_RELEASE').default('headscale'),
     HEADSCALE_CHART: text('HEADSCALE_CHART').optional(),
+    HEADSCALE_VALUES: z.string().optional(),
     HEADSCALE_TRANSPORT: checked('HEADSCALE_TRANSPORT', (v) => v === 'exec' || v === 'api', 'is not a transport — use exec or api').default('exec'),
     HEADSCALE_API_URL: controlUrl('HEADSCALE_API_URL').optional(),
     HEADSCALE_API_KEY: checked('HEADSCALE_API_KEY', (v) => /^\S{8,}$/.test(v), 'is not an API key — create one with `headscale apikeys create`', true).optional(),
@@ -97,6 +98,7 @@ export const rawConfigSchema = z
     PLATFORM_NAMESPACE: k8sName('PLATFORM_NAMESPACE').default('june-services'),
     PLATFORM_RELEASE: k8sName('PLATFORM_RELEASE').default('june-platform'),
     PLATFORM_CHART: text('PLATFORM_CHART').optional(),
+    PLATFORM_VALUES: z.string().optional(),
     TAILSCALE_SERVICES: z
       .string()
       .default('orchestrator,idp')

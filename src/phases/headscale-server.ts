@@ -28,6 +28,7 @@ export const headscaleServerPhase: PhaseDef<Context> = {
           release: ctx.config.headscale.release,
           namespace: ctx.config.headscale.namespace,
           chart: ctx.config.headscale.chart,
+          valuesFiles: ctx.config.headscale.valuesFiles,
           values: headscaleValues(ctx),
         });
         if (outcome !== 'unchanged') ctx.log.info(`  Headscale release ${ctx.config.headscale.release} ${outcome}`);

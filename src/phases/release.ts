@@ -5,9 +5,10 @@ export interface ReleaseSpec {
   release: string;
   namespace: string;
   chart: string;
-  /** Values june-ts sets; merged over the user's values of the deployed release. */
+  /** Values june-ts sets; merged over the deployed release's user values and the values files. */
   values: Record<string, unknown>;
-  /** Values to remove from the user's values before merging (e.g. on cleanup). */
+  /** Extra values files from config (HEADSCALE_VALUES / PLATFORM_VALUES). */
+  valuesFiles?: string[];
   label: string;
 }
 
@@ -35,6 +36,29 @@ export function sameValues(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
+export async function readValuesFiles(paths: readonly string[]): Promise<Record<string, unknown>[]> {
+  if (!paths.length) return [];
+  const [{ readFile }, { parse }, { UsageError }] = await Promise.all([import('node:fs/promises'), import('yaml'), import('../errors.js')]);
+  return Promise.all(
+    paths.map(async (p) => {
+      let text: string;
+      try {
+        text = await readFile(p, 'utf8');
+      } catch {
+        throw new UsageError(`values file ${p} cannot be read`, { hint: 'fix HEADSCALE_VALUES / PLATFORM_VALUES' });
+      }
+      let doc: unknown;
+      try {
+        doc = parse(text);
+      } catch (e) {
+        throw new UsageError(`values file ${p} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, { hint: 'fix the file' });
+      }
+      if (doc !== null && !isObject(doc)) throw new UsageError(`values file ${p} must hold a YAML mapping`, { hint: 'fix the file' });
+      return (doc ?? {}) as Record<string, unknown>;
+    }),
+  );
+}
+
 /**
  * The user's values of the deployed release are read back and june-ts's values merged over
  * them (rather than `--reuse-values`, which also freezes the chart's defaults at the first
@@ -47,7 +71,8 @@ export async function ensureRelease(ctx: Pick<Context, 'helm' | 'log' | 'config'
     helm.release(spec.release, spec.namespace),
     helm.values(spec.release, spec.namespace),
   ]);
-  const values = mergeValues(userValues ?? {}, spec.values);
+  const files = await readValuesFiles(spec.valuesFiles ?? []);
+  const values = mergeValues(files.reduce(mergeValues, userValues ?? {}), spec.values);
   if (current && current.status === 'deployed' && current.chart === chartRef && sameValues(userValues ?? {}, values)) {
     ctx.log.info(`  ${spec.label}: release ${spec.release} (${chartRef}, revision ${current.revision}) is up to date`);
     return 'unchanged';

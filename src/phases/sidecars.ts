@@ -102,6 +102,7 @@ export async function platformReleasePhase(ctx: Context): Promise<void> {
     release: ctx.config.platform.release,
     namespace: ctx.config.platform.namespace,
     chart: ctx.config.platform.chart,
+    valuesFiles: ctx.config.platform.valuesFiles,
     values: platformSidecarValues(ctx),
   });
   if (outcome !== 'unchanged') ctx.log.info(`  release ${ctx.config.platform.release} ${outcome} with tailscale.enabled=true`);

@@ -140,13 +140,18 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (keyDurationMs(c.KEY_RENEW_BEFORE) >= keyDurationMs(c.KEY_EXPIRATION)) {
     problems.push(`KEY_RENEW_BEFORE: '${c.KEY_RENEW_BEFORE}' is not shorter than KEY_EXPIRATION '${c.KEY_EXPIRATION}' — every run would mint new keys; use e.g. KEY_RENEW_BEFORE=30d with KEY_EXPIRATION=180d`);
   }
-  if (problems.length) throw new ConfigError(problems, { hint: `fix ${configPath} (or the environment variables named above)` });
-
   // Paths written in config.env are relative to that file; from flags or env, to the cwd.
   const pathOf = (key: string, value: string) => (isAbsolute(value) ? value : resolve(sources[key] === 'file' ? dirname(configPath) : cwd, value));
   const chartPath = (key: 'HEADSCALE_CHART' | 'PLATFORM_CHART', value: string | undefined, bundled: string) => (value ? pathOf(key, value) : bundled);
   const valuesFiles = (key: 'HEADSCALE_VALUES' | 'PLATFORM_VALUES', value: string | undefined) =>
     (value ?? '').split(',').map((v) => v.trim()).filter(Boolean).map((v) => pathOf(key, v));
+  // A missing values file must fail here (exit 3, nothing changed), not after earlier phases wrote.
+  for (const key of ['HEADSCALE_VALUES', 'PLATFORM_VALUES'] as const) {
+    for (const file of valuesFiles(key, c[key])) {
+      if (!isFile(file)) problems.push(`${key}: '${file}' is not a file — fix the path (in config.env, relative to that file)`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems, { hint: `fix ${configPath} (or the environment variables named above)` });
 
   return {
     configPath: fileLoaded ? configPath : undefined,
@@ -180,6 +185,14 @@ export function loadConfig(options: LoadOptions = {}): Config {
     waitTimeoutMs: waitDurationMs(c.WAIT_TIMEOUT),
     sources,
   };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function parentDomain(host: string): string | undefined {

@@ -69,7 +69,7 @@ export class HelmCli implements HelmClient {
 
   async release(release: string, namespace: string): Promise<ReleaseInfo | null> {
     const { stdout } = await this.o.runner.run(this.o.bin, [
-      'list', '--namespace', namespace, '--all', '--filter', `^${release}$`, '--output', 'json', ...this.kubeFlags(),
+      'list', '--namespace', namespace, '--deployed', '--failed', '--pending', '--filter', `^${release}$`, '--output', 'json', ...this.kubeFlags(),
     ]);
     const { parseReleaseList } = await import('./schemas.js');
     const found = parseReleaseList(stdout).find((r) => r.name === release);

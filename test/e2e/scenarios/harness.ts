@@ -1,0 +1,135 @@
+// Shared by the june-ts end-to-end scenarios: one real environment per test file
+// (kube-apiserver + kwok, headscale, tailscaled sidecars), and a way to run the BUILT
+// june-ts binary against it exactly as an operator would, with every external binary
+// wrapped by a recorder that logs argv and environment (for the secrets scan).
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { resolveTools, startEnv, type E2EEnv } from '../env/index.mjs';
+
+export const REPO = resolve(import.meta.dirname, '..', '..', '..');
+export const BIN = join(REPO, 'bin', 'june-ts.js');
+export const TAILNET = 'tail.june.test';
+
+const { missing } = resolveTools();
+/** Under CI=true a missing tool is a failure, never a skip. */
+export const canRun = missing.length === 0 || process.env.CI === 'true';
+if (missing.length && process.env.CI !== 'true') console.warn(`e2e scenarios skipped locally, missing: ${missing.join(', ')}`);
+
+export interface JuneResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Scenario {
+  env: E2EEnv;
+  dir: string;
+  configPath: string;
+  /** Every argv/env the recorder saw, and every stdout/stderr june-ts printed. */
+  transcript: string[];
+  june(args: string[], o?: { env?: Record<string, string>; input?: string; timeoutMs?: number; signalAfterMs?: number; config?: string }): Promise<JuneResult>;
+  writeConfig(extra?: Record<string, string>, path?: string): string;
+  recordedCalls(): string;
+  headscaleJson<T = unknown>(args: string[]): Promise<T>;
+  secret(name?: string): Promise<{ data: Record<string, string>; resourceVersion: string; annotations: Record<string, string>; labels: Record<string, string> } | null>;
+  stop(): Promise<void>;
+}
+
+const WRAPPED = ['kubectl', 'helm', 'tailscale', 'headscale'];
+
+function writeRecorder(dir: string, binDir: string, log: string): string {
+  const wrap = join(dir, 'recorded-bin');
+  mkdirSync(wrap, { recursive: true });
+  for (const tool of WRAPPED) {
+    const script = `#!/usr/bin/env bash
+{ printf 'ARGV %s' ${JSON.stringify(tool)}; printf ' %q' "$@"; printf '\\n'; env | sed 's/^/ENV /'; } >> ${JSON.stringify(log)}
+exec ${JSON.stringify(join(binDir, tool))} "$@"
+`;
+    writeFileSync(join(wrap, tool), script);
+    chmodSync(join(wrap, tool), 0o755);
+  }
+  return wrap;
+}
+
+export async function startScenario(name: string, configExtra: Record<string, string> = {}): Promise<Scenario> {
+  const env = await startEnv({ name });
+  const dir = mkdtempSync(join(tmpdir(), `june-e2e-${name}-`));
+  const callLog = join(dir, 'calls.log');
+  const wrapDir = writeRecorder(dir, env.binDir, callLog);
+  const transcript: string[] = [];
+  const base: Record<string, string> = {
+    HEADSCALE_URL: env.headscale.url,
+    TAILNET_DOMAIN: TAILNET,
+    KUBECONFIG: env.kubeconfig,
+    KUBE_CONTEXT: env.context,
+    TAILSCALE_SOCKET: env.host.socket,
+    HOST_HOSTNAME: 'june-e2e-host',
+    WAIT_TIMEOUT: '120s',
+    HEADSCALE_VALUES: join(dir, 'headscale-values.yaml'),
+  };
+  // kwok has no storage provisioner: the Headscale PVC would never bind.
+  writeFileSync(join(dir, 'headscale-values.yaml'), 'persistence:\n  enabled: false\n');
+  const writeConfig = (extra: Record<string, string> = {}, path = join(dir, 'config.env')) => {
+    const all = { ...base, ...configExtra, ...extra };
+    writeFileSync(path, Object.entries(all).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+    return path;
+  };
+  const configPath = writeConfig();
+
+  const june: Scenario['june'] = (args, o = {}) =>
+    new Promise((resolveRun) => {
+      const child = spawn(process.execPath, [BIN, ...args, '--config', o.config ?? configPath], {
+        cwd: dir,
+        env: { ...env.env, PATH: `${wrapDir}:${env.env.PATH}`, NO_COLOR: '1', ...o.env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.stdin.end(o.input ?? '');
+      const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 300_000);
+      if (o.signalAfterMs !== undefined) setTimeout(() => child.kill('SIGINT'), o.signalAfterMs);
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        transcript.push(`$ june-ts ${args.join(' ')}\n${stdout}\n${stderr}`);
+        resolveRun({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+      });
+    });
+
+  const headscaleJson = async <T,>(args: string[]): Promise<T> => JSON.parse((await env.headscale.cli([...args, '-o', 'json'])) || 'null') as T;
+
+  const secret: Scenario['secret'] = async (secretName = 'headscale-auth-keys') => {
+    try {
+      const s = JSON.parse(await env.kubectl(['-n', 'june-services', 'get', 'secret', secretName, '-o', 'json']));
+      const data = Object.fromEntries(Object.entries((s.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+      return { data, resourceVersion: s.metadata.resourceVersion, annotations: s.metadata.annotations ?? {}, labels: s.metadata.labels ?? {} };
+    } catch (e) {
+      if (/NotFound|not found/.test(String(e))) return null;
+      throw e;
+    }
+  };
+
+  return {
+    env,
+    dir,
+    configPath,
+    transcript,
+    june,
+    writeConfig,
+    recordedCalls: () => (existsSync(callLog) ? readFileSync(callLog, 'utf8') : ''),
+    headscaleJson,
+    secret,
+    stop: async () => {
+      await env.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every key Headscale minted in this environment (CLI listing per user on < 0.28 shows full keys). */
+export function expectNoSecretIn(haystack: string, secrets: readonly string[]): string[] {
+  return secrets.filter((s) => s.length >= 8 && haystack.includes(s));
+}

@@ -3,7 +3,7 @@
 import { mkdirSync, mkdtempSync, symlinkSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join } from 'node:path';
-import { readVersions, run, exitHooks } from './util.mjs';
+import { readVersions, run, exitHooks, waitFor } from './util.mjs';
 import { startHeadscale } from './headscale.mjs';
 import { startCluster, headscaleClusterExec } from './kwok.mjs';
 import { startTailscaled } from './tailscale.mjs';
@@ -34,9 +34,30 @@ export function resolveTools(opts = {}) {
   return { hsVersion, helm, tools, missing };
 }
 
+/**
+ * kwok-controller watches ClusterExec through an informer that may start before the CRD is
+ * established and then backs off; until it has synced, `kubectl exec` answers "no exec found
+ * for container". Probe with a throwaway pod in kube-system until exec works.
+ */
+async function waitExecReady(cluster) {
+  const ns = 'kube-system';
+  const items = [
+    { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterExec', metadata: { name: 'e2e-exec-probe' },
+      spec: { selector: { matchNamespaces: [ns], matchNames: ['e2e-exec-probe'] }, execs: [{ containers: ['probe'], local: {} }] } },
+    { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'e2e-exec-probe', namespace: ns },
+      spec: { containers: [{ name: 'probe', image: 'registry.invalid/probe:1' }], terminationGracePeriodSeconds: 0 } },
+  ];
+  await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+  await waitFor('kwok exec (ClusterExec informer synced)', async () => {
+    await cluster.kubectl(['-n', ns, 'exec', 'e2e-exec-probe', '-c', 'probe', '--', 'true'], { timeout: 10_000 });
+    return true;
+  }, { timeoutMs: 120_000, intervalMs: 500 });
+  await cluster.kubectl(['delete', '-f', '-', '--wait=false'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+}
+
 function normVersion(v) { return v.startsWith('v') ? v : `v${v}`; }
 
-/** @param {import('./index.js').StartEnvOptions} [opts] */
+/** @param {import('./index.mjs').StartEnvOptions} [opts] */
 export async function startEnv(opts = {}) {
   const t0 = Date.now();
   const { hsVersion, helm, tools, missing } = resolveTools(opts);
@@ -69,6 +90,7 @@ export async function startEnv(opts = {}) {
     });
     cleanups.push(() => cluster.stop());
     await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(headscaleClusterExec({ configPath: headscale.configPath, workDir: headscale.dir })) });
+    await waitExecReady(cluster);
 
     const host = await startTailscaled({ bin: tools.tailscaled, cli: tools.tailscale, dir: join(root, 'host'), logFile: join(logsDir, 'host-tailscaled.log'), stateDir: join(root, 'host', 'state') });
     cleanups.push(() => host.stop());
@@ -91,9 +113,9 @@ export async function startEnv(opts = {}) {
     };
     const syncRm = () => rmSync(root, { recursive: true, force: true });
     exitHooks.add(syncRm);
-    /** @type {import('./index.js').E2EEnv} */
+    /** @type {import('./index.mjs').E2EEnv} */
     const e = {
-      name, root, kubeconfig: cluster.kubeconfig, context: cluster.context, binDir, env, logsDir, helm, tools,
+      name, root, kubeconfig: cluster.kubeconfig, context: cluster.context, binDir, env, logsDir, helmMajor: helm, tools,
       versions: { ...versions, headscale: hsVersion },
       headscale: {
         version: hsVersion, url: headscale.url, apiUrl: headscale.apiUrl, apiKey: headscale.apiKey,
@@ -103,6 +125,7 @@ export async function startEnv(opts = {}) {
       sidecars,
       host: { socket: host.socket, cli: host.cli, status: host.status },
       kubectl: async (args, o = {}) => (await run(tools.kubectl, args, { env: { ...process.env, ...env }, ...o })).stdout,
+      tailscale: async (socket, args, o = {}) => (await run(tools.tailscale, [`--socket=${socket}`, ...args], { env: { ...process.env, ...env }, ...o })).stdout,
       helm: async (args, o = {}) => (await run(tools.helm, args, { env: { ...process.env, ...env }, ...o })).stdout,
       startMs: 0,
       stop,

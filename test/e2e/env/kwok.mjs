@@ -22,15 +22,26 @@ export async function startCluster(o) {
     kcm: await freePort(), scheduler: await freePort(), kwok: await freePort(),
   };
   const lo = '127.0.0.1';
-  const extra = [
-    // kwokctl binds every component to 0.0.0.0; pin them to loopback (last flag wins).
-    `etcd=listen-client-urls=http://${lo}:${p.etcd}`, `etcd=advertise-client-urls=http://${lo}:${p.etcd}`,
-    `etcd=listen-peer-urls=http://${lo}:${p.etcdPeer}`, `etcd=initial-advertise-peer-urls=http://${lo}:${p.etcdPeer}`,
-    `etcd=initial-cluster=node0=http://${lo}:${p.etcdPeer}`,
-    `kube-apiserver=bind-address=${lo}`, `kube-apiserver=advertise-address=${lo}`,
-    `kube-controller-manager=bind-address=${lo}`, `kube-scheduler=bind-address=${lo}`,
-    `kwok-controller=server-address=${lo}:${p.kwok}`, `kwok-controller=node-ip=${lo}`,
-  ];
+  // kwokctl binds every component to 0.0.0.0; pin them to loopback. (Passed through a
+  // config file: kwokctl v0.8.0's --extra-args panics with several args for one component,
+  // "index out of range" in mutationComponentPatches.)
+  const patch = (name, args) => ({ name, extraArgs: Object.entries(args).map(([key, value]) => ({ key, value, override: true })) });
+  const kwokctlConfig = {
+    apiVersion: 'config.kwok.x-k8s.io/v1alpha1', kind: 'KwokctlConfiguration',
+    componentsPatches: [
+      patch('etcd', {
+        'listen-client-urls': `http://${lo}:${p.etcd}`, 'advertise-client-urls': `http://${lo}:${p.etcd}`,
+        'listen-peer-urls': `http://${lo}:${p.etcdPeer}`, 'initial-advertise-peer-urls': `http://${lo}:${p.etcdPeer}`,
+        'initial-cluster': `node0=http://${lo}:${p.etcdPeer}`,
+      }),
+      patch('kube-apiserver', { 'bind-address': lo, 'advertise-address': lo }),
+      patch('kube-controller-manager', { 'bind-address': lo }),
+      patch('kube-scheduler', { 'bind-address': lo }),
+      patch('kwok-controller', { 'server-address': `${lo}:${p.kwok}`, 'node-ip': lo }),
+    ],
+  };
+  const configFile = join(workDir, 'kwokctl-config.yaml');
+  writeFileSync(configFile, JSON.stringify(kwokctlConfig, null, 2));
   const clusterDir = join(workDir, 'clusters', name);
   const kubeconfig = join(clusterDir, 'kubeconfig.yaml');
   const del = () => {
@@ -49,10 +60,10 @@ export async function startCluster(o) {
     '--enable-crds', 'ClusterExec', '--enable-crds', 'Exec',
     '--kubeconfig', join(workDir, 'kwokctl-merged-kubeconfig.yaml'),
     '--wait', '120s',
-    ...extra.flatMap((e) => ['--extra-args', e])];
+    '-c', configFile];
   try {
     await run(kwokctl, args, { env, timeout: 180_000 });
-    await run(kwokctl, ['scale', 'node', '--name', name, '--replicas', '2'], { env, timeout: 60_000 });
+    await run(kwokctl, ['scale', 'node', '-c', configFile, '--name', name, '--replicas', '2'], { env, timeout: 60_000 });
   } catch (e) {
     // keep the component logs for the report, then tear down
     if (existsSync(join(clusterDir, 'logs'))) cpSync(join(clusterDir, 'logs'), join(logsDir, 'kwok'), { recursive: true });

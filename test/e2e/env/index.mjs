@@ -1,9 +1,10 @@
 // End-to-end environment for june-ts: real components as local processes on 127.0.0.1.
 // Plain ESM + JSDoc (types in index.d.ts) so vitest and plain node both import it.
-import { mkdirSync, mkdtempSync, symlinkSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, rmSync, existsSync, writeFileSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir, homedir } from 'node:os';
 import { join } from 'node:path';
-import { readVersions, run, exitHooks, waitFor } from './util.mjs';
+import { readVersions, run, exitHooks, waitFor, setPidDir } from './util.mjs';
 import { startHeadscale } from './headscale.mjs';
 import { startCluster, headscaleClusterExec } from './kwok.mjs';
 import { startTailscaled } from './tailscale.mjs';
@@ -55,6 +56,35 @@ async function waitExecReady(cluster) {
   await cluster.kubectl(['delete', '-f', '-', '--wait=false'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
 }
 
+/**
+ * Removes environments whose owning process died without teardown (e.g. a SIGKILLed
+ * vitest worker): kwokctl's components are reparented to init and would leak.
+ */
+function sweepStale(kwokctl) {
+  let entries = [];
+  try { entries = readdirSync(tmpdir()).filter((d) => d.startsWith('jte-')); } catch { return; }
+  for (const d of entries) {
+    const root = join(tmpdir(), d);
+    let pid;
+    try { pid = Number(readFileSync(join(root, 'owner.pid'), 'utf8')); } catch { continue; }
+    try { process.kill(pid, 0); continue; } catch {}
+    const clusters = join(root, 'kwok', 'clusters');
+    for (const c of existsSync(clusters) ? readdirSync(clusters) : []) {
+      try { execFileSync(kwokctl, ['delete', 'cluster', '--name', c], { env: { ...process.env, KWOK_WORKDIR: join(root, 'kwok') }, stdio: 'ignore', timeout: 60_000 }); } catch {}
+    }
+    // daemons the dead owner started (recorded by pid); kill only if the pid still runs our binary
+    const pids = join(root, 'pids');
+    for (const p of existsSync(pids) ? readdirSync(pids) : []) {
+      try {
+        const exe = readFileSync(join(pids, p), 'utf8');
+        const cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0];
+        if (cmdline === exe) process.kill(-Number(p), 'SIGKILL');
+      } catch {}
+    }
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 function normVersion(v) { return v.startsWith('v') ? v : `v${v}`; }
 
 /** @param {import('./index.mjs').StartEnvOptions} [opts] */
@@ -65,9 +95,12 @@ export async function startEnv(opts = {}) {
     throw new Error(`e2e toolchain incomplete, missing:\n  ${missing.join('\n  ')}\nbuild it with: bash scripts/tools/e2e-toolchain.sh`);
   }
   const name = (opts.name ?? `e2e${process.pid}`).toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  sweepStale(tools.kwokctl);
   // short root: unix socket paths must stay < 108 bytes
   const root = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'jte-'));
   mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, 'owner.pid'), String(process.pid));
+  setPidDir(join(root, 'pids'));
   const logsDir = opts.logsDir ?? join(cacheDir, 'logs', 'env', name);
   rmSync(logsDir, { recursive: true, force: true });
   mkdirSync(logsDir, { recursive: true });

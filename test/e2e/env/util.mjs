@@ -2,7 +2,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -61,6 +61,10 @@ export function run(cmd, args, opts = {}) {
   });
 }
 
+let defaultPidDir = '';
+/** Directory where daemon() records the pids it starts (one empty-ish file per pid). */
+export function setPidDir(dir) { defaultPidDir = dir; }
+
 /** Live daemons started by this process: killed on stop and on process exit. */
 const live = new Set();
 let hooked = false;
@@ -81,12 +85,15 @@ process.on('exit', () => { for (const f of exitHooks) { try { f(); } catch {} } 
  * Starts a long-running daemon with stdout+stderr appended to logFile.
  * It gets its own process group (so its children die with it) and is tracked for exit cleanup.
  */
-export function daemon(cmd, args, { logFile, env, cwd } = {}) {
+export function daemon(cmd, args, { logFile, env, cwd, pidDir } = {}) {
   hookExit();
   const fd = openSync(logFile, 'a');
   const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env, cwd, detached: true });
   closeSync(fd);
   live.add(child);
+  // recorded so a later run can kill it by pid if this process dies without teardown
+  const dir = pidDir ?? defaultPidDir;
+  if (dir && child.pid) { try { mkdirSync(dir, { recursive: true }); writeFileSync(join(dir, String(child.pid)), cmd); } catch {} }
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => { live.delete(child); resolve({ code, signal }); }));
   return {
     child,

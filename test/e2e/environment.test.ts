@@ -143,6 +143,9 @@ describe.skipIf(missing.length > 0 && !ci)('e2e environment (real components)', 
       const n = (await nodes()).find((x) => x.given_name === 'june-x' || x.name === 'june-x');
       expect(n?.ip_addresses).toContain(xIp);
       expect(n?.online).toBe(true);
+      // like containerboot, device info lands in the TS_KUBE_SECRET Secret
+      const st = JSON.parse(await kubectl(['-n', 'june-services', 'get', 'secret', 'june-x-state', '-o', 'json']));
+      expect(Buffer.from(st.data.device_fqdn, 'base64').toString()).toBe('june-x.tail.june.test');
     });
 
     it('a second sidecar pings the first over the tailnet', async () => {

@@ -98,8 +98,15 @@ export function startSidecarKubelet({ kubeconfig, dir, logsDir, tsBin, tsCli, po
     if (problems.length) throw new Error(`CreateContainerConfigError: ${problems.join('; ')}`);
     // TS_AUTH_ONCE-like: a node restored from its state comes up Running without a key.
     if (stateDir) {
-      const st = await waitFor('tailscaled backend state', async () => (await rec.ts.status()).BackendState !== 'NoState' && (await rec.ts.status()), { timeoutMs: 5000, intervalMs: 200 }).catch(() => null);
-      if (st?.BackendState === 'Running') { log(`${rec.id}: restored from state, already Running`); return; }
+      const st = await waitFor('tailscaled backend state', async () => {
+        const s = await rec.ts.status();
+        return ['Running', 'NeedsLogin', 'NeedsMachineAuth', 'Stopped'].includes(s.BackendState) && s;
+      }, { timeoutMs: 10_000, intervalMs: 200 }).catch(() => null);
+      if (st?.BackendState === 'Running') {
+        log(`${rec.id}: restored from state, already Running`);
+        await writeDeviceInfo(ns, kubeSecret, st).catch(() => {});
+        return;
+      }
     }
     let loginServer;
     const rest = [];
@@ -113,6 +120,25 @@ export function startSidecarKubelet({ kubeconfig, dir, logsDir, tsBin, tsCli, po
     let key = authKey;
     if (key.startsWith('file:')) throw new Error('TS_AUTHKEY=file:… is not supported by the e2e sidecar kubelet');
     await rec.ts.up({ loginServer, authKey: key, hostname: rec.hostname, timeoutSec: 20, extra: rest });
+    if (kubeSecret) await writeDeviceInfo(ns, kubeSecret, await rec.ts.status()).catch((e) => log(`${rec.id}: state Secret ${kubeSecret} not written: ${String(e?.message ?? e).split('\n')[0]}`));
+  }
+
+  /** Like containerboot: device_id, device_fqdn, device_ips in the TS_KUBE_SECRET Secret
+   *  (created if missing). Node keys stay in the local state dir. */
+  async function writeDeviceInfo(namespace, name, st) {
+    const data = {
+      device_id: Buffer.from(String(st.Self?.ID ?? '')).toString('base64'),
+      device_fqdn: Buffer.from(String(st.Self?.DNSName ?? '').replace(/\.$/, '')).toString('base64'),
+      device_ips: Buffer.from(JSON.stringify(st.Self?.TailscaleIPs ?? [])).toString('base64'),
+    };
+    let cur;
+    try { cur = await core.readNamespacedSecret({ name, namespace }); } catch { cur = undefined; }
+    if (cur) {
+      cur.data = { ...(cur.data ?? {}), ...data };
+      await core.replaceNamespacedSecret({ name, namespace, body: cur });
+    } else {
+      await core.createNamespacedSecret({ namespace, body: { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: 'Opaque', data } });
+    }
   }
 
   function launch(pod, container) {

@@ -48,7 +48,12 @@ async function waitExecReady(cluster) {
     { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'e2e-exec-probe', namespace: ns },
       spec: { containers: [{ name: 'probe', image: 'registry.invalid/probe:1' }], terminationGracePeriodSeconds: 0 } },
   ];
-  await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+  // right after start the `default` ServiceAccount may not exist yet: "pods ... is forbidden:
+  // error looking up service account kube-system/default" -> retry until it does
+  await waitFor('probe pod created', async () => {
+    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+    return true;
+  }, { timeoutMs: 60_000, intervalMs: 300 });
   await waitFor('kwok exec (ClusterExec informer synced)', async () => {
     await cluster.kubectl(['-n', ns, 'exec', 'e2e-exec-probe', '-c', 'probe', '--', 'true'], { timeout: 10_000 });
     return true;

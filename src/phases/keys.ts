@@ -67,14 +67,31 @@ export async function resolveKeys(
   const hs = await ctx.headscale();
   const known = await hs.listPreAuthKeys([...users.values()]);
   const now = new Date();
-  const results = await mapLimit(services, 4, async (svc) => {
+  const results = await mapLimit(services, 4, async (svc): Promise<ServiceKey | { failed: unknown }> => {
     const user = users.get(svc)!;
     const value = secretData[entryOf(svc)];
     const verdict = force ? ({ keep: false, reason: 'rotation requested' } as const) : judgeKey(value, user, known, now, ctx.config.keyRenewBeforeMs);
     if (verdict.keep) {
       return { service: svc, user, key: value!, keyId: verdict.record.id, expiration: verdict.record.expiration, minted: false } satisfies ServiceKey;
     }
-    return mintKey(ctx, svc, user, verdict.reason);
+    try {
+      return await mintKey(ctx, svc, user, verdict.reason);
+    } catch (e) {
+      return { failed: e };
+    }
   });
-  return new Map(results.map((k) => [k.service, k]));
+  const done = results.filter((r): r is ServiceKey => !('failed' in r));
+  const failure = results.find((r): r is { failed: unknown } => 'failed' in r);
+  if (failure) throw new PartialKeysError(done, failure.failed);
+  return new Map(done.map((k) => [k.service, k]));
+}
+
+/**
+ * Minting failed for some service (e.g. Headscale went away). Carries the keys that were
+ * minted, so the caller can store them: a re-run then keeps them instead of minting more.
+ */
+export class PartialKeysError extends Error {
+  constructor(readonly keys: ServiceKey[], override readonly cause: unknown) {
+    super((cause as Error)?.message ?? String(cause));
+  }
 }

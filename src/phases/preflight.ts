@@ -16,7 +16,11 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<Context> {
       const charts = needs.charts.map((c) => (c === 'platform' ? ctx.config.platform.chart : ctx.config.headscale.chart));
       const refs = await Promise.all(charts.map((c) => helm.chartRef(c)));
       const kube = await ctx.kube();
-      const [server, major] = await Promise.all([kube.serverVersion(), helm.major()]);
+      // kubectl carries every Headscale call on the exec transport; a static plan needs no binaries
+      const kubectl = ctx.config.headscale.transport === 'exec' && ctx.gate.mode !== 'static'
+        ? ctx.runner.run(ctx.config.kube.kubectl, ['version', '--client', '-o', 'json'])
+        : Promise.resolve();
+      const [server, major] = await Promise.all([kube.serverVersion(), helm.major(), kubectl]);
       ctx.log.info(`  cluster ${server}, Helm ${major}${refs.length ? `, charts ${refs.join(', ')}` : ''}`);
     },
   };

@@ -13,7 +13,7 @@ import {
   tailnetHostname,
   workloadName,
 } from '../names.js';
-import { readMintedRecord, resolveKeys } from './keys.js';
+import { PartialKeysError, readMintedRecord, resolveKeys } from './keys.js';
 import { ensureRelease } from './release.js';
 import type { PhaseDef } from './workflow.js';
 
@@ -44,7 +44,20 @@ export async function resolveKeysPhase(ctx: Context, force = false): Promise<voi
   const kube = await ctx.kube();
   const secret = await kube.getSecret(ctx.config.platform.namespace, ctx.config.authSecretName);
   ctx.state.previousSecret = secret;
-  const keys = await resolveKeys(ctx, targetServices(ctx), ctx.state.users!, secret?.data ?? {}, authKeyEntry, force);
+  let keys: Map<string, ServiceKey>;
+  try {
+    keys = await resolveKeys(ctx, targetServices(ctx), ctx.state.users!, secret?.data ?? {}, authKeyEntry, force);
+  } catch (e) {
+    if (!(e instanceof PartialKeysError)) throw e;
+    const minted = e.keys.filter((k) => k.minted);
+    // Outside a rotation, keep what was minted so a re-run does not mint it again.
+    if (!force && minted.length) {
+      ctx.state.keys = new Map(minted.map((k) => [k.service, k]));
+      await writeSecretPhase(ctx);
+      ctx.log.warn(`minting failed part-way; the ${minted.length} key(s) already minted (${minted.map((k) => k.service).join(', ')}) were saved to the Secret`);
+    }
+    throw e.cause;
+  }
   ctx.state.keys = keys;
   for (const k of keys.values()) {
     ctx.log.info(`  ${k.service}: ${k.minted ? `new key (${k.reason})` : `keeping key (expires ${k.expiration?.toISOString().slice(0, 10) ?? 'never'})`}`);

@@ -30,6 +30,11 @@ export interface Scenario {
   /** Every argv/env the recorder saw, and every stdout/stderr june-ts printed. */
   transcript: string[];
   june(args: string[], o?: { env?: Record<string, string>; input?: string; timeoutMs?: number; signalAfterMs?: number; config?: string }): Promise<JuneResult>;
+  /**
+   * Runs june-ts until its first external command matching `pattern`, pauses that command,
+   * runs `action` (with the june-ts child's pid), then lets the command go on.
+   */
+  juneWithPause(args: string[], pattern: string, action: (pid: number) => Promise<void>, o?: { env?: Record<string, string> }): Promise<JuneResult & { paused: boolean }>;
   writeConfig(extra?: Record<string, string>, path?: string): string;
   recordedCalls(): string;
   headscaleJson<T = unknown>(args: string[]): Promise<T>;
@@ -43,8 +48,16 @@ function writeRecorder(dir: string, binDir: string, log: string): string {
   const wrap = join(dir, 'recorded-bin');
   mkdirSync(wrap, { recursive: true });
   for (const tool of WRAPPED) {
+    // Fault injection: when $JUNE_E2E_PAUSE_DIR/armed exists and the command line matches
+    // the regex in it, the call pauses (writes paused, waits for resume), so a test can stop
+    // Headscale or send SIGINT at an exact point of a run.
     const script = `#!/usr/bin/env bash
 { printf 'ARGV %s' ${JSON.stringify(tool)}; printf ' %q' "$@"; printf '\\n'; env | sed 's/^/ENV /'; } >> ${JSON.stringify(log)}
+if [ -n "\${JUNE_E2E_PAUSE_DIR:-}" ] && [ -f "$JUNE_E2E_PAUSE_DIR/armed" ]; then
+  if printf '%s ' ${JSON.stringify(tool)} "$@" | grep -Eq -- "$(cat "$JUNE_E2E_PAUSE_DIR/armed")" && mv "$JUNE_E2E_PAUSE_DIR/armed" "$JUNE_E2E_PAUSE_DIR/paused" 2>/dev/null; then
+    for _ in $(seq 600); do [ -f "$JUNE_E2E_PAUSE_DIR/resume" ] && break; sleep 0.1; done
+  fi
+fi
 exec ${JSON.stringify(join(binDir, tool))} "$@"
 `;
     writeFileSync(join(wrap, tool), script);
@@ -54,7 +67,8 @@ exec ${JSON.stringify(join(binDir, tool))} "$@"
 }
 
 export async function startScenario(name: string, configExtra: Record<string, string> = {}): Promise<Scenario> {
-  const env = await startEnv({ name });
+  // unique per process: two suites (or two people) may run at once on one machine
+  const env = await startEnv({ name: `${name}-${process.pid}` });
   const dir = mkdtempSync(join(tmpdir(), `june-e2e-${name}-`));
   const callLog = join(dir, 'calls.log');
   const wrapDir = writeRecorder(dir, env.binDir, callLog);
@@ -78,13 +92,18 @@ export async function startScenario(name: string, configExtra: Record<string, st
   };
   const configPath = writeConfig();
 
+  let lastChild: ReturnType<typeof spawn> | undefined;
   const june: Scenario['june'] = (args, o = {}) =>
     new Promise((resolveRun) => {
-      const child = spawn(process.execPath, [BIN, ...args, '--config', o.config ?? configPath], {
+      const argv = args.includes('--config') ? args : [...args, '--config', o.config ?? configPath];
+      // KUBECONFIG comes from the config file, so a test can point it elsewhere (env would win)
+      const { KUBECONFIG: _k, ...childEnv } = env.env;
+      const child = spawn(process.execPath, [BIN, ...argv], {
         cwd: dir,
-        env: { ...env.env, PATH: `${wrapDir}:${env.env.PATH}`, NO_COLOR: '1', ...o.env },
+        env: { ...childEnv, PATH: `${wrapDir}:${env.env.PATH}`, NO_COLOR: '1', ...o.env },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
+      lastChild = child;
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -98,6 +117,26 @@ export async function startScenario(name: string, configExtra: Record<string, st
         resolveRun({ code: code ?? (signal ? 128 : 1), stdout, stderr });
       });
     });
+
+  const juneWithPause: Scenario['juneWithPause'] = async (args, pattern, action, o = {}) => {
+    const pauseDir = mkdtempSync(join(dir, 'pause-'));
+    writeFileSync(join(pauseDir, 'armed'), pattern);
+    const running = june(args, { env: { ...o.env, JUNE_E2E_PAUSE_DIR: pauseDir } });
+    let paused = false;
+    const deadline = Date.now() + 120_000;
+    let settled = false;
+    void running.then(() => (settled = true));
+    while (!settled && Date.now() < deadline) {
+      if (existsSync(join(pauseDir, 'paused'))) {
+        paused = true;
+        await action(lastChild!.pid!);
+        writeFileSync(join(pauseDir, 'resume'), '');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { ...(await running), paused };
+  };
 
   const headscaleJson = async <T,>(args: string[]): Promise<T> => JSON.parse((await env.headscale.cli([...args, '-o', 'json'])) || 'null') as T;
 
@@ -118,6 +157,7 @@ export async function startScenario(name: string, configExtra: Record<string, st
     configPath,
     transcript,
     june,
+    juneWithPause,
     writeConfig,
     recordedCalls: () => (existsSync(callLog) ? readFileSync(callLog, 'utf8') : ''),
     headscaleJson,

@@ -154,7 +154,8 @@ async function postChecks(ctx: Context): Promise<Check[]> {
         ok: s.key.level !== 'error',
         level: 'error',
         detail: s.key.problem ?? `expires ${s.key.expiration?.slice(0, 10) ?? 'never'}`,
-        fix: s.key.daysLeft !== null && s.key.daysLeft < 30 ? 'june-ts rotate-keys' : 'june-ts deploy-sidecars',
+        // expiring soon: rotate without downtime; expired, missing or unknown: deploy-sidecars re-mints
+        fix: s.key.daysLeft !== null && s.key.daysLeft >= 0 && s.key.daysLeft < 30 ? 'june-ts rotate-keys' : 'june-ts deploy-sidecars',
       });
       checks.push({
         name: `${s.service}: node registered and online`,

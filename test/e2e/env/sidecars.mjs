@@ -141,8 +141,14 @@ export function startSidecarKubelet({ kubeconfig, dir, logsDir, tsBin, tsCli, po
     }
   }
 
-  function launch(pod, container) {
+  // Like the kubelet: a sidecar that failed (CreateContainerConfigError for a Secret key that
+  // does not exist yet, or `tailscale up` failing) is started again with a growing back-off.
+  // The kubelet's back-off starts at 10s; 2s here keeps the tests short.
+  const backoffMs = (restarts) => Math.min(2000 * 2 ** restarts, 30_000);
+
+  function launch(pod, container, restarts = 0) {
     const rec = {
+      restarts, failedAt: 0, relaunching: false,
       uid: pod.metadata.uid, id: `${pod.metadata.namespace}/${pod.metadata.name}`, namespace: pod.metadata.namespace,
       pod: pod.metadata.name, n: ++seq, state: 'starting', error: undefined, hostname: undefined, socket: undefined,
       stateKey: undefined, ts: undefined, logFile: undefined, cancelled: false, startedAt: Date.now(),
@@ -150,7 +156,7 @@ export function startSidecarKubelet({ kubeconfig, dir, logsDir, tsBin, tsCli, po
     sidecars.set(rec.uid, rec);
     rec.done = startSidecar(rec, pod, container).then(
       () => { if (!rec.cancelled) { rec.state = 'joined'; log(`joined ${rec.id} (${rec.hostname}) in ${Date.now() - rec.startedAt}ms`); } },
-      (err) => { rec.state = 'failed'; rec.error = String(err?.message ?? err); log(`FAILED ${rec.id} (${rec.hostname}): ${rec.error}`); },
+      (err) => { rec.state = 'failed'; rec.failedAt = Date.now(); rec.error = String(err?.message ?? err); log(`FAILED ${rec.id} (${rec.hostname}): ${rec.error}`); },
     );
   }
 
@@ -175,7 +181,12 @@ export function startSidecarKubelet({ kubeconfig, dir, logsDir, tsBin, tsCli, po
       const gone = !!pod.metadata.deletionTimestamp || ['Succeeded', 'Failed'].includes(pod.status?.phase ?? '');
       if (gone) continue; // not "seen": terminated below
       seen.add(uid);
-      if (!sidecars.has(uid) && pod.spec.nodeName && pod.status?.phase === 'Running') launch(pod, c);
+      const rec = sidecars.get(uid);
+      if (!rec && pod.spec.nodeName && pod.status?.phase === 'Running') launch(pod, c);
+      else if (rec && rec.state === 'failed' && !rec.relaunching && Date.now() - rec.failedAt > backoffMs(rec.restarts)) {
+        rec.relaunching = true;
+        void terminate(rec, `restart ${rec.restarts + 1} after failure`).then(() => { if (!stopped) launch(pod, c, rec.restarts + 1); });
+      }
     }
     for (const rec of [...sidecars.values()]) if (!seen.has(rec.uid)) void terminate(rec, 'pod deleted');
   }

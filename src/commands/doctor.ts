@@ -234,7 +234,9 @@ export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   else {
     for (const c of checks) {
       const mark = c.ok ? log.c.green('✓') : c.level === 'warn' ? log.c.yellow('!') : log.c.red('✗');
-      log.print(`${mark} ${c.name}: ${c.detail}`);
+      // one line per check; sidecar evidence (events, log lines) is indented on purpose
+      const detail = c.detail.includes('\n      ') ? c.detail : c.detail.replace(/\s*\n\s*/g, ' | ');
+      log.print(`${mark} ${c.name}: ${detail}`);
       if (!c.ok && c.fix) log.print(`    fix: ${c.fix}`);
     }
   }

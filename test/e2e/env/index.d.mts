@@ -11,6 +11,8 @@ export interface StartEnvOptions {
   stateDir?: string;
   /** Logs dir (default: $JUNE_TS_CACHE/logs/env/<name>; kept after stop()) */
   logsDir?: string;
+  /** Start the sidecar kubelet (real tailscaled per `tailscale` container), default true. false: pods roll out but nothing joins (benchmarks) */
+  sidecars?: boolean;
 }
 
 export interface RunOptions { input?: string; timeout?: number; cwd?: string; env?: Record<string, string | undefined> }

@@ -90,6 +90,12 @@ function sweepStale(kwokctl) {
   }
 }
 
+/** Stand-in for the sidecar kubelet when startEnv({ sidecars: false }): nothing ever joins. */
+function noSidecars() {
+  const off = async () => { throw new Error('startEnv({ sidecars: false }): no sidecar kubelet runs'); };
+  return { list: () => [], waitJoined: off, waitFailed: off, waitPodGone: off, socketFor: () => undefined, stop: async () => {} };
+}
+
 function normVersion(v) { return v.startsWith('v') ? v : `v${v}`; }
 
 /** @param {import('./index.mjs').StartEnvOptions} [opts] */
@@ -133,7 +139,8 @@ export async function startEnv(opts = {}) {
     const host = await startTailscaled({ bin: tools.tailscaled, cli: tools.tailscale, dir: join(root, 'host'), logFile: join(logsDir, 'host-tailscaled.log'), stateDir: join(root, 'host', 'state') });
     cleanups.push(() => host.stop());
 
-    const sidecars = startSidecarKubelet({ kubeconfig: cluster.kubeconfig, dir: join(root, 'sc'), logsDir, tsBin: tools.tailscaled, tsCli: tools.tailscale });
+    // sidecars: false (benchmarks) starts no sidecar kubelet: pods roll out, nothing joins
+    const sidecars = opts.sidecars === false ? noSidecars() : startSidecarKubelet({ kubeconfig: cluster.kubeconfig, dir: join(root, 'sc'), logsDir, tsBin: tools.tailscaled, tsCli: tools.tailscale });
     cleanups.push(() => sidecars.stop());
 
     const env = {

@@ -21,6 +21,11 @@ function printExports(s) {
   console.log(`export HEADSCALE_API_KEY_FILE=${s.headscale.apiKeyFile}`);
   console.log(`export HEADSCALE_CONFIG=${s.headscale.configPath}`);
   console.log(`export TS_HOST_SOCKET=${s.hostSocket}`);
+  // june-ts reads these from the environment: `june-ts install` then works against the sandbox
+  console.log(`export TAILNET_DOMAIN=tail.june.test TAILSCALE_SOCKET=${s.hostSocket}`);
+  const values = join(dir, 'headscale-values.yaml');
+  writeFileSync(values, '# kwok has no storage provisioner\npersistence:\n  enabled: false\n');
+  console.log(`export HEADSCALE_VALUES=${values}`);
   console.log(`# headscale ${s.headscale.version}, helm ${s.helm}; host tailscaled: tailscale --socket=$TS_HOST_SOCKET status`);
   console.log(`# logs: ${s.logsDir} (daemon: ${daemonLog}); started in ${s.startMs}ms; stop: npm run sandbox:down`);
 }

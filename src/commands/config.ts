@@ -26,7 +26,7 @@ export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
     TAILSCALE_SERVICES: c.services.join(','),
     TAILNET_DOMAIN: c.tailnetDomain,
     KEY_EXPIRATION: c.keyExpiration,
-    KEY_RENEW_BEFORE: `${Math.round(c.keyRenewBeforeMs / 86_400_000)}d`,
+    KEY_RENEW_BEFORE: c.keyRenewBefore,
     AUTH_SECRET_NAME: c.authSecretName,
     KUBECONFIG: c.kube.kubeconfig,
     KUBE_CONTEXT: c.kube.context,

@@ -1,6 +1,6 @@
 // The configuration reference: every key june-ts reads from config.env or the environment.
 // The zod schema (schema.ts), config.env.example and the README table are checked against this
-// list by test/unit/config-docs.test.ts, so the three cannot drift apart.
+// list by test/unit/docs.test.ts, so the three cannot drift apart.
 // This file must stay free of heavy imports: `--help` reads it.
 
 export interface FieldDoc {

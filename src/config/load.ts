@@ -34,6 +34,7 @@ export interface Config {
   services: string[];
   tailnetDomain: string;
   keyExpiration: string;
+  keyRenewBefore: string;
   keyRenewBeforeMs: number;
   authSecretName: string;
   kube: { kubeconfig: string | undefined; context: string | undefined; kubectl: string };
@@ -176,6 +177,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     services: c.TAILSCALE_SERVICES,
     tailnetDomain,
     keyExpiration: c.KEY_EXPIRATION,
+    keyRenewBefore: c.KEY_RENEW_BEFORE,
     keyRenewBeforeMs: keyDurationMs(c.KEY_RENEW_BEFORE),
     authSecretName: c.AUTH_SECRET_NAME,
     kube: { kubeconfig: c.KUBECONFIG, context: c.KUBE_CONTEXT, kubectl: c.KUBECTL },

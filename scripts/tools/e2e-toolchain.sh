@@ -11,6 +11,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/versions.env"
 CACHE="${JUNE_TS_CACHE:-$HOME/.cache/june-ts-e2e}"
 BIN="$CACHE/bin"
+# a non-login shell (CI) may not have Go's default install location on PATH
+command -v go >/dev/null 2>&1 || export PATH="/usr/local/go/bin:$PATH"
+command -v go >/dev/null 2>&1 || { echo "e2e-toolchain: Go is required (https://go.dev/doc/install); not found on PATH or in /usr/local/go/bin" >&2; exit 2; }
 export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 mkdir -p "$BIN" "$CACHE/logs"
 

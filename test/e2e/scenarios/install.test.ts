@@ -97,9 +97,15 @@ describe.skipIf(!canRun)('install on an empty cluster', () => {
       hs: await helmRevision('headscale', 'headscale'),
       platform: await helmRevision('june-platform', 'june-services'),
     };
-    const r = await s.june(['install']);
+    // a live plan reads the cluster and finds nothing to change
+    const plan = await s.june(['install', '--dry-run=live']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('live dry run: cluster read, nothing written');
+    expect(plan.stdout).toContain('0 change(s) planned');
+    const r = await s.june(['install', '--verbose']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('up to date');
+    expect(r.stderr).toMatch(/\$ .*kubectl .*exec deployment\/headscale -c headscale -- headscale/);
     expect(r.stderr).toContain('host already joined');
     expect(await s.headscaleJson<HsUser[]>(['users', 'list'])).toEqual(before.users);
     const after = await s.secret();

@@ -4,7 +4,7 @@
 // or garbage in the Secret are re-minted; a wrong API key changes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { canRun, REPO, startScenario, type Scenario } from './harness.js';
+import { canRun, expectNoSecretIn, REPO, startScenario, type Scenario } from './harness.js';
 
 type HsUser = { id: string | number; name: string };
 type HsKey = { id: string | number; key?: string; expiration?: unknown; user?: { name: string } | string };
@@ -123,6 +123,14 @@ describe.skipIf(!canRun).each(['exec', 'api'] as const)('sidecars on an existing
     expect(await userNames()).toEqual(users);
     expect((await s.secret())!.resourceVersion).toBe(before!.resourceVersion);
     s.writeConfig({ ...cfg(), TAILSCALE_SERVICES: 'orchestrator,idp,stt' });
+  });
+
+  it('no key and no API key reached an argv, an environment, june-ts output or an annotation', async () => {
+    const secret = await s.secret();
+    const secrets = [...Object.values(secret!.data), s.env.headscale.apiKey];
+    const annotations = await s.env.kubectl(['get', 'secrets,deployments,configmaps', '-A', '-o', 'jsonpath={.items[*].metadata.annotations}']);
+    expect(s.recordedCalls()).toContain('ARGV helm');
+    expect(expectNoSecretIn([s.recordedCalls(), s.transcript.join('\n'), annotations].join('\n'), secrets)).toEqual([]);
   });
 
   async function keysOf(user: string): Promise<HsKey[]> {

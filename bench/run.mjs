@@ -191,7 +191,9 @@ async function benchN(n, startup) {
     // profile (not part of the medians): one verbose june-ts exec run with a timestamp per line
     await reset();
     const profile = await profileRun(contenders.exec, dir);
-    return { n, results, profile };
+    await reset();
+    const profileApi = await profileRun(contenders.api, dir);
+    return { n, results, profile, profileApi };
   } finally {
     log(`N=${n}: stopping environment`);
     await env.stop();
@@ -219,6 +221,24 @@ async function profileRun(c, dir) {
   });
   const calls = existsSync(callLog) ? readFileSync(callLog, 'utf8').split('\n').filter(Boolean) : [];
   return { totalMs: Date.now() - t0, lines, calls: calls.map((l) => ({ ms: Number(l.split(' ')[0]) - t0, text: l.slice(l.indexOf(' ') + 1) })) };
+}
+
+/** phase id -> ms, from a --verbose transcript (▶ id … / ✓ id (…)). */
+function phases(prof) {
+  const out = new Map();
+  const open = new Map();
+  const lines = prof.lines;
+  const first = lines.find((l) => l.text.startsWith('▶'));
+  if (first) out.set('(start-up until the first phase)', first.ms);
+  let lastEnd = 0;
+  for (const l of lines) {
+    const m = /^([▶✓○✗])\s+(\S+)/.exec(l.text);
+    if (!m) continue;
+    if (m[1] === '▶') open.set(m[2], l.ms);
+    else if (open.has(m[2])) { out.set(m[2], l.ms - open.get(m[2])); lastEnd = l.ms; }
+  }
+  out.set('(after the last phase until exit)', prof.totalMs - lastEnd);
+  return out;
 }
 
 // ---- report ---------------------------------------------------------------------------
@@ -303,11 +323,20 @@ function report({ all, byN, startup, envInfo, started, finished }) {
     L.push('');
   }
 
-  const prof = all.find((a) => a.n === 20)?.profile ?? all[all.length - 1]?.profile;
+  const profN = all.find((a) => a.n === 20) ?? all[all.length - 1];
+  if (profN) {
+    const pn = profN.n;
+    L.push(`## Where june-ts spends its time, N=${pn} (extra \`--verbose\` runs from the reset state, not in the medians)`, '');
+    L.push('Phase wall times, from the time stamps of the `▶`/`✓` lines (start-up = process start until the first `▶`; exit = last `✓` until the process ended):', '');
+    const ph = { exec: phases(profN.profile), api: phases(profN.profileApi) };
+    const ids = [...new Set([...ph.exec.keys(), ...ph.api.keys()])];
+    L.push('| phase | exec ms | api ms |', '|---|---:|---:|');
+    for (const id of ids) L.push(`| ${id} | ${ph.exec.get(id) ?? '—'} | ${ph.api.get(id) ?? '—'} |`);
+    L.push(`| **total** | ${profN.profile.totalMs} | ${profN.profileApi.totalMs} |`, '');
+  }
+  const prof = profN?.profile;
   if (prof) {
-    const pn = all.find((a) => a.profile === prof).n;
-    L.push(`## Where june-ts (exec) spends its time, N=${pn} (one extra \`--verbose\` run, not in the medians)`, '');
-    L.push(`Total ${fmtS(prof.totalMs)} s. Time between consecutive external commands, grouped by the type of the command that was running (the gap up to the next command is charged to it):`, '');
+    L.push(`Exec transport: time from the start of each external command to the start of the next one, grouped by type (june-ts runs some of them concurrently, so a burst of concurrent calls is charged mostly to its last one):`, '');
     const agg = new Map();
     const cs = prof.calls;
     for (let i = 0; i < cs.length; i++) {

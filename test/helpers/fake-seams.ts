@@ -1,0 +1,63 @@
+// Small map-backed fakes of the Kubernetes and Headscale seams for phase unit tests.
+// Unexpected calls throw (fail closed), so a phase cannot pass by calling something else.
+import type { HeadscaleClient, HeadscaleVersion, HsNode, HsPreAuthKey, HsUser } from '../../src/headscale/types.js';
+import type { ApplySecret, KubeClient, SecretInfo } from '../../src/kube/types.js';
+
+export class FakeKube implements Partial<KubeClient> {
+  secrets = new Map<string, SecretInfo>();
+  applies = 0;
+  private rv = 1;
+  async getSecret(namespace: string, name: string) {
+    return this.secrets.get(`${namespace}/${name}`) ?? null;
+  }
+  async applySecret(s: ApplySecret) {
+    this.applies++;
+    const info: SecretInfo = { name: s.name, namespace: s.namespace, data: { ...s.stringData }, labels: s.labels ?? {}, annotations: s.annotations ?? {}, resourceVersion: String(++this.rv) };
+    this.secrets.set(`${s.namespace}/${s.name}`, info);
+    return info;
+  }
+  async ensureNamespace() {}
+}
+
+export class FakeHeadscale implements HeadscaleClient {
+  users: HsUser[] = [];
+  keys: (HsPreAuthKey & { key: string })[] = [];
+  nodes: HsNode[] = [];
+  /** Make createPreAuthKey fail for these user names. */
+  failMintFor = new Set<string>();
+  private seq = 0;
+  async version(): Promise<HeadscaleVersion> {
+    return { major: 0, minor: 29, patch: 2, raw: 'v0.29.2', generation: 'v028', source: 'reported' };
+  }
+  async health() {}
+  async listUsers() {
+    return [...this.users];
+  }
+  async ensureUsers(names: string[]) {
+    for (const n of names) if (!this.users.some((u) => u.name === n)) this.users.push({ id: String(++this.seq), name: n });
+    return names.map((n) => this.users.find((u) => u.name === n)!);
+  }
+  async createPreAuthKey(user: HsUser, o: { reusable: boolean; expiration: string }) {
+    if (this.failMintFor.has(user.name)) throw new Error(`connection refused (minting for ${user.name})`);
+    const id = String(++this.seq);
+    const k = { id, user: user.name, key: `hskey-auth-p${id}-secret${id}xyz`, reusable: o.reusable, ephemeral: false, used: false, expiration: new Date(Date.now() + 180 * 86_400_000) };
+    this.keys.push(k);
+    return k;
+  }
+  async listPreAuthKeys(users: HsUser[]) {
+    return this.keys.filter((k) => users.some((u) => u.name === k.user));
+  }
+  async expirePreAuthKey(k: HsPreAuthKey) {
+    const found = this.keys.find((x) => x.id === k.id);
+    if (found) found.expiration = new Date(Date.now() - 1000);
+  }
+  async listNodes() {
+    return [...this.nodes];
+  }
+  async deleteNode(id: string) {
+    this.nodes = this.nodes.filter((n) => n.id !== id);
+  }
+  async deleteUser(u: HsUser) {
+    this.users = this.users.filter((x) => x.name !== u.name);
+  }
+}

@@ -1,0 +1,107 @@
+// Phase 11.2's users → keys → secret chain with fake seams: kept and minted keys, the
+// minted-keys record, no write when nothing changed, and keys saved when minting fails part-way.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import type { Context } from '../../src/context.js';
+import { WriteGate } from '../../src/plan.js';
+import { ensureUsersPhase, resolveKeysPhase, writeSecretPhase } from '../../src/phases/sidecars.js';
+import { Logger } from '../../src/ui/logger.js';
+import { FakeHeadscale, FakeKube } from '../helpers/fake-seams.js';
+
+function context(kube: FakeKube, hs: FakeHeadscale, services = 'orchestrator,idp'): Context {
+  const sink = { write: () => true } as unknown as NodeJS.WritableStream;
+  return {
+    command: 'deploy-sidecars',
+    config: loadConfig({ env: { HEADSCALE_DOMAIN: 'headscale.example.com', TAILSCALE_SERVICES: services }, configPath: undefined, cwd: '/nonexistent' }),
+    log: new Logger({ stdout: sink, stderr: sink, color: false }),
+    gate: new WriteGate('off'),
+    runner: { run: async () => { throw new Error('no commands expected'); } },
+    signal: new AbortController().signal,
+    options: {},
+    state: {},
+    kube: async () => kube as never,
+    helm: async () => { throw new Error('helm not expected'); },
+    headscale: async () => hs,
+    tailscale: async () => { throw new Error('tailscale not expected'); },
+    onExit: () => {},
+  };
+}
+
+async function run112(ctx: Context) {
+  await ensureUsersPhase(ctx);
+  await resolveKeysPhase(ctx);
+  await writeSecretPhase(ctx);
+}
+
+describe('11.2 users, keys, secret', () => {
+  it('mints one reusable key per service and records their ids, not the keys', async () => {
+    const kube = new FakeKube();
+    const hs = new FakeHeadscale();
+    await run112(context(kube, hs));
+    const s = await kube.getSecret('june-services', 'headscale-auth-keys');
+    expect(Object.keys(s!.data).sort()).toEqual(['june-idp-authkey', 'june-orchestrator-authkey']);
+    expect(hs.keys.map((k) => k.reusable)).toEqual([true, true]);
+    const record = JSON.parse(s!.annotations['june-ts.dev/minted-keys']!);
+    expect(Object.values(record).sort()).toEqual(hs.keys.map((k) => k.id).sort());
+    expect(JSON.stringify(s!.annotations)).not.toContain('secret');
+    expect(s!.labels['app.kubernetes.io/managed-by']).toBe('june-ts');
+  });
+
+  it('a second run keeps every key and does not write the Secret', async () => {
+    const kube = new FakeKube();
+    const hs = new FakeHeadscale();
+    await run112(context(kube, hs));
+    const before = { ...(await kube.getSecret('june-services', 'headscale-auth-keys'))! };
+    await run112(context(kube, hs));
+    expect(kube.applies).toBe(1);
+    expect(hs.keys).toHaveLength(2);
+    expect((await kube.getSecret('june-services', 'headscale-auth-keys'))!.resourceVersion).toBe(before.resourceVersion);
+  });
+
+  it('adds a new service without touching the others, keeping entries it does not own', async () => {
+    const kube = new FakeKube();
+    const hs = new FakeHeadscale();
+    await run112(context(kube, hs));
+    const s = (await kube.getSecret('june-services', 'headscale-auth-keys'))!;
+    s.data['someone-elses-entry'] = 'x';
+    const orchestrator = s.data['june-orchestrator-authkey'];
+    await run112(context(kube, hs, 'orchestrator,idp,stt'));
+    const after = (await kube.getSecret('june-services', 'headscale-auth-keys'))!;
+    expect(after.data['june-orchestrator-authkey']).toBe(orchestrator);
+    expect(after.data['june-stt-authkey']).toMatch(/^hskey-auth-/);
+    expect(after.data['someone-elses-entry']).toBe('x');
+    expect(hs.users.map((u) => u.name)).toEqual(['june-orchestrator', 'june-idp', 'june-stt']);
+  });
+
+  it('when minting fails part-way, the keys already minted are saved; a re-run mints only the rest', async () => {
+    const kube = new FakeKube();
+    const hs = new FakeHeadscale();
+    hs.failMintFor.add('june-idp');
+    const ctx = context(kube, hs);
+    await ensureUsersPhase(ctx);
+    await expect(resolveKeysPhase(ctx)).rejects.toThrow(/connection refused \(minting for june-idp\)/);
+    const saved = (await kube.getSecret('june-services', 'headscale-auth-keys'))!;
+    expect(Object.keys(saved.data)).toEqual(['june-orchestrator-authkey']);
+    hs.failMintFor.clear();
+    await run112(context(kube, hs));
+    expect(hs.keys).toHaveLength(2); // not 3: orchestrator's key was kept
+    const after = (await kube.getSecret('june-services', 'headscale-auth-keys'))!;
+    expect(after.data['june-orchestrator-authkey']).toBe(saved.data['june-orchestrator-authkey']);
+  });
+
+  it('re-mints an expired key and a garbage value, keeps the valid one', async () => {
+    const kube = new FakeKube();
+    const hs = new FakeHeadscale();
+    await run112(context(kube, hs));
+    const s = (await kube.getSecret('june-services', 'headscale-auth-keys'))!;
+    const idpKey = hs.keys.find((k) => k.user === 'june-idp')!;
+    idpKey.expiration = new Date(Date.now() - 1);
+    s.data['june-orchestrator-authkey'] = 'garbage';
+    const ctx = context(kube, hs);
+    await run112(ctx);
+    expect([...ctx.state.keys!.values()].map((k) => [k.service, k.minted, k.reason])).toEqual([
+      ['orchestrator', true, 'the key in the Secret is unknown to Headscale (deleted, garbage, or from another server)'],
+      ['idp', true, 'the key has expired'],
+    ]);
+  });
+});

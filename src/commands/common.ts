@@ -112,8 +112,9 @@ export function createContext(command: string, g: GlobalOptions, options: Comman
     return offline ? new OfflineHelm(o) : new HelmCli(o);
   });
   const headscale = once(async (): Promise<HeadscaleClient> => {
+    // the static plan needs neither transport nor their zod schemas: load only the offline client
+    if (offline) return new (await import('../headscale/offline.js')).OfflineHeadscale(gate);
     const { createHeadscaleClient } = await import('../headscale/index.js');
-    if (offline) return createHeadscaleClient({ transport: 'offline', gate });
     if (config.headscale.transport === 'api') {
       return createHeadscaleClient({ transport: 'api', gate, url: config.headscale.apiUrl, apiKey: config.headscale.apiKey! });
     }

@@ -30,6 +30,8 @@ export interface RunState {
   previousSecret?: SecretInfo | null;
   /** Keys that were current before a rotation (to expire afterwards). */
   oldKeys?: HsPreAuthKey[];
+  /** How many objects a cleanup changed or removed (0: nothing was installed). */
+  cleaned?: number;
 }
 
 export interface CommandOptions {

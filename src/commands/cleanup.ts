@@ -32,5 +32,7 @@ export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
     }
   }
   await executeWorkflow(WORKFLOWS.cleanup, session, o, {});
-  if (!ctx.gate.dryRun) log.success('cleanup complete');
+  if (ctx.gate.dryRun) return;
+  if (!ctx.state.cleaned) log.success('nothing to clean up: no sidecars, nodes, Secrets or users of june-ts were found');
+  else log.success(`cleanup complete (${ctx.state.cleaned} object(s) changed or removed)`);
 }

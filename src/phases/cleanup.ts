@@ -9,6 +9,10 @@ import type { PhaseDef } from './workflow.js';
 
 export const CLEANUP_ID = 'cleanup';
 
+const counted = (ctx: Context, n: number) => {
+  ctx.state.cleaned = (ctx.state.cleaned ?? 0) + n;
+};
+
 async function headscaleDeployed(ctx: Context): Promise<boolean> {
   const kube = await ctx.kube();
   return Boolean(await kube.getDeployment(ctx.config.headscale.namespace, 'headscale')) || ctx.gate.mode === 'static';
@@ -29,6 +33,7 @@ async function sidecarsOff(ctx: Context): Promise<void> {
     return;
   }
   await helm.upgradeInstall({ release, namespace, chart, values: mergeValues(values ?? {}, { tailscale: { enabled: false } }), timeoutMs: ctx.config.waitTimeoutMs });
+  counted(ctx, 1);
 }
 
 async function deleteNodes(ctx: Context): Promise<void> {
@@ -40,6 +45,7 @@ async function deleteNodes(ctx: Context): Promise<void> {
   const users = new Set(ctx.config.services.map(headscaleUser));
   const nodes = (await hs.listNodes()).filter((n) => users.has(n.user));
   await Promise.all(nodes.map((n) => hs.deleteNode(n.id)));
+  counted(ctx, nodes.length);
   ctx.log.info(nodes.length ? `  deleted ${nodes.length} node(s): ${nodes.map((n) => `${n.givenName} (id ${n.id})`).join(', ')}` : '  no service nodes registered');
 }
 
@@ -49,6 +55,7 @@ async function deleteSecrets(ctx: Context): Promise<void> {
   const names = [ctx.config.authSecretName, ...ctx.config.services.map(stateSecretName)];
   const deleted = await Promise.all(names.map((n) => kube.deleteSecret(ns, n)));
   const gone = names.filter((_, i) => deleted[i]);
+  counted(ctx, gone.length);
   ctx.log.info(gone.length ? `  deleted Secrets: ${gone.join(', ')}` : '  no Secrets to delete');
 }
 
@@ -80,12 +87,14 @@ async function purge(ctx: Context): Promise<void> {
       throw new ExternalError(`cannot delete Headscale user ${u.name}: ${(e as Error).message}`, {}, { hint: 'delete its nodes (headscale nodes list) and re-run cleanup --purge' });
     }
   }
+  counted(ctx, users.length);
   ctx.log.info(`  deleted users: ${users.map((u) => u.name).join(', ')}`);
 }
 
 async function uninstallHeadscale(ctx: Context): Promise<void> {
   const helm = await ctx.helm();
   const removed = await helm.uninstall(ctx.config.headscale.release, ctx.config.headscale.namespace, ctx.config.waitTimeoutMs);
+  if (removed) counted(ctx, 1);
   ctx.log.info(removed ? `  uninstalled release ${ctx.config.headscale.release}` : '  Headscale release not installed');
 }
 

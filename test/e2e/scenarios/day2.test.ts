@@ -3,7 +3,7 @@
 // stopped) leaving the old keys working, status going red, doctor naming the broken thing,
 // 11.5 refusing a host joined elsewhere, and cleanup (twice, and with --purge --all).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRun, startScenario, type Scenario } from './harness.js';
+import { canRun, expectNoSecretIn, startScenario, type Scenario } from './harness.js';
 
 type HsNode = { id: string | number; name: string; given_name?: string; online?: boolean; user?: { name: string } | string };
 type HsUser = { id: string | number; name: string };
@@ -186,6 +186,14 @@ describe.skipIf(!canRun)('day-2 operations', () => {
     const again = await s.june(['install', '--only', '11.5-tailnet-host']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain('host already joined');
+  });
+
+  it('no key reached an argv, an environment, june-ts output (verbose, json) or an annotation', async () => {
+    await s.secret();
+    const keys = s.seenKeys(); // every key of the run: the first ones, rotated ones, re-minted ones
+    const annotations = await s.env.kubectl(['get', 'secrets,deployments,configmaps', '-A', '-o', 'jsonpath={.items[*].metadata.annotations}']);
+    expect(keys.length).toBeGreaterThanOrEqual(6);
+    expect(expectNoSecretIn([s.recordedCalls(), s.transcript.join('\n'), annotations].join('\n'), keys)).toEqual([]);
   });
 
   it('cleanup: refuses without --yes off a TTY; removes sidecars, nodes and Secrets; public endpoints unchanged; twice is fine', async () => {

@@ -37,6 +37,8 @@ export interface Scenario {
   juneWithPause(args: string[], pattern: string, action: (pid: number) => Promise<void>, o?: { env?: Record<string, string> }): Promise<JuneResult & { paused: boolean }>;
   writeConfig(extra?: Record<string, string>, path?: string): string;
   recordedCalls(): string;
+  /** Every Secret value this scenario has read (keys minted over the whole run, rotated ones too). */
+  seenKeys(): string[];
   headscaleJson<T = unknown>(args: string[]): Promise<T>;
   secret(name?: string): Promise<{ data: Record<string, string>; resourceVersion: string; annotations: Record<string, string>; labels: Record<string, string> } | null>;
   stop(): Promise<void>;
@@ -140,10 +142,12 @@ export async function startScenario(name: string, configExtra: Record<string, st
 
   const headscaleJson = async <T,>(args: string[]): Promise<T> => JSON.parse((await env.headscale.cli([...args, '-o', 'json'])) || 'null') as T;
 
+  const seen = new Set<string>();
   const secret: Scenario['secret'] = async (secretName = 'headscale-auth-keys') => {
     try {
       const s = JSON.parse(await env.kubectl(['-n', 'june-services', 'get', 'secret', secretName, '-o', 'json']));
       const data = Object.fromEntries(Object.entries((s.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+      if (secretName === 'headscale-auth-keys') for (const v of Object.values(data)) if (v.length >= 16) seen.add(v);
       return { data, resourceVersion: s.metadata.resourceVersion, annotations: s.metadata.annotations ?? {}, labels: s.metadata.labels ?? {} };
     } catch (e) {
       if (/NotFound|not found/.test(String(e))) return null;
@@ -160,6 +164,7 @@ export async function startScenario(name: string, configExtra: Record<string, st
     juneWithPause,
     writeConfig,
     recordedCalls: () => (existsSync(callLog) ? readFileSync(callLog, 'utf8') : ''),
+    seenKeys: () => [...seen],
     headscaleJson,
     secret,
     stop: async () => {

@@ -3,7 +3,7 @@
 // Headscale. Every step tolerates "already gone", so a second run is a no-op.
 import type { Context } from '../context.js';
 import { ExternalError } from '../errors.js';
-import { HOST_USER, headscaleUser, stateSecretName } from '../names.js';
+import { HEADSCALE_DEPLOYMENT, HOST_USER, headscaleUser, stateSecretName } from '../names.js';
 import { mergeValues } from './release.js';
 import type { PhaseDef } from './workflow.js';
 
@@ -15,14 +15,13 @@ const counted = (ctx: Context, n: number) => {
 
 async function headscaleDeployed(ctx: Context): Promise<boolean> {
   const kube = await ctx.kube();
-  return Boolean(await kube.getDeployment(ctx.config.headscale.namespace, 'headscale')) || ctx.gate.mode === 'static';
+  return Boolean(await kube.getDeployment(ctx.config.headscale.namespace, HEADSCALE_DEPLOYMENT)) || ctx.gate.mode === 'static';
 }
 
 async function sidecarsOff(ctx: Context): Promise<void> {
   const helm = await ctx.helm();
   const { release, namespace, chart } = ctx.config.platform;
-  const current = await helm.release(release, namespace);
-  const values = await helm.values(release, namespace);
+  const [current, values] = await Promise.all([helm.release(release, namespace), helm.values(release, namespace)]);
   if (!current && ctx.gate.mode !== 'static') {
     ctx.log.info(`  no release ${release} in ${namespace}: nothing to change`);
     return;

@@ -167,6 +167,12 @@ async function report(e: unknown, stderr: NodeJS.WritableStream, env: NodeJS.Pro
     return e.exitCode;
   }
   const err = e as Error;
-  stderr.write(`${red('internal error')} (a bug in june-ts — please report it): ${redact(err?.stack ?? String(e))}\n`);
+  let stack = err?.stack ?? String(e);
+  try {
+    stack = (await import('./ui/stack.js')).mapStack(stack);
+  } catch {
+    // keep the bundle's frames
+  }
+  stderr.write(`${red('internal error')} (a bug in june-ts — please report it): ${redact(stack)}\n`);
   return ExitCode.external;
 }

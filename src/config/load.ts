@@ -1,7 +1,7 @@
 // Loads config.env (dotenv, parsed into a plain object — process.env is never mutated),
 // overlays the environment and flags (flags > environment > file > defaults), validates
 // with zod and resolves derived values. Every problem becomes one line of a ConfigError.
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -57,7 +57,15 @@ export interface LoadOptions {
   warn?: (message: string) => void;
 }
 
-const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The directory holding june-ts's package.json: src/config/ when run from source, dist/chunks/ when bundled. */
+function packageRoot(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(resolve(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(start, '..', '..');
+  }
+}
+const PACKAGE_ROOT = packageRoot();
 export const BUNDLED_CHARTS = {
   platform: resolve(PACKAGE_ROOT, 'helm', 'june-platform'),
   headscale: resolve(PACKAGE_ROOT, 'helm', 'headscale'),

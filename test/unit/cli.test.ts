@@ -164,6 +164,18 @@ describe('output', () => {
     expect(bad.stderr).not.toMatch(ANSI);
   });
 
+  it('a dry run reads HEADSCALE_VALUES with yaml (a dynamic import of a CommonJS package, in the bundle)', () => {
+    const good = join(tmp, 'good-values.yaml');
+    const bad = join(tmp, 'bad-values.yaml');
+    writeFileSync(good, 'ingress:\n  className: nginx\n');
+    writeFileSync(bad, 'a: [\n');
+    const ok = cli(['install', '--dry-run', '--config', EXAMPLE], { env: { HEADSCALE_VALUES: good } });
+    expect(ok.code, ok.stderr).toBe(0);
+    const r = cli(['install', '--dry-run', '--config', EXAMPLE], { env: { HEADSCALE_VALUES: bad } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`error: phase 11-headscale/deploy: values file ${bad} is not valid YAML: Flow sequence in block collection`);
+  });
+
   const hasScript = existsSync('/usr/bin/script');
   it.skipIf(!hasScript)('on a terminal colours appear, and NO_COLOR or --no-color removes them', () => {
     const onTty = (env: string, extra = '') => {
@@ -178,8 +190,25 @@ describe('output', () => {
   });
 });
 
+describe('internal errors', () => {
+  it('exit 1 with a stack that points into src/ (dist/ source maps, read only on this path)', () => {
+    // a bug stand-in: stdout throws, so `phases` fails inside its commander action
+    const broken = join(tmp, 'broken-stdout.mjs');
+    writeFileSync(broken, "process.stdout.write = () => { throw new TypeError('probe: stdout is broken'); };\n");
+    const r = cli(['phases'], { nodeArgs: ['--import', pathToFileURL(broken).href] });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('internal error (a bug in june-ts — please report it): TypeError: probe: stdout is broken');
+    const frames = r.stderr.split('\n').filter((l) => l.startsWith('    at '));
+    expect(frames.some((l) => l.includes(`(${resolve(ROOT, 'src/cli.ts')}:`) && /:\d+:\d+\)$/.test(l))).toBe(true);
+    expect(r.stderr).not.toContain('/dist/');
+  });
+});
+
 describe('start-up stays light', () => {
-  // A module-resolution hook (node:module register) records every URL the process resolves.
+  // dist/ is an esbuild bundle (scripts/build.mjs): a module-resolution hook (node:module
+  // register) records every URL the process resolves, and dist/meta.json (esbuild's metafile)
+  // says which source modules each output file holds, so a loaded chunk that bundles zod counts
+  // as loading zod. Externals (@kubernetes/client-node) resolve to node_modules URLs directly.
   const hooks = join(tmp, 'hooks.mjs');
   const preload = join(tmp, 'preload.mjs');
   writeFileSync(
@@ -201,25 +230,42 @@ import { pathToFileURL } from 'node:url';
 register(pathToFileURL(${JSON.stringify(hooks)}), { data: { out: process.env.JUNE_TS_RESOLVED_LOG } });
 `,
   );
-  const HEAVY = ['/node_modules/execa/', '/node_modules/ora/', '/node_modules/zod/', '/node_modules/@kubernetes/'];
+  const HEAVY = ['node_modules/execa/', 'node_modules/ora/', 'node_modules/zod/', 'node_modules/@kubernetes/'];
+  const REPO = `${pathToFileURL(ROOT).href}/`;
+  const DIST = `${REPO}dist/`;
 
+  /** Source modules (paths relative to the repo, e.g. `src/cli.ts`, `node_modules/zod/…`) a run loaded. */
   function loaded(args: string[]): string[] {
+    const meta = JSON.parse(readFileSync(resolve(ROOT, 'dist/meta.json'), 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
     const log = join(tmp, `resolved-${args.join('_').replace(/\W/g, '')}.log`);
     const r = cli(args, { nodeArgs: ['--import', pathToFileURL(preload).href], env: { JUNE_TS_RESOLVED_LOG: log } });
     expect(r.code).toBe(0);
-    return readFileSync(log, 'utf8').split('\n').filter(Boolean);
+    const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+    const modules = new Set<string>();
+    for (const url of urls) {
+      if (url.startsWith(DIST)) {
+        const output = meta.outputs[`dist/${url.slice(DIST.length)}`];
+        // a dist file the metafile does not know means dist/ and meta.json disagree: fail, do not guess
+        expect(output, `${url} is not in dist/meta.json`).toBeDefined();
+        for (const input of Object.keys(output!.inputs)) modules.add(input);
+      } else if (url.startsWith(REPO)) {
+        modules.add(url.slice(REPO.length));
+      }
+    }
+    return [...modules];
   }
 
   it.each([[['--help']], [['phases']], [['phases', 'cleanup']], [['install', '--help']]])('june-ts %j loads none of execa, ora, zod, @kubernetes/client-node', (args) => {
-    const urls = loaded(args);
-    expect(urls.some((u) => u.includes('/node_modules/commander/'))).toBe(true);
-    expect(urls.some((u) => u.endsWith('/dist/cli.js'))).toBe(true);
-    expect(urls.filter((u) => HEAVY.some((h) => u.includes(h)))).toEqual([]);
+    const modules = loaded(args);
+    expect(modules).toContain('src/cli.ts');
+    expect(modules.some((m) => m.startsWith('node_modules/commander/'))).toBe(true);
+    expect(modules.filter((m) => HEAVY.some((h) => m.startsWith(h)))).toEqual([]);
   });
 
   it('the probe sees heavy modules when they are loaded (install --dry-run needs zod)', () => {
-    const urls = loaded(['install', '--dry-run', '--config', EXAMPLE]);
-    expect(urls.some((u) => u.includes('/node_modules/zod/'))).toBe(true);
-    expect(urls.filter((u) => u.includes('/node_modules/@kubernetes/'))).toEqual([]);
+    const modules = loaded(['install', '--dry-run', '--config', EXAMPLE]);
+    expect(modules.some((m) => m.startsWith('node_modules/zod/'))).toBe(true);
+    expect(modules).toContain('src/config/schema.ts');
+    expect(modules.filter((m) => m.startsWith('node_modules/@kubernetes/'))).toEqual([]);
   });
 });

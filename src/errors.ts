@@ -38,6 +38,15 @@ export class PreflightError extends JuneError {
   readonly exitCode = ExitCode.preflight;
 }
 
+/**
+ * The Kubernetes API server could not be reached, even after bounded retries (mid-run:
+ * down for longer than the retry budget). Exit 2 like an unreachable cluster at preflight:
+ * nothing to fix in june-ts's input; a re-run once the server answers picks up.
+ */
+export class ApiUnreachableError extends JuneError {
+  readonly exitCode = ExitCode.preflight;
+}
+
 /** An external command or API call failed. `command` is already redacted. */
 export class ExternalError extends JuneError {
   readonly exitCode = ExitCode.external;

@@ -1,6 +1,6 @@
 // KubeClient over @kubernetes/client-node. Loaded only by commands that talk to a cluster.
 import * as k8s from '@kubernetes/client-node';
-import { ExternalError, PreflightError, UsageError } from '../errors.js';
+import { ApiUnreachableError, ExternalError, PreflightError, UsageError } from '../errors.js';
 import type { WriteGate } from '../plan.js';
 import { redactor } from '../ui/redact.js';
 import type { ApplySecret, DeploymentInfo, KubeClient, PodInfo, SecretInfo } from './types.js';
@@ -11,14 +11,114 @@ export interface KubeOptions {
   kubeconfig?: string;
   context?: string;
   gate: WriteGate;
+  /** Retry budgets (tests shorten them); defaults API_RETRY, PREFLIGHT_RETRY, RELEASE_RETRY. */
+  retry?: RetryPolicies;
 }
 
-function statusOf(e: unknown): number | undefined {
-  const err = e as { code?: number; statusCode?: number; body?: unknown };
-  return err?.code ?? err?.statusCode;
+export interface RetryPolicies {
+  /** every API call of a run */
+  api?: RetryPolicy;
+  /** serverVersion(), the first contact */
+  preflight?: RetryPolicy;
+  /** releasing the run lock on exit */
+  release?: RetryPolicy;
+}
+
+/** HTTP status of a client-node error (ApiException.code); undefined for network errors. */
+export function statusOf(e: unknown): number | undefined {
+  if (e instanceof RetriesExhausted) return statusOf(e.cause);
+  const err = e as { code?: unknown; statusCode?: unknown };
+  if (typeof err?.code === 'number') return err.code;
+  if (typeof err?.statusCode === 'number') return err.statusCode;
+  return undefined;
+}
+
+/**
+ * The errno of a failed connection. client-node 1.x (node-fetch) throws a FetchError with
+ * `code` and `errno` = 'ECONNREFUSED' (a string, unlike ApiException's numeric `code`);
+ * undici-style errors carry it in `cause.code`.
+ */
+export function errnoOf(e: unknown): string | undefined {
+  const err = e as { code?: unknown; errno?: unknown; cause?: { code?: unknown } };
+  for (const c of [err?.code, err?.errno, err?.cause?.code]) if (typeof c === 'string' && /^E[A-Z_]+$/.test(c)) return c;
+  return undefined;
+}
+
+/** Errors of the connection itself: the API server is down, restarting or unreachable. */
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** HTTP answers worth another try: throttling and a server that is starting or overloaded. */
+const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
+
+export function isConnectionError(e: unknown): boolean {
+  const errno = errnoOf(e instanceof RetriesExhausted ? e.cause : e);
+  return errno !== undefined && CONNECTION_ERRORS.has(errno);
+}
+
+export function isTransient(e: unknown): boolean {
+  const code = statusOf(e);
+  return (code !== undefined && TRANSIENT_STATUS.has(code)) || isConnectionError(e);
+}
+
+/** How long a failing API call is retried: delays from firstDelayMs doubling to maxDelayMs. */
+export interface RetryPolicy {
+  firstDelayMs: number;
+  maxDelayMs: number;
+  /** No attempt starts later than this after the first one (bounds the whole call). */
+  budgetMs: number;
+}
+
+/**
+ * Every API call: ~20 s, long enough to ride out an API server restart (a few seconds),
+ * then a clear failure. 200 ms doubling to 3 s: 10 attempts when each fails at once.
+ */
+export const API_RETRY: RetryPolicy = { firstDelayMs: 200, maxDelayMs: 3000, budgetMs: 20_000 };
+/** The first contact (preflight): a cluster that is not there at all fails fast. */
+export const PREFLIGHT_RETRY: RetryPolicy = { firstDelayMs: 200, maxDelayMs: 800, budgetMs: 2_000 };
+/** Releasing the run lock on exit; a lock left behind expires (or is taken over, see acquireLease). */
+export const RELEASE_RETRY: RetryPolicy = { firstDelayMs: 200, maxDelayMs: 1000, budgetMs: 3_000 };
+
+/** The retries ran out on a transient error; `cause` is the last error. */
+export class RetriesExhausted extends Error {
+  constructor(
+    readonly what: string,
+    readonly attempts: number,
+    readonly elapsedMs: number,
+    override readonly cause: unknown,
+  ) {
+    super(`${what}: ${describe(cause)} (gave up after ${attempts} attempts in ${(elapsedMs / 1000).toFixed(1)}s)`);
+    this.name = 'RetriesExhausted';
+  }
+}
+
+export interface RetryClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+const realClock: RetryClock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+
+/**
+ * Bounded retries with backoff on transient API errors (server restarting, throttling).
+ * A non-transient error (404, 409, 403, a validation error) is thrown at once, unchanged;
+ * when the budget runs out on a transient one, RetriesExhausted carries the last error.
+ */
+export async function withRetry<T>(what: string, fn: () => Promise<T>, policy: RetryPolicy = API_RETRY, clock: RetryClock = realClock): Promise<T> {
+  const start = clock.now();
+  let delay = policy.firstDelayMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isTransient(e)) throw e;
+      const elapsed = clock.now() - start;
+      if (elapsed + delay > policy.budgetMs) throw new RetriesExhausted(what, attempt, elapsed, e);
+      await clock.sleep(delay);
+      delay = Math.min(delay * 2, policy.maxDelayMs);
+    }
+  }
 }
 
 function describe(e: unknown): string {
+  if (e instanceof RetriesExhausted) return describe(e.cause);
   const err = e as { body?: unknown; message?: string };
   if (typeof err?.body === 'string') {
     try {
@@ -28,26 +128,18 @@ function describe(e: unknown): string {
       /* not JSON */
     }
   }
-  return (err?.message ?? String(e)).split('\n')[0]!;
+  const message = (err?.message ?? String(e)).split('\n')[0]!;
+  // node-fetch: "request to https://…/api/v1/… failed, reason: connect ECONNREFUSED 127.0.0.1:6443"
+  return isConnectionError(e) ? (/, reason: (.+)$/.exec(message)?.[1] ?? message) : message;
 }
 
-const TRANSIENT = new Set([429, 500, 502, 503, 504]);
-
-/** Bounded retries with backoff on transient API errors (server restarting, throttling). */
-async function withRetry<T>(what: string, fn: () => Promise<T>, attempts = 5): Promise<T> {
-  let delay = 200;
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (e) {
-      const code = statusOf(e);
-      const errno = (e as { cause?: { code?: string }; code?: string })?.cause?.code ?? (e as { code?: string }).code;
-      const transient = (code !== undefined && TRANSIENT.has(code)) || errno === 'ECONNREFUSED' || errno === 'ECONNRESET';
-      if (!transient || i >= attempts) throw e;
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 3000);
-      void what;
-    }
+/** Is process `pid` alive on this host? (EPERM: it is, as another user.) */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -57,9 +149,11 @@ export class ClientNodeKube implements KubeClient {
   private readonly apps: k8s.AppsV1Api;
   private readonly objects: k8s.KubernetesObjectApi;
   private readonly gate: WriteGate;
+  private readonly retry: Required<RetryPolicies>;
 
   constructor(options: KubeOptions) {
     this.gate = options.gate;
+    this.retry = { api: API_RETRY, preflight: PREFLIGHT_RETRY, release: RELEASE_RETRY, ...options.retry };
     this.kc = new k8s.KubeConfig();
     try {
       if (options.kubeconfig) this.kc.loadFromFile(options.kubeconfig);
@@ -85,7 +179,27 @@ export class ClientNodeKube implements KubeClient {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(this.kc);
   }
 
+  private withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry(what, fn, this.retry.api);
+  }
+
   private fail(action: string, e: unknown): never {
+    if (e instanceof RetriesExhausted && isConnectionError(e)) {
+      const server = this.kc.getCurrentCluster()?.server ?? '(unknown)';
+      throw new ApiUnreachableError(
+        `cannot reach the Kubernetes API server at ${server} (${action}): ${describe(e)}; gave up after ${e.attempts} attempts in ${(e.elapsedMs / 1000).toFixed(1)}s`,
+        {
+          hint: 'check that the API server is up and reachable (`kubectl cluster-info`), then re-run: steps already done are kept and not repeated',
+          cause: e,
+        },
+      );
+    }
+    if (e instanceof RetriesExhausted) {
+      throw new ExternalError(`${action}: ${describe(e)} (still failing after ${e.attempts} attempts in ${(e.elapsedMs / 1000).toFixed(1)}s)`, {}, {
+        hint: 'the API server is overloaded or unhealthy; check `kubectl get --raw /readyz?verbose`, then re-run',
+        cause: e,
+      });
+    }
     const code = statusOf(e);
     if (code === 401 || code === 403) {
       throw new ExternalError(`${action}: forbidden (${code}): ${describe(e)}`, {}, {
@@ -97,7 +211,7 @@ export class ClientNodeKube implements KubeClient {
 
   async serverVersion(): Promise<string> {
     try {
-      const v = await withRetry('version', () => this.kc.makeApiClient(k8s.VersionApi).getCode(), 3);
+      const v = await withRetry('version', () => this.kc.makeApiClient(k8s.VersionApi).getCode(), this.retry.preflight);
       return v.gitVersion;
     } catch (e) {
       const server = this.kc.getCurrentCluster()?.server ?? '(unknown)';
@@ -109,7 +223,7 @@ export class ClientNodeKube implements KubeClient {
 
   async namespaceExists(name: string): Promise<boolean> {
     try {
-      await withRetry('namespace', () => this.core.readNamespace({ name }));
+      await this.withRetry('namespace', () => this.core.readNamespace({ name }));
       return true;
     } catch (e) {
       if (statusOf(e) === 404) return false;
@@ -123,7 +237,7 @@ export class ClientNodeKube implements KubeClient {
       { kind: 'apply', object: `Namespace/${name}`, manifest: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } },
       async () => {
         try {
-          await this.core.createNamespace({ body: { metadata: { name } } });
+          await this.withRetry('create namespace', () => this.core.createNamespace({ body: { metadata: { name } } }));
         } catch (e) {
           if (statusOf(e) !== 409) this.fail(`create namespace ${name}`, e);
         }
@@ -134,7 +248,7 @@ export class ClientNodeKube implements KubeClient {
 
   async getSecret(namespace: string, name: string): Promise<SecretInfo | null> {
     try {
-      const s = await withRetry('secret', () => this.core.readNamespacedSecret({ name, namespace }));
+      const s = await this.withRetry('secret', () => this.core.readNamespacedSecret({ name, namespace }));
       return toSecretInfo(s);
     } catch (e) {
       if (statusOf(e) === 404) return null;
@@ -156,7 +270,7 @@ export class ClientNodeKube implements KubeClient {
       { kind: 'apply', object: `Secret/${secret.name}`, namespace: secret.namespace, manifest, note: 'server-side apply' },
       async () => {
         try {
-          const applied = await withRetry('apply secret', () =>
+          const applied = await this.withRetry('apply secret', () =>
             this.objects.patch(body, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply),
           );
           return toSecretInfo(applied as k8s.V1Secret);
@@ -177,11 +291,11 @@ export class ClientNodeKube implements KubeClient {
       { kind: 'apply', object: `Secret/${name}`, namespace, manifest: { restore: 'previous contents' }, note: 'restore' },
       async () => {
         try {
-          const current = await this.core.readNamespacedSecret({ name, namespace });
+          const current = await this.withRetry('read secret', () => this.core.readNamespacedSecret({ name, namespace }));
           current.data = Object.fromEntries(Object.entries(previous.data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
           current.metadata!.annotations = previous.annotations;
           current.metadata!.labels = previous.labels;
-          await this.core.replaceNamespacedSecret({ name, namespace, body: current });
+          await this.withRetry('replace secret', () => this.core.replaceNamespacedSecret({ name, namespace, body: current }));
         } catch (e) {
           if (statusOf(e) === 404) {
             await this.applySecret({ namespace, name, stringData: previous.data, labels: previous.labels, annotations: previous.annotations });
@@ -199,7 +313,7 @@ export class ClientNodeKube implements KubeClient {
       { kind: 'delete', object: `Secret/${name}`, namespace },
       async () => {
         try {
-          await withRetry('delete secret', () => this.core.deleteNamespacedSecret({ name, namespace }));
+          await this.withRetry('delete secret', () => this.core.deleteNamespacedSecret({ name, namespace }));
           return true;
         } catch (e) {
           if (statusOf(e) === 404) return false;
@@ -212,7 +326,7 @@ export class ClientNodeKube implements KubeClient {
 
   async getConfigMap(namespace: string, name: string): Promise<Record<string, string> | null> {
     try {
-      const cm = await withRetry('configmap', () => this.core.readNamespacedConfigMap({ name, namespace }));
+      const cm = await this.withRetry('configmap', () => this.core.readNamespacedConfigMap({ name, namespace }));
       return cm.data ?? {};
     } catch (e) {
       if (statusOf(e) === 404) return null;
@@ -222,7 +336,7 @@ export class ClientNodeKube implements KubeClient {
 
   async getDeployment(namespace: string, name: string): Promise<DeploymentInfo | null> {
     try {
-      const d = await withRetry('deployment', () => this.apps.readNamespacedDeployment({ name, namespace }));
+      const d = await this.withRetry('deployment', () => this.apps.readNamespacedDeployment({ name, namespace }));
       return toDeploymentInfo(d);
     } catch (e) {
       if (statusOf(e) === 404) return null;
@@ -232,7 +346,7 @@ export class ClientNodeKube implements KubeClient {
 
   async listPods(namespace: string, labelSelector: string): Promise<PodInfo[]> {
     try {
-      const list = await withRetry('pods', () => this.core.listNamespacedPod({ namespace, labelSelector }));
+      const list = await this.withRetry('pods', () => this.core.listNamespacedPod({ namespace, labelSelector }));
       return list.items.map(toPodInfo);
     } catch (e) {
       this.fail(`list pods in ${namespace}`, e);
@@ -245,7 +359,7 @@ export class ClientNodeKube implements KubeClient {
       { kind: 'restart', object: `Deployment/${name}`, namespace },
       async () => {
         try {
-          await withRetry('restart', () =>
+          await this.withRetry('restart', () =>
             this.apps.patchNamespacedDeployment(
               { name, namespace, body: patch, fieldManager: FIELD_MANAGER },
               k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
@@ -281,21 +395,26 @@ export class ClientNodeKube implements KubeClient {
     const now = () => new k8s.V1MicroTime(Date.now());
     const spec = () => ({ holderIdentity: holder, leaseDurationSeconds: durationSeconds, acquireTime: now(), renewTime: now() });
     try {
-      await coord.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } });
+      await this.withRetry('create lease', () => coord.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } }));
     } catch (e) {
       if (statusOf(e) !== 409) this.fail(`create Lease ${namespace}/${name}`, e);
-      const current = await coord.readNamespacedLease({ name, namespace });
+      let current: k8s.V1Lease;
+      try {
+        current = await this.withRetry('read lease', () => coord.readNamespacedLease({ name, namespace }));
+      } catch (e2) {
+        this.fail(`read Lease ${namespace}/${name}`, e2);
+      }
       const renewed = current.spec?.renewTime ? new Date(current.spec.renewTime as unknown as string).getTime() : 0;
       const ttl = (current.spec?.leaseDurationSeconds ?? durationSeconds) * 1000;
       const other = current.spec?.holderIdentity;
-      if (other && other !== holder && renewed + ttl > Date.now()) {
+      if (other && other !== holder && renewed + ttl > Date.now() && !holderGone(other, holder)) {
         throw new PreflightError(`another june-ts run holds the lock (Lease ${namespace}/${name}, holder ${other})`, {
           hint: `wait for it to finish; if it died, its lock expires ${Math.ceil((renewed + ttl - Date.now()) / 1000)}s after its last renewal`,
         });
       }
       current.spec = spec();
       try {
-        await coord.replaceNamespacedLease({ name, namespace, body: current });
+        await this.withRetry('take over lease', () => coord.replaceNamespacedLease({ name, namespace, body: current }));
       } catch (e2) {
         if (statusOf(e2) === 409) {
           throw new PreflightError(`another june-ts run took the lock (Lease ${namespace}/${name}) at the same moment`, { hint: 'wait for it to finish' });
@@ -317,13 +436,24 @@ export class ClientNodeKube implements KubeClient {
     return async () => {
       clearInterval(timer);
       try {
-        const l = await coord.readNamespacedLease({ name, namespace });
-        if (l.spec?.holderIdentity === holder) await coord.deleteNamespacedLease({ name, namespace });
+        const l = await withRetry('read lease', () => coord.readNamespacedLease({ name, namespace }), this.retry.release);
+        if (l.spec?.holderIdentity === holder) await withRetry('delete lease', () => coord.deleteNamespacedLease({ name, namespace }), this.retry.release);
       } catch {
         /* an expired lease is harmless */
       }
     };
   }
+}
+
+/**
+ * A Lease holder is `<host>/<pid>/<command>`. A run on this host whose process is gone (it
+ * died, or failed while the API server was down and could not release the lock) holds
+ * nothing: its Lease is taken over at once instead of after leaseDurationSeconds.
+ */
+export function holderGone(other: string, self: string, alive: (pid: number) => boolean = processAlive): boolean {
+  const [host, pid] = other.split('/');
+  const [selfHost] = self.split('/');
+  return Boolean(host) && host === selfHost && /^\d+$/.test(pid ?? '') && Number(pid) > 0 && !alive(Number(pid));
 }
 
 export function rolledOut(d: DeploymentInfo | null): boolean {

@@ -52,6 +52,21 @@ export interface E2EEnv {
     stop(): Promise<void>;
     start(): Promise<void>;
   };
+  /**
+   * The kube-apiserver alone (etcd, controller-manager, scheduler and kwok keep running).
+   * stop() SIGKILLs it and waits until it is gone (connections then get ECONNREFUSED);
+   * start() runs `kwokctl start cluster` (starts only components that are not running: same
+   * port, flags and certificates) and resolves once /readyz answers ok; restart() = both.
+   */
+  apiserver: {
+    /** https://127.0.0.1:PORT */
+    url: string;
+    /** pid of the running kube-apiserver, undefined while stopped */
+    pid(): number | undefined;
+    stop(): Promise<void>;
+    start(): Promise<void>;
+    restart(): Promise<void>;
+  };
   sidecars: {
     list(): SidecarInfo[];
     /** waits until the newest sidecar with TS_HOSTNAME=hostname has BackendState Running; rejects early if it failed */

@@ -167,6 +167,13 @@ export async function startEnv(opts = {}) {
         configPath: headscale.configPath, socket: headscale.socket,
         cli: headscale.cli, start: headscale.start, stop: headscale.stop,
       },
+      apiserver: {
+        url: cluster.apiserver.url,
+        pid: cluster.apiserver.pid,
+        stop: cluster.apiserver.stop,
+        start: cluster.apiserver.start,
+        restart: async () => { await cluster.apiserver.stop(); await cluster.apiserver.start(); },
+      },
       sidecars,
       host: { socket: host.socket, cli: host.cli, status: host.status },
       kubectl: async (args, o = {}) => (await run(tools.kubectl, args, { env: { ...process.env, ...env }, ...o })).stdout,

@@ -2,9 +2,9 @@
 // kube-scheduler; all built from source) plus kwok simulating nodes and pods, created
 // by `kwokctl create cluster --runtime binary` from local binaries only.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, rmSync, existsSync, cpSync } from 'node:fs';
+import { mkdirSync, writeFileSync, rmSync, existsSync, cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exitHooks, freePort, run, tail } from './util.mjs';
+import { exitHooks, freePort, run, sleep, tail } from './util.mjs';
 
 /**
  * @param {{name:string, workDir:string, logsDir:string, kwokDir:string, kubeDir:string, etcdDir:string,
@@ -73,8 +73,43 @@ export async function startCluster(o) {
   }
   const context = `kwok-${name}`;
   const kc = (a, opts = {}) => run(kubectl, ['--kubeconfig', kubeconfig, ...a], { env: { ...process.env, PATH: pathEnv }, ...opts });
+  // kwokctl (binary runtime) forks each component and records its pid in
+  // <cluster>/pids/<component>.pid; `kwokctl start cluster` starts only the components whose
+  // recorded pid is not running and then waits until `/version` is served. So killing the
+  // kube-apiserver and running `start cluster` restarts just the API server (same flags,
+  // port and certificates; etcd keeps the data; the other components reconnect).
+  const apiserverPidFile = join(clusterDir, 'pids', 'kube-apiserver.pid');
+  const apiserverPid = () => {
+    try {
+      const pid = Number(readFileSync(apiserverPidFile, 'utf8').trim());
+      // only a pid that still runs our kube-apiserver (not a reused pid)
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].endsWith('kube-apiserver') ? pid : undefined;
+    } catch { return undefined; }
+  };
+  const apiserver = {
+    url: `https://${lo}:${p.apiserver}`,
+    pid: apiserverPid,
+    /** Kills the kube-apiserver (SIGKILL, as `kwokctl stop cluster` does) and waits until it is gone. */
+    async stop() {
+      const pid = apiserverPid();
+      if (pid === undefined) return;
+      try { process.kill(pid, 'SIGKILL'); } catch {}
+      for (let i = 0; i < 200 && existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(safeRead(`/proc/${pid}/status`)); i++) await sleep(50);
+      // like kwokctl's own stop: without the pid file the component counts as stopped (an
+      // unreaped zombie would still answer kill(pid, 0) and kwokctl would not start it again)
+      rmSync(apiserverPidFile, { force: true });
+    },
+    /** Starts it again through kwokctl; resolves once `kubectl get --raw /readyz` answers ok. */
+    async start() {
+      await run(kwokctl, ['start', 'cluster', '--name', name], { env, timeout: 180_000 });
+      for (let i = 0; ; i++) {
+        try { if ((await kc(['get', '--raw', '/readyz'], { timeout: 10_000 })).stdout.trim() === 'ok') return; } catch (e) { if (i > 600) throw e; }
+        await sleep(100);
+      }
+    },
+  };
   return {
-    name, kubeconfig, context, clusterDir, ports: p, kubectl: kc,
+    name, kubeconfig, context, clusterDir, ports: p, kubectl: kc, apiserver,
     async stop() {
       if (existsSync(join(clusterDir, 'logs'))) cpSync(join(clusterDir, 'logs'), join(logsDir, 'kwok'), { recursive: true });
       del(); exitHooks.delete(del);
@@ -82,6 +117,8 @@ export async function startCluster(o) {
     },
   };
 }
+
+function safeRead(path) { try { return readFileSync(path, 'utf8'); } catch { return ''; } }
 
 /** kwok ClusterExec: `kubectl exec` into container `headscale` of pods in namespace
  *  `headscale` runs the real local headscale CLI against the real server. */

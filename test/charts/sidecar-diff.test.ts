@@ -20,7 +20,7 @@ const SIDECAR_ONLY_KINDS = ['Role', 'RoleBinding', 'ServiceAccount'];
 
 /**
  * A Deployment with every sidecar-related field removed: the `tailscale` container, the
- * pod's serviceAccountName, the sidecar's volumes, the proxy env of the app container, and
+ * pod's serviceAccountName (sidecar account on, `default` off), the sidecar's volumes, the proxy env of the app container, and
  * the no-surge rollout strategy that keeps two pods from sharing one node state Secret.
  */
 function withoutSidecar(deployment: K8sObject): K8sObject {
@@ -71,7 +71,9 @@ for (const helm of HELMS) {
           const offDeployments = sortByName(ofKind(off, 'Deployment'));
           const onDeployments = sortByName(ofKind(on, 'Deployment'));
           expect(onDeployments.map((d) => d.metadata.name)).toEqual(offDeployments.map((d) => d.metadata.name));
-          expect(onDeployments.map(withoutSidecar)).toEqual(offDeployments);
+          // Off, the pods run as `default` (set explicitly, see deployments.yaml); on, as the sidecar's account.
+          for (const d of offDeployments) expect(d.spec.template.spec.serviceAccountName).toBe('default');
+          expect(onDeployments.map(withoutSidecar)).toEqual(offDeployments.map(withoutSidecar));
           // ...and the sidecar really is there, one per Deployment.
           for (const d of onDeployments) {
             const names = d.spec.template.spec.containers.map((c: { name: string }) => c.name);

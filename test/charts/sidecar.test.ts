@@ -16,13 +16,20 @@ async function pod(helm: Helm, set: Record<string, unknown> = {}, svc = 'orchest
   const sidecar = spec.containers.find((c: { name: string }) => c.name === 'tailscale');
   const app = spec.containers.find((c: { name: string }) => c.name === `june-${svc}`);
   const envOf = (c: { env?: EnvVar[] }) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
-  return { objects, spec, sidecar, app, env: envOf(sidecar), appEnv: envOf(app) };
+  return { objects, spec, sidecar, app, env: sidecar ? envOf(sidecar) : {}, appEnv: envOf(app) };
 }
 
 for (const helm of HELMS) {
   describe.skipIf(shouldSkip(helm))(`${helm.flavour}: tailscale sidecar`, () => {
     beforeAll(() => {
       requireBin(helm);
+    });
+
+    it('sets serviceAccountName explicitly in both states, so turning sidecars off leaves no stale deprecated serviceAccount', async () => {
+      expect((await pod(helm)).spec.serviceAccountName).toBe('june-orchestrator-tailscale');
+      expect((await pod(helm, { 'tailscale.enabled': false })).spec.serviceAccountName).toBe('default');
+      expect((await pod(helm, { 'tailscale.enabled': false, 'services.orchestrator.serviceAccountName': 'orch' })).spec.serviceAccountName).toBe('orch');
+      expect((await pod(helm, { 'services.orchestrator.serviceAccountName': 'orch' })).spec.serviceAccountName).toBe('june-orchestrator-tailscale');
     });
 
     it('renders the documented env, in order', async () => {

@@ -31,7 +31,10 @@ export interface HelmClient {
   values(release: string, namespace: string): Promise<Record<string, unknown> | null>;
   /** Chart name-version from the chart's Chart.yaml, e.g. june-platform-0.1.0. */
   chartRef(chart: string): Promise<string>;
+  /** helm upgrade --install without waiting (see HelmCli.upgradeInstall). */
   upgradeInstall(req: UpgradeRequest): Promise<void>;
+  /** helm rollback to `revision`, without waiting. */
+  rollback(release: string, namespace: string, revision: number, timeoutMs: number): Promise<void>;
   uninstall(release: string, namespace: string, timeoutMs: number): Promise<boolean>;
 }
 
@@ -105,14 +108,14 @@ export class HelmCli implements HelmClient {
     return `${name}-${version}`;
   }
 
+  /**
+   * Applies the chart and returns without waiting: the caller waits for the rollout itself
+   * (concurrently, through the Kubernetes seam) and rolls back on failure. Helm 4's own
+   * --wait (kstatus watcher, forced on by --rollback-on-failure) took 3x longer than the
+   * rollout itself for 20 Deployments, and Helm 3's --atomic polls every 2 s.
+   */
   async upgradeInstall(req: UpgradeRequest): Promise<void> {
-    const major = this.gate.dryRun && this.o.gate.mode === 'static' ? 4 : await this.major();
-    const flags = [
-      '--namespace', req.namespace, '--create-namespace',
-      '--wait', '--timeout', `${Math.round(req.timeoutMs / 1000)}s`,
-      major === 3 ? '--atomic' : '--rollback-on-failure',
-      ...this.kubeFlags(),
-    ];
+    const flags = ['--namespace', req.namespace, '--create-namespace', '--timeout', `${Math.round(req.timeoutMs / 1000)}s`, ...this.kubeFlags()];
     await this.o.gate.write(
       { kind: 'helm', action: 'upgrade --install', release: req.release, namespace: req.namespace, chart: req.chart, values: req.values, flags },
       async () => {
@@ -129,6 +132,13 @@ export class HelmCli implements HelmClient {
     );
   }
 
+  async rollback(release: string, namespace: string, revision: number, timeoutMs: number): Promise<void> {
+    const flags = ['--namespace', namespace, '--timeout', `${Math.round(timeoutMs / 1000)}s`, ...this.kubeFlags()];
+    await this.o.gate.write({ kind: 'helm', action: 'rollback', release, namespace, flags: [String(revision), ...flags] }, async () => {
+      await this.o.runner.run(this.o.bin, ['rollback', release, String(revision), ...flags]);
+    }, undefined);
+  }
+
   async uninstall(release: string, namespace: string, timeoutMs: number): Promise<boolean> {
     const flags = ['--namespace', namespace, '--wait', '--timeout', `${Math.round(timeoutMs / 1000)}s`, ...this.kubeFlags()];
     return this.o.gate.write(
@@ -141,10 +151,6 @@ export class HelmCli implements HelmClient {
       },
       true,
     );
-  }
-
-  private get gate(): WriteGate {
-    return this.o.gate;
   }
 }
 
@@ -171,5 +177,8 @@ export class OfflineHelm implements HelmClient {
   }
   uninstall(release: string, namespace: string, timeoutMs: number): Promise<boolean> {
     return this.real.uninstall(release, namespace, timeoutMs);
+  }
+  rollback(release: string, namespace: string, revision: number, timeoutMs: number): Promise<void> {
+    return this.real.rollback(release, namespace, revision, timeoutMs);
   }
 }

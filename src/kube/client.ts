@@ -1,6 +1,6 @@
 // KubeClient over @kubernetes/client-node. Loaded only by commands that talk to a cluster.
 import * as k8s from '@kubernetes/client-node';
-import { ApiUnreachableError, ExternalError, PreflightError, UsageError } from '../errors.js';
+import { ApiUnreachableError, ExternalError, InterruptedError, PreflightError, UsageError } from '../errors.js';
 import type { WriteGate } from '../plan.js';
 import { redactor } from '../ui/redact.js';
 import type { ApplySecret, DeploymentInfo, KubeClient, PodInfo, SecretInfo } from './types.js';
@@ -373,7 +373,7 @@ export class ClientNodeKube implements KubeClient {
     );
   }
 
-  async waitForRollout(namespace: string, names: string[], timeoutMs: number): Promise<void> {
+  async waitForRollout(namespace: string, names: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.gate.dryRun) return;
     const deadline = Date.now() + timeoutMs;
     let pending = names;
@@ -381,12 +381,24 @@ export class ClientNodeKube implements KubeClient {
       const states = await Promise.all(pending.map((n) => this.getDeployment(namespace, n)));
       pending = pending.filter((_, i) => !rolledOut(states[i] ?? null));
       if (!pending.length) return;
+      if (signal?.aborted) throw new InterruptedError();
       if (Date.now() > deadline) {
         throw new ExternalError(`Deployments not rolled out after ${Math.round(timeoutMs / 1000)}s: ${pending.join(', ')}`, {}, {
           hint: `inspect with: kubectl -n ${namespace} get pods; kubectl -n ${namespace} describe deployment ${pending[0]}`,
         });
       }
-      await new Promise((r) => setTimeout(r, 500));
+      // A short poll: every Deployment is read concurrently, one GET each, and most
+      // rollouts june-ts starts finish within a few seconds.
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  async listDeployments(namespace: string, labelSelector: string): Promise<string[]> {
+    try {
+      const list = await this.withRetry('deployments', () => this.apps.listNamespacedDeployment({ namespace, labelSelector }));
+      return list.items.map((d) => d.metadata?.name ?? '').filter(Boolean);
+    } catch (e) {
+      this.fail(`list Deployments in ${namespace} (${labelSelector})`, e);
     }
   }
 
@@ -461,6 +473,7 @@ export function rolledOut(d: DeploymentInfo | null): boolean {
   return (
     d.observedGeneration >= d.generation &&
     d.updatedReplicas >= d.replicas &&
+    d.currentReplicas <= d.updatedReplicas &&
     d.availableReplicas >= d.replicas &&
     d.readyReplicas >= d.replicas
   );
@@ -487,6 +500,7 @@ function toDeploymentInfo(d: k8s.V1Deployment): DeploymentInfo {
     readyReplicas: d.status?.readyReplicas ?? 0,
     updatedReplicas: d.status?.updatedReplicas ?? 0,
     availableReplicas: d.status?.availableReplicas ?? 0,
+    currentReplicas: d.status?.replicas ?? 0,
     observedGeneration: d.status?.observedGeneration ?? 0,
     generation: d.metadata?.generation ?? 0,
     containers: d.spec?.template.spec?.containers.map((c) => c.name) ?? [],

@@ -52,6 +52,9 @@ export class OfflineKube implements KubeClient {
     this.gate.record({ kind: 'restart', object: `Deployment/${name}`, namespace });
   }
   async waitForRollout(): Promise<void> {}
+  async listDeployments(): Promise<string[]> {
+    return [];
+  }
   async acquireLease(): Promise<() => Promise<void>> {
     return async () => {};
   }

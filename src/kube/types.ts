@@ -19,6 +19,8 @@ export interface DeploymentInfo {
   readyReplicas: number;
   updatedReplicas: number;
   availableReplicas: number;
+  /** status.replicas: pods of every ReplicaSet, so old ones still running count too. */
+  currentReplicas: number;
   observedGeneration: number;
   generation: number;
   containers: string[];
@@ -59,7 +61,9 @@ export interface KubeClient {
   /** `kubectl rollout restart`: bumps the pod template's restartedAt annotation. */
   restartDeployment(namespace: string, name: string): Promise<void>;
   /** Waits until every named Deployment has rolled out; throws naming the ones that did not. */
-  waitForRollout(namespace: string, names: string[], timeoutMs: number): Promise<void>;
+  waitForRollout(namespace: string, names: string[], timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** Names of the Deployments matching a label selector (e.g. a Helm release's instance label). */
+  listDeployments(namespace: string, labelSelector: string): Promise<string[]>;
   /**
    * Takes the run lease (a coordination.k8s.io Lease) or throws PreflightError naming the
    * holder. A lease not renewed within its duration is stale and taken over. Returns release().

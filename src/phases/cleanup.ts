@@ -4,7 +4,7 @@
 import type { Context } from '../context.js';
 import { ExternalError } from '../errors.js';
 import { HEADSCALE_DEPLOYMENT, HOST_USER, headscaleUser, stateSecretName } from '../names.js';
-import { mergeValues } from './release.js';
+import { applyRelease, mergeValues } from './release.js';
 import type { PhaseDef } from './workflow.js';
 
 export const CLEANUP_ID = 'cleanup';
@@ -31,7 +31,7 @@ async function sidecarsOff(ctx: Context): Promise<void> {
     ctx.log.info(`  release ${release} already runs without sidecars`);
     return;
   }
-  await helm.upgradeInstall({ release, namespace, chart, values: mergeValues(values ?? {}, { tailscale: { enabled: false } }), timeoutMs: ctx.config.waitTimeoutMs });
+  await applyRelease(ctx, { label: 'June Platform', release, namespace, chart }, mergeValues(values ?? {}, { tailscale: { enabled: false } }), current);
   counted(ctx, 1);
 }
 

@@ -1,5 +1,6 @@
 // helm upgrade --install only when something would change, so a re-run makes no new revision.
 import type { Context } from '../context.js';
+import type { ReleaseInfo } from '../helm/helm.js';
 
 export interface ReleaseSpec {
   release: string;
@@ -64,7 +65,7 @@ export async function readValuesFiles(paths: readonly string[]): Promise<Record<
  * them (rather than `--reuse-values`, which also freezes the chart's defaults at the first
  * install and hides from the plan what will be applied).
  */
-export async function ensureRelease(ctx: Pick<Context, 'helm' | 'log' | 'config'>, spec: ReleaseSpec): Promise<ReleaseOutcome> {
+export async function ensureRelease(ctx: ReleaseCtx, spec: ReleaseSpec): Promise<ReleaseOutcome> {
   const helm = await ctx.helm();
   const [chartRef, current, userValues] = await Promise.all([
     helm.chartRef(spec.chart),
@@ -77,12 +78,78 @@ export async function ensureRelease(ctx: Pick<Context, 'helm' | 'log' | 'config'
     ctx.log.info(`  ${spec.label}: release ${spec.release} (${chartRef}, revision ${current.revision}) is up to date`);
     return 'unchanged';
   }
-  await helm.upgradeInstall({
-    release: spec.release,
-    chart: spec.chart,
-    namespace: spec.namespace,
-    values,
-    timeoutMs: ctx.config.waitTimeoutMs,
-  });
+  await applyRelease(ctx, spec, values, current);
   return current ? 'upgraded' : 'installed';
+}
+
+type ReleaseCtx = Pick<Context, 'helm' | 'kube' | 'log' | 'config' | 'gate' | 'signal'>;
+
+/**
+ * helm upgrade --install, then a bounded wait until every Deployment of the release has
+ * rolled out; on any failure the release goes back to `current` (see undoRelease).
+ */
+export async function applyRelease(ctx: ReleaseCtx, spec: Omit<ReleaseSpec, 'values'>, values: Record<string, unknown>, current: ReleaseInfo | null): Promise<void> {
+  const helm = await ctx.helm();
+  const timeoutMs = ctx.config.waitTimeoutMs;
+  try {
+    await helm.upgradeInstall({ release: spec.release, chart: spec.chart, namespace: spec.namespace, values, timeoutMs });
+    if (ctx.gate.dryRun) {
+      ctx.gate.record({ kind: 'note', text: `wait until the Deployments of release ${spec.release} are rolled out (on failure: ${undoPlan(ctx, current)})` });
+      return;
+    }
+    await waitForRelease(ctx, spec, timeoutMs);
+  } catch (e) {
+    return undoRelease(ctx, spec, current, e);
+  }
+}
+
+function undoPlan(ctx: Pick<Context, 'gate'>, current: ReleaseInfo | null): string {
+  if (ctx.gate.mode === 'static') return 'roll back to the previous revision, or uninstall if this was the first install';
+  return current ? `roll back to revision ${current.revision}` : 'uninstall';
+}
+
+async function waitForRelease(ctx: Pick<Context, 'kube' | 'signal'>, spec: Pick<ReleaseSpec, 'release' | 'namespace'>, timeoutMs: number): Promise<void> {
+  const kube = await ctx.kube();
+  const names = await kube.listDeployments(spec.namespace, `app.kubernetes.io/instance=${spec.release}`);
+  await kube.waitForRollout(spec.namespace, names, timeoutMs, ctx.signal);
+}
+
+/**
+ * What `--atomic` / `--rollback-on-failure` did, with june-ts's own wait: back to the last
+ * deployed revision (or uninstalled when this was the first install), then the original
+ * failure is rethrown with what was undone appended.
+ */
+async function undoRelease(
+  ctx: Pick<Context, 'helm' | 'kube' | 'log' | 'signal'>,
+  spec: Pick<ReleaseSpec, 'release' | 'namespace' | 'label'>,
+  before: ReleaseInfo | null,
+  cause: unknown,
+): Promise<never> {
+  const { JuneError, InterruptedError } = await import('../errors.js');
+  if (cause instanceof InterruptedError || !(cause instanceof JuneError)) throw cause;
+  const helm = await ctx.helm();
+  // Helm failed before recording a revision (render error, schema, unreachable cluster):
+  // nothing was applied, so there is nothing to undo, and a rollback would add a revision.
+  const after = await helm.release(spec.release, spec.namespace).catch(() => undefined);
+  if (after !== undefined && (after?.revision ?? 0) === (before?.revision ?? 0)) throw cause;
+  const timeoutMs = 120_000;
+  let undone: string;
+  try {
+    if (before?.status === 'deployed') {
+      ctx.log.warn(`${spec.label}: rolling release ${spec.release} back to revision ${before.revision}`);
+      await helm.rollback(spec.release, spec.namespace, before.revision, timeoutMs);
+      await waitForRelease(ctx, spec, timeoutMs);
+      undone = `release ${spec.release} rolled back to revision ${before.revision}`;
+    } else if (!before) {
+      ctx.log.warn(`${spec.label}: uninstalling the failed first install of ${spec.release}`);
+      await helm.uninstall(spec.release, spec.namespace, timeoutMs);
+      undone = `the failed first install of ${spec.release} was uninstalled`;
+    } else {
+      undone = `release ${spec.release} left as is (its previous revision ${before.revision} was ${before.status}, nothing to roll back to)`;
+    }
+  } catch (e) {
+    undone = `rolling back release ${spec.release} failed too: ${(e as Error).message}`;
+  }
+  cause.message = `${cause.message}\n  ${undone}`;
+  throw cause;
 }

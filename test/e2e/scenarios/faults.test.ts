@@ -96,6 +96,28 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
     expect((await s.june(['status'])).code).toBe(0);
   });
 
+  it('a rollout that never finishes (pods unschedulable): bounded wait, rolled back to the deployed revision, message names the Deployment', async () => {
+    const before = await snapshot();
+    const revisions = async () => JSON.parse(await s.env.helm(['history', 'june-platform', '-n', 'june-services', '-o', 'json'])) as { revision: number; status: string }[];
+    const deployedBefore = (await revisions()).filter((h) => h.status === 'deployed').at(-1)!.revision;
+    // accepted by the API server, but no node can fit the pod: the Deployment never rolls out
+    writeFileSync(join(s.dir, 'unschedulable.yaml'), 'services:\n  idp:\n    resources:\n      requests:\n        cpu: "100000"\n');
+    const path = s.writeConfig({ PLATFORM_VALUES: join(s.dir, 'unschedulable.yaml'), WAIT_TIMEOUT: '8s' }, join(s.dir, 'unschedulable.env'));
+    const t0 = Date.now();
+    const r = await s.june(['deploy-sidecars'], { config: path });
+    expect(r.code, r.stderr).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(90_000);
+    expect(r.stderr).toMatch(/phase 11\.2-headscale-sidecars\/helm: Deployments not rolled out after 8s: june-idp\n +release june-platform rolled back to revision \d+/);
+    expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+    const history = await revisions();
+    expect(history.at(-1)!.status).toBe('deployed');
+    expect(history.at(-1)!.revision).toBeGreaterThan(deployedBefore);
+    const idp = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'deployment', 'june-idp', '-o', 'json']));
+    expect(idp.spec.template.spec.containers[0].resources?.requests?.cpu).toBeUndefined();
+    expect((await snapshot()).secret).toEqual(before.secret);
+    expect((await s.june(['status'])).code).toBe(0);
+  });
+
   it('Headscale stopped in the middle of 11.2: clear error; a re-run finishes without duplicate users or extra keys', async () => {
     s.writeConfig({ TAILSCALE_SERVICES: 'orchestrator,idp,stt,tts' });
     await s.env.helm(['upgrade', 'june-platform', join(process.cwd(), 'helm', 'june-platform'), '-n', 'june-services', '--reuse-values', '--set', 'services.stt.enabled=true,services.tts.enabled=true', '--wait', '--timeout', '120s']);

@@ -1,0 +1,137 @@
+// applyRelease: helm upgrade without --wait, june-ts's own rollout wait over the release's
+// Deployments, and the undo (rollback to the deployed revision, or uninstall a first install)
+// when either fails. Fake seams record the calls in order.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import type { Context } from '../../src/context.js';
+import { ExternalError } from '../../src/errors.js';
+import type { HelmClient, ReleaseInfo } from '../../src/helm/helm.js';
+import type { KubeClient } from '../../src/kube/types.js';
+import { WriteGate, type PlanEntry } from '../../src/plan.js';
+import { applyRelease } from '../../src/phases/release.js';
+import { Logger } from '../../src/ui/logger.js';
+
+interface Faults { upgrade?: boolean; rollout?: boolean; rollback?: boolean; /** the failed upgrade recorded no revision (e.g. a render error) */ nothingRecorded?: boolean }
+
+function seams(faults: Faults = {}) {
+  const calls: string[] = [];
+  let rollouts = 0;
+  let latest: ReleaseInfo | null = null;
+  const helm: Partial<HelmClient> = {
+    upgradeInstall: async (req) => {
+      calls.push(`upgrade ${req.release}`);
+      if (!faults.nothingRecorded) latest = { name: req.release, namespace: req.namespace, revision: (latest?.revision ?? 0) + 1, status: faults.upgrade ? 'failed' : 'deployed', chart: 'june-platform-0.1.0' };
+      if (faults.upgrade) throw new ExternalError('helm upgrade --install june-platform failed: admission webhook said no');
+    },
+    release: async () => latest,
+    rollback: async (release, _ns, revision) => {
+      calls.push(`rollback ${release} ${revision}`);
+      if (faults.rollback) throw new ExternalError('helm rollback failed: boom');
+    },
+    uninstall: async (release) => {
+      calls.push(`uninstall ${release}`);
+      return true;
+    },
+  };
+  const kube: Partial<KubeClient> = {
+    listDeployments: async (ns, selector) => {
+      calls.push(`list ${ns} ${selector}`);
+      return ['june-orchestrator', 'june-idp'];
+    },
+    waitForRollout: async (_ns, names) => {
+      calls.push(`wait ${names.join(',')}`);
+      if (faults.rollout && rollouts++ === 0) throw new ExternalError('Deployments not rolled out after 300s: june-idp');
+    },
+  };
+  return { calls, helm, kube, setLatest: (r: ReleaseInfo | null) => (latest = r) };
+}
+
+function context(s: ReturnType<typeof seams>, gate = new WriteGate('off')): Context {
+  const sink = { write: () => true } as unknown as NodeJS.WritableStream;
+  return {
+    command: 'deploy-sidecars',
+    config: loadConfig({ env: { HEADSCALE_DOMAIN: 'headscale.example.com' }, configPath: undefined, cwd: '/nonexistent' }),
+    log: new Logger({ stdout: sink, stderr: sink, color: false }),
+    gate,
+    runner: { run: async () => { throw new Error('no commands expected'); } },
+    signal: new AbortController().signal,
+    options: {},
+    state: {},
+    kube: async () => s.kube as KubeClient,
+    helm: async () => s.helm as HelmClient,
+    headscale: async () => { throw new Error('headscale not expected'); },
+    tailscale: async () => { throw new Error('tailscale not expected'); },
+    onExit: () => {},
+  };
+}
+
+const spec = { label: 'June Platform', release: 'june-platform', namespace: 'june-services', chart: './helm/june-platform' };
+const deployed: ReleaseInfo = { name: 'june-platform', namespace: 'june-services', revision: 3, status: 'deployed', chart: 'june-platform-0.1.0' };
+
+describe('applyRelease', () => {
+  it('upgrades, then waits for every Deployment of the release', async () => {
+    const s = seams();
+    s.setLatest(deployed);
+    await applyRelease(context(s), spec, {}, deployed);
+    expect(s.calls).toEqual(['upgrade june-platform', 'list june-services app.kubernetes.io/instance=june-platform', 'wait june-orchestrator,june-idp']);
+  });
+
+  it('a rollout that does not finish rolls back to the deployed revision and says so', async () => {
+    const s = seams({ rollout: true });
+    s.setLatest(deployed);
+    const err = await applyRelease(context(s), spec, {}, deployed).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(ExternalError);
+    expect((err as Error).message).toBe('Deployments not rolled out after 300s: june-idp\n  release june-platform rolled back to revision 3');
+    expect(s.calls.slice(3)).toEqual(['rollback june-platform 3', 'list june-services app.kubernetes.io/instance=june-platform', 'wait june-orchestrator,june-idp']);
+  });
+
+  it('a rejected upgrade rolls back without waiting for the failed revision', async () => {
+    const s = seams({ upgrade: true });
+    s.setLatest(deployed);
+    const err = (await applyRelease(context(s), spec, {}, deployed).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/admission webhook said no\n {2}release june-platform rolled back to revision 3$/);
+    expect(s.calls[0]).toBe('upgrade june-platform');
+    expect(s.calls[1]).toBe('rollback june-platform 3');
+  });
+
+  it('a failed first install is uninstalled', async () => {
+    const s = seams({ upgrade: true });
+    const err = (await applyRelease(context(s), spec, {}, null).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/the failed first install of june-platform was uninstalled$/);
+    expect(s.calls).toEqual(['upgrade june-platform', 'uninstall june-platform']);
+  });
+
+  it('nothing to roll back to when the previous revision had failed; a failing rollback is reported, not hidden', async () => {
+    const failed = seams({ upgrade: true });
+    failed.setLatest({ ...deployed, status: 'failed' });
+    const e1 = (await applyRelease(context(failed), spec, {}, { ...deployed, status: 'failed' }).catch((e: unknown) => e)) as Error;
+    expect(e1.message).toMatch(/left as is \(its previous revision 3 was failed, nothing to roll back to\)$/);
+    expect(failed.calls).toEqual(['upgrade june-platform']);
+
+    const broken = seams({ upgrade: true, rollback: true });
+    broken.setLatest(deployed);
+    const e2 = (await applyRelease(context(broken), spec, {}, deployed).catch((e: unknown) => e)) as Error;
+    expect(e2).toBeInstanceOf(ExternalError);
+    expect(e2.message).toMatch(/admission webhook said no\n {2}rolling back release june-platform failed too: helm rollback failed: boom$/);
+  });
+
+  it('an upgrade that failed before Helm recorded a revision (render error) changes nothing: no rollback, no uninstall', async () => {
+    const s = seams({ upgrade: true, nothingRecorded: true });
+    s.setLatest(deployed);
+    const err = (await applyRelease(context(s), spec, {}, deployed).catch((e: unknown) => e)) as Error;
+    expect(err.message).toBe('helm upgrade --install june-platform failed: admission webhook said no');
+    expect(s.calls).toEqual(['upgrade june-platform']);
+    const fresh = seams({ upgrade: true, nothingRecorded: true });
+    await expect(applyRelease(context(fresh), spec, {}, null)).rejects.toThrow(/^helm upgrade --install june-platform failed: admission webhook said no$/);
+    expect(fresh.calls).toEqual(['upgrade june-platform']);
+  });
+
+  it('dry run: records the wait instead of listing or waiting', async () => {
+    const s = seams();
+    const gate = new WriteGate('static');
+    const entries: PlanEntry[] = [];
+    await gate.collect(entries, () => applyRelease(context(s, gate), spec, {}, null));
+    expect(s.calls).toEqual(['upgrade june-platform']);
+    expect(entries.at(-1)).toEqual({ kind: 'note', text: expect.stringMatching(/^wait until the Deployments of release june-platform are rolled out/) });
+  });
+});

@@ -14,8 +14,9 @@
 //   *.js.map               source maps; not loaded at start-up (see README "Build")
 //   meta.json              esbuild's metafile: which source modules each output file holds
 //                          (test/unit/cli.test.ts uses it to check what --help loads)
-// @kubernetes/client-node stays external: it is large, CommonJS, has optional dependencies,
-// and only cluster-reading commands load it.
+// @kubernetes/client-node is bundled too, into the chunk of src/kube/client.ts (loaded only by
+// commands that talk to a cluster): tree-shaken to the APIs june-ts uses, that chunk loads in
+// ≈ 0.12 s where the package's own module graph took ≈ 0.35 s on every mutating run.
 import { build } from 'esbuild';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -25,7 +26,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const OUT = join(ROOT, 'dist');
 
 export const ENTRY_POINTS = ['src/cli.ts', 'src/config/fields.ts', 'src/phases/workflows.ts', 'src/phases/workflow.ts'];
-export const EXTERNAL = ['@kubernetes/client-node'];
+export const EXTERNAL = [];
 
 // esbuild gives `await import('pkg')` of a bundled CommonJS package (yaml) only a default
 // export, where Node gives the named exports too (`const { parse } = await import('yaml')`).

@@ -65,7 +65,10 @@ export async function resolveKeys(
   force: boolean,
 ): Promise<Map<string, ServiceKey>> {
   const hs = await ctx.headscale();
-  const known = await hs.listPreAuthKeys([...users.values()]);
+  // Only keys found in the Secret need Headscale's record; a fresh install or a rotation
+  // asks nothing (on 0.23–0.27 that is one `preauthkeys list` per user saved).
+  const toCheck = force ? [] : services.filter((s) => secretData[entryOf(s)]).map((s) => users.get(s)!);
+  const known = toCheck.length ? await hs.listPreAuthKeys(toCheck) : [];
   const now = new Date();
   const results = await mapLimit(services, 4, async (svc): Promise<ServiceKey | { failed: unknown }> => {
     const user = users.get(svc)!;

@@ -44,7 +44,10 @@ export class FakeHeadscale implements HeadscaleClient {
     this.keys.push(k);
     return k;
   }
+  /** users passed to each listPreAuthKeys call */
+  listed: string[][] = [];
   async listPreAuthKeys(users: HsUser[]) {
+    this.listed.push(users.map((u) => u.name));
     return this.keys.filter((k) => users.some((u) => u.name === k.user));
   }
   async expirePreAuthKey(k: HsPreAuthKey) {

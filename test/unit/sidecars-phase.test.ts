@@ -52,7 +52,9 @@ describe('11.2 users, keys, secret', () => {
     const hs = new FakeHeadscale();
     await run112(context(kube, hs));
     const before = { ...(await kube.getSecret('june-services', 'headscale-auth-keys'))! };
+    expect(hs.listed).toEqual([]); // nothing in the Secret to check: no list round trip
     await run112(context(kube, hs));
+    expect(hs.listed).toEqual([['june-orchestrator', 'june-idp']]);
     expect(kube.applies).toBe(1);
     expect(hs.keys).toHaveLength(2);
     expect((await kube.getSecret('june-services', 'headscale-auth-keys'))!.resourceVersion).toBe(before.resourceVersion);

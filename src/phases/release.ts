@@ -125,8 +125,11 @@ async function undoRelease(
   before: ReleaseInfo | null,
   cause: unknown,
 ): Promise<never> {
-  const { JuneError, InterruptedError } = await import('../errors.js');
-  if (cause instanceof InterruptedError || !(cause instanceof JuneError)) throw cause;
+  const { ApiUnreachableError, JuneError, InterruptedError } = await import('../errors.js');
+  // Interrupted, or the API server went away while we watched: nothing says the release is
+  // bad, and a rollback could not reach the cluster either. A re-run finds the release
+  // up to date and waits for it.
+  if (cause instanceof InterruptedError || cause instanceof ApiUnreachableError || !(cause instanceof JuneError)) throw cause;
   const helm = await ctx.helm();
   // Helm failed before recording a revision (render error, schema, unreachable cluster):
   // nothing was applied, so there is nothing to undo, and a rollback would add a revision.

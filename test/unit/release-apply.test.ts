@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { Context } from '../../src/context.js';
-import { ExternalError } from '../../src/errors.js';
+import { ApiUnreachableError, ExternalError } from '../../src/errors.js';
 import type { HelmClient, ReleaseInfo } from '../../src/helm/helm.js';
 import type { KubeClient } from '../../src/kube/types.js';
 import { WriteGate, type PlanEntry } from '../../src/plan.js';
@@ -124,6 +124,18 @@ describe('applyRelease', () => {
     const fresh = seams({ upgrade: true, nothingRecorded: true });
     await expect(applyRelease(context(fresh), spec, {}, null)).rejects.toThrow(/^helm upgrade --install june-platform failed: admission webhook said no$/);
     expect(fresh.calls).toEqual(['upgrade june-platform']);
+  });
+
+  it('losing the API server while waiting is not a reason to roll back: the error passes through untouched', async () => {
+    const s = seams();
+    s.setLatest(deployed);
+    s.kube.waitForRollout = async () => {
+      throw new ApiUnreachableError('cannot reach the Kubernetes API server at https://127.0.0.1:6443 (read Deployment june-services/june-idp)');
+    };
+    const err = (await applyRelease(context(s), spec, {}, deployed).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ApiUnreachableError);
+    expect(err.message).toBe('cannot reach the Kubernetes API server at https://127.0.0.1:6443 (read Deployment june-services/june-idp)');
+    expect(s.calls.filter((c) => /rollback|uninstall/.test(c))).toEqual([]);
   });
 
   it('dry run: records the wait instead of listing or waiting', async () => {

@@ -123,8 +123,10 @@ describe.skipIf(!canRun)('day-2 operations', () => {
     expect(doctor.code).toBe(4);
     expect(doctor.stdout).toMatch(/✗ orchestrator: key valid: the key has expired\n\s+fix: june-ts deploy-sidecars/);
     // repair
-    expect((await s.june(['deploy-sidecars'])).code).toBe(0);
-    expect((await s.june(['status'])).code).toBe(0);
+    const repair = await s.june(['deploy-sidecars']);
+    expect(repair.code, repair.stderr).toBe(0);
+    const green = await s.june(['status']);
+    expect(green.code, green.stdout + green.stderr).toBe(0);
   });
 
   it('status goes red when a node goes offline', async () => {

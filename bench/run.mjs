@@ -127,6 +127,13 @@ async function benchN(n, startup) {
         cmd: [process.execPath, BIN, 'deploy-sidecars', '--yes', '--skip', '11.2-headscale-sidecars/verify', '--config', configPath],
         env: { ...baseEnv, HEADSCALE_TRANSPORT: 'exec' },
       },
+      floor: {
+        label: 'cluster floor (no Headscale work)',
+        cmd: ['bash', join(REPO, 'bench', 'cluster-floor.sh'), valuesFile, env.headscale.url, ...services],
+        env: { ...baseEnv, CHART, KUBE_CONTEXT: env.context },
+        // placeholder Secret, no users: only the Deployments are checked
+        check: 'deployments',
+      },
       api: {
         label: 'june-ts deploy-sidecars (api)',
         cmd: [process.execPath, BIN, 'deploy-sidecars', '--yes', '--skip', '11.2-headscale-sidecars/verify', '--config', configPath],
@@ -150,12 +157,13 @@ async function benchN(n, startup) {
     };
 
     /** Sanity check after a run (not timed): N keys in the Secret, N Deployments ready. */
-    const check = async () => {
+    const check = async (what = 'all') => {
       const s = JSON.parse(await env.kubectl(['-n', NS, 'get', 'secret', 'headscale-auth-keys', '-o', 'json']));
       const keys = Object.keys(s.data ?? {}).filter((k) => /^june-svc\d+-authkey$/.test(k));
       const deps = JSON.parse(await env.kubectl(['-n', NS, 'get', 'deploy', '-o', 'json'])).items;
       const ready = deps.filter((d) => d.status?.readyReplicas >= 1 && d.spec.template.spec.containers.some((c) => c.name === 'tailscale'));
       const users = (JSON.parse((await env.headscale.cli(['users', 'list', '-o', 'json'])) || 'null') ?? []).filter((u) => /^june-svc/.test(u.name));
+      if (what === 'deployments') return keys.length !== n || ready.length !== n ? `secret entries ${keys.length}, ready deployments with sidecar ${ready.length} (want ${n})` : undefined;
       if (keys.length !== n || ready.length !== n || users.length !== n) return `secret keys ${keys.length}, ready deployments with sidecar ${ready.length}, users ${users.length} (want ${n})`;
       return undefined;
     };
@@ -171,13 +179,13 @@ async function benchN(n, startup) {
       closeSync(outFd);
       const m = JSON.parse(readFileSync(outJson, 'utf8'));
       const calls = existsSync(callLog) ? readFileSync(callLog, 'utf8').split('\n').filter(Boolean) : [];
-      const problem = m.code !== 0 ? `exit ${m.code}: ${readFileSync(join(dir, `${id}.out`), 'utf8').slice(-800)}` : await check();
+      const problem = m.code !== 0 ? `exit ${m.code}: ${readFileSync(join(dir, `${id}.out`), 'utf8').slice(-800)}` : await check(c.check);
       log(`N=${n} ${id}: ${fmtS(m.wall_ms)} s, ${calls.length} calls, max RSS ${fmtMB(m.maxrss_kb)} MB, tree ${fmtMB(m.peak_tree_rss_kb)} MB${problem ? `  PROBLEM: ${problem}` : ''}`);
       return { name, kind, ...m, calls, problem };
     };
 
     const results = [];
-    const order = ['manual', 'exec', 'api'];
+    const order = ['manual', 'exec', 'api', 'floor'];
     for (let rep = 0; rep < REPS; rep++) {
       // alternate: each repetition starts with the next contender
       for (let j = 0; j < order.length; j++) {
@@ -257,7 +265,7 @@ function summarize(all) {
       problems: rs.filter((r) => r.problem).map((r) => r.problem),
       types: countTypes(rs[rs.length - 1]?.calls ?? []),
     });
-    byN[n] = { manual: stat(pick('manual', 'fresh')), exec: stat(pick('exec', 'fresh')), api: stat(pick('api', 'fresh')), rerun: stat(pick('exec', 'rerun')) };
+    byN[n] = { manual: stat(pick('manual', 'fresh')), exec: stat(pick('exec', 'fresh')), api: stat(pick('api', 'fresh')), rerun: stat(pick('exec', 'rerun')), floor: stat(pick('floor', 'fresh')) };
   }
   return byN;
 }
@@ -297,6 +305,11 @@ function report({ all, byN, startup, envInfo, started, finished }) {
     L.push(`| (same for api transport, informative) | ${scaleApi.toFixed(2)}× | ${mark(scaleApi <= 2.5)} |`);
   }
   L.push(`| re-run at N=20 ≤ 25% of a fresh run (exec) | ${rerun === undefined ? 'n/a' : `${(rerun * 100).toFixed(0)}%`} | ${mark(rerun === undefined ? undefined : rerun <= 0.25)} |`);
+  if (n20 && n1) {
+    L.push('');
+    L.push(`What bounds the first two: the cluster floor (the Secret, the Helm install and the rollout of N Deployments, with no Headscale work; bench/cluster-floor.sh) takes ${fmtS(n20.floor.median)} s at N=20. Even a client with zero Headscale cost would be at most ${(n20.manual.median / n20.floor.median).toFixed(2)}× faster than the manual baseline, and its N=20 time would be ${(n20.floor.median / n1.exec.median).toFixed(2)}× june-ts's N=1 time (the floor itself grows ${(n20.floor.median / n1.floor.median).toFixed(2)}× from N=1 to N=20).`, '');
+    L.push('| target | measured | |', '|---|---|---|');
+  }
   L.push(`| \`june-ts --help\` ≤ ${STARTUP_TARGETS.help}× \`node -e 0\` | ${help.ratio.toFixed(2)}× | ${mark(help.met)} |`);
   L.push(`| \`june-ts install --dry-run\` ≤ ${STARTUP_TARGETS.dryRun}× \`node -e 0\` | ${dry.ratio.toFixed(2)}× | ${mark(dry.met)} |`, '');
 
@@ -310,9 +323,10 @@ function report({ all, byN, startup, envInfo, started, finished }) {
     L.push(row('june-ts deploy-sidecars, exec', s.exec));
     L.push(row('june-ts deploy-sidecars, api', s.api));
     L.push(row('june-ts re-run (exec, on the finished state)', s.rerun, `${((s.rerun.median / s.exec.median) * 100).toFixed(0)}%`));
+    L.push(row('cluster floor: Secret + helm install + rollout, no Headscale (bench/cluster-floor.sh)', s.floor));
   }
   const problems = Object.entries(byN).flatMap(([n, s]) => Object.entries(s).flatMap(([k, st]) => st.problems.map((p) => `- N=${n} ${k}: ${p.replace(/\s+/g, ' ').slice(0, 300)}`)));
-  L.push('', problems.length ? `**Runs with problems (exit code or post-run check failed):**\n\n${problems.join('\n')}` : 'Every run exited 0 and passed the post-run check (N keys in the Secret, N Users in Headscale, N Deployments Ready with a `tailscale` container).', '');
+  L.push('', problems.length ? `**Runs with problems (exit code or post-run check failed):**\n\n${problems.join('\n')}` : 'Every run exited 0 and passed the post-run check (N keys in the Secret, N Users in Headscale, N Deployments Ready with a `tailscale` container; for the cluster floor: N Secret entries and N such Deployments).', '');
 
   L.push('## Processes by type (last repetition of each contender)', '');
   for (const n of Object.keys(byN).map(Number).sort((a, b) => a - b)) {
@@ -359,9 +373,10 @@ function report({ all, byN, startup, envInfo, started, finished }) {
   L.push(`- One fresh e2e environment per N (\`startEnv({ sidecars: false })\`: real kube-apiserver + kwok, real Headscale ${envInfo.headscale} as a local process, kubectl/helm binaries; no sidecar kubelet, so no tailscaled joins and both contenders stop when the Deployments have rolled out). Headscale is deployed in the cluster once per environment with \`june-ts install --only 11-headscale\` (the exec transport and the manual script reach the real headscale CLI through \`kubectl exec deployment/headscale\`, kwok ClusterExec). Namespace \`${NS}\` exists before every run.`);
   L.push('- Values: `services.svc1..svcN` each `enabled: true`, an image, port 8080 and `replicas: 1` (the chart schema requires replicas), `tailscale.authKeyRefs.svcK: june-svcK-authkey`; orchestrator and idp disabled.');
   L.push('- Before every fresh run the state is reset to the same starting point (not timed): `helm uninstall june-platform --wait`, Secret `headscale-auth-keys` deleted, all pods gone, users `june-svc*` destroyed in Headscale (their keys go with them); the reset then checks that no user and no Deployment is left.');
-  L.push('- Each repetition runs manual, june-ts exec and june-ts api once, the first contender rotating per repetition; the re-run is june-ts (exec) again right after its fresh run, with nothing reset.');
+  L.push('- Each repetition runs manual, june-ts exec, june-ts api and the cluster floor once, the first contender rotating per repetition; the re-run is june-ts (exec) again right after its fresh run, with nothing reset.');
   L.push('- **manual**: `bench/manual-baseline.sh`, the spec\'s Option 3 + Option 2 as a sequential script: per service `kubectl exec deployment/headscale -- headscale users create`, `users list -o json` (Headscale ≥ 0.26 needs the id), `preauthkeys create -u <id> --reusable --expiration 180d -o json` (key parsed with tr/sed), then one `kubectl create secret generic` with all keys, one `helm upgrade --install … -f values --set tailscale.enabled=true --set tailscale.controlUrl=…` and a `kubectl rollout status` per Deployment.');
   L.push('- **june-ts**: `node bin/june-ts.js deploy-sidecars --yes --skip 11.2-headscale-sidecars/verify` with the same values file (`PLATFORM_VALUES`), `TAILSCALE_SERVICES=svc1,…`; `HEADSCALE_TRANSPORT=exec`, or `api` with `HEADSCALE_API_URL`/`HEADSCALE_API_KEY` (REST calls are not processes, so api runs show only kubectl/helm).');
+  L.push('- **cluster floor**: `bench/cluster-floor.sh`: the same Secret (placeholder values), the same `helm upgrade --install` and a concurrent `kubectl rollout status` of every Deployment, with no Headscale call at all: what any client has to wait for on this cluster (the controller-manager and scheduler creating, scheduling and readying N Deployments\' pods).');
   L.push('- Wall time, exit code and memory come from `bench/measure.py` around the contender (`python3 measure.py out.json <cmd>`): wall = spawn to exit; max RSS = `getrusage(RUSAGE_CHILDREN).ru_maxrss`, i.e. the largest single process among all descendants (node for june-ts, usually helm for the manual script), not a sum; tree RSS = peak of the summed RSS of every process in the contender\'s session, sampled every 50 ms from /proc (short-lived kubectl processes can fall between samples).');
   L.push('- Processes: kubectl, helm and headscale are wrapped by scripts first on PATH that append one line per invocation to a log, the same for both contenders. The manual script\'s own `tr`/`sed`/`grep` are not counted.');
   L.push('- After each run (not timed) a check verifies N keys in the Secret, N users in Headscale and N Ready Deployments with a `tailscale` container.');

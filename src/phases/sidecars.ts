@@ -98,15 +98,40 @@ export async function writeSecretPhase(ctx: Context): Promise<void> {
     ctx.log.info(`  Secret ${ctx.config.authSecretName} is up to date`);
     return;
   }
-  await kube.ensureNamespace(ctx.config.platform.namespace);
-  await kube.applySecret({
-    namespace: ctx.config.platform.namespace,
-    name: ctx.config.authSecretName,
-    stringData: want.data,
-    labels: want.labels,
-    annotations: want.annotations,
-  });
+  try {
+    await kube.ensureNamespace(ctx.config.platform.namespace);
+    await kube.applySecret({
+      namespace: ctx.config.platform.namespace,
+      name: ctx.config.authSecretName,
+      stringData: want.data,
+      labels: want.labels,
+      annotations: want.annotations,
+    });
+  } catch (e) {
+    const note = await expireUnsavedKeys(ctx);
+    if (note && e instanceof Error) e.message += `\n  ${note}`;
+    throw e;
+  }
   ctx.log.info(`  Secret ${ctx.config.platform.namespace}/${ctx.config.authSecretName} written (${Object.keys(want.data).length} entries)`);
+}
+
+/**
+ * The Secret could not be written (e.g. the API server stayed away): the keys minted in
+ * this run exist nowhere but in Headscale. Expire them, so no valid reusable key is left
+ * that nobody holds; the re-run mints fresh ones. Says what it did, for the error message.
+ */
+async function expireUnsavedKeys(ctx: Context): Promise<string | undefined> {
+  const minted = [...(ctx.state.keys?.values() ?? [])].filter((k) => k.minted && k.keyId);
+  if (!minted.length) return undefined;
+  const hs = await ctx.headscale();
+  const results = await Promise.allSettled(
+    minted.map((k) => hs.expirePreAuthKey({ id: k.keyId!, user: k.user.name, key: k.key, reusable: true, ephemeral: false, used: false })),
+  );
+  const failed = minted.filter((_, i) => results[i]!.status === 'rejected');
+  const services = (ks: typeof minted) => ks.map((k) => k.service).join(', ');
+  if (!failed.length) return `the ${minted.length} key(s) minted in this run (${services(minted)}) were not saved, so they were expired in Headscale; a re-run mints new ones`;
+  const why = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as Error;
+  return `the key(s) minted in this run for ${services(failed)} were not saved and could not be expired (${why?.message ?? why}); expire them in Headscale (key ids ${failed.map((k) => k.keyId).join(', ')})`;
 }
 
 export async function platformReleasePhase(ctx: Context): Promise<void> {

@@ -2,6 +2,7 @@
 // minted-keys record, no write when nothing changed, and keys saved when minting fails part-way.
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
+import { ApiUnreachableError } from '../../src/errors.js';
 import type { Context } from '../../src/context.js';
 import { WriteGate } from '../../src/plan.js';
 import { ensureUsersPhase, resolveKeysPhase, writeSecretPhase } from '../../src/phases/sidecars.js';
@@ -45,6 +46,23 @@ describe('11.2 users, keys, secret', () => {
     expect(Object.values(record).sort()).toEqual(hs.keys.map((k) => k.id).sort());
     expect(JSON.stringify(s!.annotations)).not.toContain('secret');
     expect(s!.labels['app.kubernetes.io/managed-by']).toBe('june-ts');
+  });
+
+  it('a Secret that cannot be written: the keys minted in this run are expired, not left valid and unheld', async () => {
+    const kube = new FakeKube();
+    const hs = new FakeHeadscale();
+    kube.applySecret = async () => {
+      throw new ApiUnreachableError('cannot reach the Kubernetes API server at https://127.0.0.1:6443 (apply Secret june-services/headscale-auth-keys)');
+    };
+    const ctx = context(kube, hs);
+    await ensureUsersPhase(ctx);
+    await resolveKeysPhase(ctx);
+    const err = (await writeSecretPhase(ctx).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ApiUnreachableError);
+    expect(err.message).toMatch(/\n {2}the 2 key\(s\) minted in this run \(orchestrator, idp\) were not saved, so they were expired in Headscale; a re-run mints new ones$/);
+    expect(hs.keys).toHaveLength(2);
+    for (const k of hs.keys) expect(k.expiration!.getTime()).toBeLessThan(Date.now());
+    for (const k of hs.keys) expect(err.message).not.toContain(k.key!);
   });
 
   it('a second run keeps every key and does not write the Secret', async () => {

@@ -229,6 +229,37 @@ exit $rc
       await expectConsistent(['orchestrator', 'idp', 'stt', 'tts'], { ...before, tts: 1 });
     });
 
+    it('(c) gone for good between the key mint and the Secret write: the unsaved key is named (exec transport: expiring it needs the API server too)', async () => {
+      // With the exec transport every Headscale call is a `kubectl exec` through the API
+      // server, so the key minted just before it went away cannot be expired either; june-ts
+      // says so and names the key id. (With the API transport it is expired: unit-tested in
+      // sidecars-phase.test.ts, since no subprocess sits between that mint and the write.)
+      const services = ['orchestrator', 'idp', 'stt', 'tts'];
+      s.writeConfig({ TAILSCALE_SERVICES: services.join(',') });
+      // tts needs a new key: its entry is gone from the Secret
+      await s.env.kubectl(['-n', 'june-services', 'patch', 'secret', 'headscale-auth-keys', '--type=json', '-p', '[{"op":"remove","path":"/data/june-tts-authkey"}]']);
+      const countsBefore = await keyCounts(['tts']);
+      const r = await juneWithPauseAfter(['deploy-sidecars'], 'exec .* preauthkeys create', async () => {
+        await s.env.apiserver.stop();
+      }, { TAILSCALE_SERVICES: services.join(',') });
+      try {
+        expect(r.paused).toBe(true);
+        noStack(r);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toMatch(/phase 11\.2-headscale-sidecars\/secret: cannot reach the Kubernetes API server/);
+        expect(r.stderr).toMatch(/\n {2}the key\(s\) minted in this run for tts were not saved and could not be expired \(.+\); expire them in Headscale \(key ids \d+\)\n/);
+        expect(await keyCounts(['tts'])).toEqual({ tts: countsBefore.tts! + 1 });
+      } finally {
+        await s.env.apiserver.start();
+      }
+      const again = await s.june(['deploy-sidecars']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toMatch(/tts: new key/);
+      expect(await keyCounts(['tts'])).toEqual({ tts: countsBefore.tts! + 2 });
+      const secret = await s.secret();
+      expect(Object.keys(secret!.data).sort()).toEqual(services.map((svc) => `june-${svc}-authkey`).sort());
+    });
+
     it('(b) down for longer than the retry budget: exit 2 within a bounded time, a clear message; after a restart a plain re-run completes', async () => {
       const services = ['orchestrator', 'idp', 'stt', 'tts'];
       const before = await keyCounts(services);

@@ -46,6 +46,8 @@ export interface HelmOptions {
   gate: WriteGate;
 }
 
+const timeoutFlag = (ms: number) => ['--timeout', `${Math.round(ms / 1000)}s`];
+
 export class HelmCli implements HelmClient {
   private majorVersion: Promise<3 | 4> | undefined;
   constructor(private readonly o: HelmOptions) {}
@@ -115,7 +117,7 @@ export class HelmCli implements HelmClient {
    * rollout itself for 20 Deployments, and Helm 3's --atomic polls every 2 s.
    */
   async upgradeInstall(req: UpgradeRequest): Promise<void> {
-    const flags = ['--namespace', req.namespace, '--create-namespace', '--timeout', `${Math.round(req.timeoutMs / 1000)}s`, ...this.kubeFlags()];
+    const flags = ['--namespace', req.namespace, '--create-namespace', ...timeoutFlag(req.timeoutMs), ...this.kubeFlags()];
     await this.o.gate.write(
       { kind: 'helm', action: 'upgrade --install', release: req.release, namespace: req.namespace, chart: req.chart, values: req.values, flags },
       async () => {
@@ -133,14 +135,14 @@ export class HelmCli implements HelmClient {
   }
 
   async rollback(release: string, namespace: string, revision: number, timeoutMs: number): Promise<void> {
-    const flags = ['--namespace', namespace, '--timeout', `${Math.round(timeoutMs / 1000)}s`, ...this.kubeFlags()];
+    const flags = ['--namespace', namespace, ...timeoutFlag(timeoutMs), ...this.kubeFlags()];
     await this.o.gate.write({ kind: 'helm', action: 'rollback', release, namespace, flags: [String(revision), ...flags] }, async () => {
       await this.o.runner.run(this.o.bin, ['rollback', release, String(revision), ...flags]);
     }, undefined);
   }
 
   async uninstall(release: string, namespace: string, timeoutMs: number): Promise<boolean> {
-    const flags = ['--namespace', namespace, '--wait', '--timeout', `${Math.round(timeoutMs / 1000)}s`, ...this.kubeFlags()];
+    const flags = ['--namespace', namespace, '--wait', ...timeoutFlag(timeoutMs), ...this.kubeFlags()];
     return this.o.gate.write(
       { kind: 'helm', action: 'uninstall', release, namespace, flags },
       async () => {

@@ -4,6 +4,7 @@
 import type { Context } from '../context.js';
 import { ExternalError } from '../errors.js';
 import { HEADSCALE_DEPLOYMENT, HOST_USER, headscaleUser, stateSecretName } from '../names.js';
+import { expireKeys } from './keys.js';
 import { applyRelease, mergeValues } from './release.js';
 import type { PhaseDef } from './workflow.js';
 
@@ -71,10 +72,9 @@ async function purge(ctx: Context): Promise<void> {
     return;
   }
   const keys = (await hs.listPreAuthKeys(users)).filter((k) => !k.expiration || k.expiration > new Date());
-  const results = await Promise.allSettled(keys.map((k) => hs.expirePreAuthKey(k)));
-  const unexpired = results.filter((r) => r.status === 'rejected');
+  const unexpired = await expireKeys(hs, keys);
   if (unexpired.length) {
-    ctx.log.warn(`${unexpired.length} key(s) could not be expired (${(unexpired[0] as PromiseRejectedResult).reason?.message}); deleting their users invalidates them`);
+    ctx.log.warn(`${unexpired.length} key(s) could not be expired (${unexpired[0]!.error?.message}); deleting their users invalidates them`);
   }
   // Users that still own nodes cannot be deleted: delete those nodes first (host included).
   const nodes = (await hs.listNodes()).filter((n) => wanted.has(n.user));

@@ -2,7 +2,7 @@
 // that cannot. Pure decisions (judgeKey) are unit-tested; mintKeys does the I/O.
 import type { Context, ServiceKey } from '../context.js';
 import { mapLimit } from '../headscale/common.js';
-import type { HsPreAuthKey, HsUser } from '../headscale/types.js';
+import type { HeadscaleClient, HsPreAuthKey, HsUser } from '../headscale/types.js';
 import { MINTED_KEYS_ANNOTATION } from '../names.js';
 import { redactor } from '../ui/redact.js';
 
@@ -53,6 +53,12 @@ export async function mintKey(ctx: Pick<Context, 'headscale' | 'config'>, servic
   const created = await hs.createPreAuthKey(user, { reusable: true, expiration: ctx.config.keyExpiration });
   redactor.add(created.key);
   return { service, user, key: created.key, keyId: created.id, expiration: created.expiration, minted: true, reason };
+}
+
+/** Expires every key concurrently; returns the ones that could not be expired, with why. */
+export async function expireKeys(hs: HeadscaleClient, keys: readonly HsPreAuthKey[]): Promise<{ key: HsPreAuthKey; error: Error }[]> {
+  const results = await Promise.allSettled(keys.map((k) => hs.expirePreAuthKey(k)));
+  return results.flatMap((r, i) => (r.status === 'rejected' ? [{ key: keys[i]!, error: r.reason as Error }] : []));
 }
 
 /** Decide per service; mint the ones that cannot be kept, concurrently. */

@@ -115,6 +115,12 @@ async function waitForRelease(ctx: Pick<Context, 'kube' | 'signal'>, spec: Pick<
 }
 
 /**
+ * Bound on undoing a failed release (the rollback and its rollout), independent of
+ * WAIT_TIMEOUT: a short WAIT_TIMEOUT that just expired must not also cut the rollback short.
+ */
+const ROLLBACK_TIMEOUT_MS = 120_000;
+
+/**
  * What `--atomic` / `--rollback-on-failure` did, with june-ts's own wait: back to the last
  * deployed revision (or uninstalled when this was the first install), then the original
  * failure is rethrown with what was undone appended.
@@ -135,7 +141,7 @@ async function undoRelease(
   // nothing was applied, so there is nothing to undo, and a rollback would add a revision.
   const after = await helm.release(spec.release, spec.namespace).catch(() => undefined);
   if (after !== undefined && (after?.revision ?? 0) === (before?.revision ?? 0)) throw cause;
-  const timeoutMs = 120_000;
+  const timeoutMs = ROLLBACK_TIMEOUT_MS;
   let undone: string;
   try {
     if (before?.status === 'deployed') {

@@ -3,7 +3,7 @@
 import { targetServices, type Context } from '../context.js';
 import type { HsPreAuthKey } from '../headscale/types.js';
 import { workloadName } from '../names.js';
-import { readMintedRecord } from './keys.js';
+import { expireKeys, readMintedRecord } from './keys.js';
 import { ensureUsersPhase, resolveKeysPhase, waitForSidecars, writeSecretPhase } from './sidecars.js';
 import type { PhaseDef } from './workflow.js';
 
@@ -41,8 +41,7 @@ async function expireOldPhase(ctx: Context): Promise<void> {
     ctx.log.info('  no earlier keys minted by june-ts to expire');
     return;
   }
-  const results = await Promise.allSettled(old.map((k) => hs.expirePreAuthKey(k)));
-  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ key: old[i]!, error: r.reason as Error }] : []));
+  const failed = await expireKeys(hs, old);
   for (const f of failed) {
     ctx.log.warn(`old key ${f.key.id} of ${f.key.user} not expired: ${f.error.message} — it stays valid until ${f.key.expiration?.toISOString() ?? 'its expiry'}`);
   }

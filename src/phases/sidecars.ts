@@ -13,7 +13,7 @@ import {
   tailnetHostname,
   workloadName,
 } from '../names.js';
-import { PartialKeysError, readMintedRecord, resolveKeys } from './keys.js';
+import { PartialKeysError, expireKeys, readMintedRecord, resolveKeys } from './keys.js';
 import { ensureRelease } from './release.js';
 import type { PhaseDef } from './workflow.js';
 
@@ -123,14 +123,15 @@ export async function writeSecretPhase(ctx: Context): Promise<void> {
 async function expireUnsavedKeys(ctx: Context): Promise<string | undefined> {
   const minted = [...(ctx.state.keys?.values() ?? [])].filter((k) => k.minted && k.keyId);
   if (!minted.length) return undefined;
-  const hs = await ctx.headscale();
-  const results = await Promise.allSettled(
-    minted.map((k) => hs.expirePreAuthKey({ id: k.keyId!, user: k.user.name, key: k.key, reusable: true, ephemeral: false, used: false })),
+  const failures = await expireKeys(
+    await ctx.headscale(),
+    minted.map((k) => ({ id: k.keyId!, user: k.user.name, key: k.key, reusable: true, ephemeral: false, used: false })),
   );
-  const failed = minted.filter((_, i) => results[i]!.status === 'rejected');
+  const failedIds = new Set(failures.map((f) => f.key.id));
+  const failed = minted.filter((k) => failedIds.has(k.keyId!));
   const services = (ks: typeof minted) => ks.map((k) => k.service).join(', ');
   if (!failed.length) return `the ${minted.length} key(s) minted in this run (${services(minted)}) were not saved, so they were expired in Headscale; a re-run mints new ones`;
-  const why = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as Error;
+  const why = failures[0]!.error;
   return `the key(s) minted in this run for ${services(failed)} were not saved and could not be expired (${why?.message ?? why}); expire them in Headscale (key ids ${failed.map((k) => k.keyId).join(', ')})`;
 }
 

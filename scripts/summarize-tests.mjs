@@ -9,8 +9,9 @@ const rows = [];
 for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
   const r = JSON.parse(readFileSync(join(dir, file), 'utf8'));
   const p = r.numPassedTests ?? 0, f = r.numFailedTests ?? 0, s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  // a file that failed to load counts as a failure even with no test inside
-  const broken = (r.testResults ?? []).filter((t) => t.status === 'failed' && (t.assertionResults ?? []).length === 0).length;
+  // a file that failed outside its tests (failed to load, a beforeAll threw: its tests then
+  // show as skipped) counts as one failure of its own
+  const broken = (r.testResults ?? []).filter((t) => t.status === 'failed' && !(t.assertionResults ?? []).some((a) => a.status === 'failed')).length;
   passed += p; failed += f + broken; skipped += s;
   rows.push(`  ${file.replace(/\.json$/, '').padEnd(24)} ${p} passed, ${f + broken} failed, ${s} skipped`);
 }

@@ -22,25 +22,40 @@ export function readVersions() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** A free TCP port on 127.0.0.1 (also checked free for UDP when udp=true). */
-export async function freePort(udp = false) {
-  for (;;) {
-    const port = await new Promise((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const p = /** @type {any} */ (s.address()).port;
-        s.close(() => resolve(p));
-      });
-    });
-    if (!udp) return port;
-    const ok = await new Promise((resolve) => {
-      const u = createSocket('udp4');
-      u.once('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (ok) return port;
+// Ports are picked below the kernel's ephemeral range: a port from that range can be taken,
+// between our check and the daemon's bind, as the source port of any outgoing connection
+// (and a client polling a not-yet-listening port there can connect to itself). One CI run
+// lost a kube-apiserver that way ("EOF" from its port for the whole --wait).
+const [ephemeralLow] = (() => {
+  try { return readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number); } catch { return [32768]; }
+})();
+const PORT_LOW = 20000, PORT_HIGH = Math.max(PORT_LOW + 1000, ephemeralLow - 1);
+const handedOut = new Set();
+
+const canBind = (port, udp) => new Promise((resolve) => {
+  if (udp) {
+    const u = createSocket('udp4');
+    u.once('error', () => resolve(false));
+    u.bind(port, '0.0.0.0', () => u.close(() => resolve(true)));
+    return;
   }
+  const s = createServer();
+  s.once('error', () => resolve(false));
+  s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+});
+
+/** A free TCP port on 127.0.0.1 outside the ephemeral range, never handed out twice by this
+ *  process (also checked free for UDP when udp=true). */
+export async function freePort(udp = false) {
+  for (let i = 0; i < 2000; i++) {
+    const port = PORT_LOW + Math.floor(Math.random() * (PORT_HIGH - PORT_LOW + 1));
+    if (handedOut.has(port)) continue;
+    if (!(await canBind(port, false))) continue;
+    if (udp && !(await canBind(port, true))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${PORT_LOW}-${PORT_HIGH}`);
 }
 
 /**

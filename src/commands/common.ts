@@ -104,7 +104,13 @@ export function createContext(command: string, g: GlobalOptions, options: Comman
   const kube = once(async (): Promise<KubeClient> => {
     if (offline) return new (await import('../kube/offline.js')).OfflineKube(gate);
     const { ClientNodeKube } = await import('../kube/client.js');
-    return new ClientNodeKube({ kubeconfig: config.kube.kubeconfig, context: config.kube.context, gate });
+    return new ClientNodeKube({
+      kubeconfig: config.kube.kubeconfig,
+      context: config.kube.context,
+      gate,
+      signal,
+      onRetry: (what, attempt, delayMs, reason) => log.debug(`API ${what}: ${reason}; attempt ${attempt + 1} in ${delayMs} ms`),
+    });
   });
   const helm = once(async (): Promise<HelmClient> => {
     const { HelmCli, OfflineHelm } = await import('../helm/helm.js');

@@ -13,6 +13,10 @@ export interface KubeOptions {
   gate: WriteGate;
   /** Retry budgets (tests shorten them); defaults API_RETRY, PREFLIGHT_RETRY, RELEASE_RETRY. */
   retry?: RetryPolicies;
+  /** Ctrl-C ends a wait between retries at once (see RetryHooks.signal). */
+  signal?: AbortSignal;
+  /** Told about each retry; the CLI prints it under --verbose. */
+  onRetry?: RetryHooks['onRetry'];
 }
 
 export interface RetryPolicies {
@@ -92,17 +96,50 @@ export class RetriesExhausted extends Error {
 
 export interface RetryClock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after ms, or rejects with InterruptedError as soon as signal aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
-const realClock: RetryClock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+const realClock: RetryClock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(new InterruptedError());
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(new InterruptedError());
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+
+export interface RetryHooks {
+  /**
+   * Ctrl-C: a call that was under way when it fired stops waiting for its next attempt
+   * (InterruptedError) instead of sitting out the rest of its budget. A call started after
+   * it (restoring a Secret, releasing the run lock) is clean-up and keeps its retries.
+   */
+  signal?: AbortSignal;
+  onRetry?: (what: string, attempt: number, delayMs: number, reason: string) => void;
+}
 
 /**
  * Bounded retries with backoff on transient API errors (server restarting, throttling).
  * A non-transient error (404, 409, 403, a validation error) is thrown at once, unchanged;
  * when the budget runs out on a transient one, RetriesExhausted carries the last error.
  */
-export async function withRetry<T>(what: string, fn: () => Promise<T>, policy: RetryPolicy = API_RETRY, clock: RetryClock = realClock): Promise<T> {
+export async function withRetry<T>(
+  what: string,
+  fn: () => Promise<T>,
+  policy: RetryPolicy = API_RETRY,
+  clock: RetryClock = realClock,
+  hooks: RetryHooks = {},
+): Promise<T> {
   const start = clock.now();
+  const signal = hooks.signal && !hooks.signal.aborted ? hooks.signal : undefined;
   let delay = policy.firstDelayMs;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -111,7 +148,8 @@ export async function withRetry<T>(what: string, fn: () => Promise<T>, policy: R
       if (!isTransient(e)) throw e;
       const elapsed = clock.now() - start;
       if (elapsed + delay > policy.budgetMs) throw new RetriesExhausted(what, attempt, elapsed, e);
-      await clock.sleep(delay);
+      hooks.onRetry?.(what, attempt, delay, describe(e));
+      await clock.sleep(delay, signal);
       delay = Math.min(delay * 2, policy.maxDelayMs);
     }
   }
@@ -150,10 +188,12 @@ export class ClientNodeKube implements KubeClient {
   private readonly objects: k8s.KubernetesObjectApi;
   private readonly gate: WriteGate;
   private readonly retry: Required<RetryPolicies>;
+  private readonly retryHooks: RetryHooks;
 
   constructor(options: KubeOptions) {
     this.gate = options.gate;
     this.retry = { api: API_RETRY, preflight: PREFLIGHT_RETRY, release: RELEASE_RETRY, ...options.retry };
+    this.retryHooks = { signal: options.signal, onRetry: options.onRetry };
     this.kc = new k8s.KubeConfig();
     try {
       if (options.kubeconfig) this.kc.loadFromFile(options.kubeconfig);
@@ -180,10 +220,11 @@ export class ClientNodeKube implements KubeClient {
   }
 
   private withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return withRetry(what, fn, this.retry.api);
+    return withRetry(what, fn, this.retry.api, realClock, this.retryHooks);
   }
 
   private fail(action: string, e: unknown): never {
+    if (e instanceof InterruptedError) throw e;
     if (e instanceof RetriesExhausted && isConnectionError(e)) {
       const server = this.kc.getCurrentCluster()?.server ?? '(unknown)';
       throw new ApiUnreachableError(
@@ -211,9 +252,10 @@ export class ClientNodeKube implements KubeClient {
 
   async serverVersion(): Promise<string> {
     try {
-      const v = await withRetry('version', () => this.kc.makeApiClient(k8s.VersionApi).getCode(), this.retry.preflight);
+      const v = await withRetry('version', () => this.kc.makeApiClient(k8s.VersionApi).getCode(), this.retry.preflight, realClock, this.retryHooks);
       return v.gitVersion;
     } catch (e) {
+      if (e instanceof InterruptedError) throw e;
       const server = this.kc.getCurrentCluster()?.server ?? '(unknown)';
       throw new PreflightError(`cannot reach the Kubernetes API server at ${server}: ${describe(e)}`, {
         hint: 'check that the cluster is up and KUBECONFIG/KUBE_CONTEXT point at it (`kubectl cluster-info`)',
@@ -448,7 +490,7 @@ export class ClientNodeKube implements KubeClient {
     return async () => {
       clearInterval(timer);
       try {
-        const l = await withRetry('read lease', () => coord.readNamespacedLease({ name, namespace }), this.retry.release);
+        const l = await withRetry('read lease', () => coord.readNamespacedLease({ name, namespace }), this.retry.release, realClock, { onRetry: this.retryHooks.onRetry });
         if (l.spec?.holderIdentity === holder) await withRetry('delete lease', () => coord.deleteNamespacedLease({ name, namespace }), this.retry.release);
       } catch {
         /* an expired lease is harmless */

@@ -20,7 +20,7 @@ import {
   withRetry,
   type RetryClock,
 } from '../../src/kube/client.js';
-import { ApiUnreachableError, ExitCode, ExternalError } from '../../src/errors.js';
+import { ApiUnreachableError, ExitCode, ExternalError, InterruptedError } from '../../src/errors.js';
 import type { WriteGate } from '../../src/plan.js';
 
 /** A clock that sleeps instantly and records the delays. */
@@ -113,6 +113,48 @@ describe('withRetry', () => {
     expect(v).toBe('ok');
     expect(clock.t).toBe(9_000); // 200+400+800+1600+3000+3000: the first try after 6.5 s
     expect(attempts).toBe(7);
+  });
+
+  it('tells onRetry about every retry (what, attempt, next delay, reason) and not about the last failure', async () => {
+    const seen: string[] = [];
+    await withRetry('read secret', async () => {
+      throw refused();
+    }, { firstDelayMs: 200, maxDelayMs: 400, budgetMs: 1000 }, fakeClock(), {
+      onRetry: (what, attempt, delay, reason) => seen.push(`${what}#${attempt} +${delay}: ${reason}`),
+    }).catch(() => undefined);
+    expect(seen).toEqual([
+      'read secret#1 +200: connect ECONNREFUSED 127.0.0.1:6443',
+      'read secret#2 +400: connect ECONNREFUSED 127.0.0.1:6443',
+      'read secret#3 +400: connect ECONNREFUSED 127.0.0.1:6443', // at 1000 ms: the last attempt the budget allows
+    ]);
+  });
+
+  it('Ctrl-C during a retry wait ends the call at once with InterruptedError (real clock, 60 s budget)', async () => {
+    const ctl = new AbortController();
+    let attempts = 0;
+    // without an interruptible wait this sits out the 60 s budget and the test times out
+    const err = await withRetry('read', async () => {
+      attempts++;
+      throw refused();
+    }, { firstDelayMs: 20_000, maxDelayMs: 20_000, budgetMs: 60_000 }, undefined, {
+      signal: ctl.signal,
+      onRetry: () => setTimeout(() => ctl.abort(), 10),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect(attempts).toBe(1);
+  });
+
+  it('a call started after Ctrl-C (clean-up: restore, release the lock) keeps its retries', async () => {
+    const ctl = new AbortController();
+    ctl.abort();
+    const clock = fakeClock();
+    let attempts = 0;
+    const v = await withRetry('restore secret', async () => {
+      if (++attempts < 3) throw refused();
+      return 'restored';
+    }, API_RETRY, clock, { signal: ctl.signal });
+    expect(v).toBe('restored');
+    expect(clock.delays).toEqual([200, 400]);
   });
 
   it.each([

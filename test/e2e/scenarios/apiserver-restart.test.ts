@@ -58,7 +58,14 @@ describe.skipIf(!canRun)('Kubernetes API server restarted mid-run; 11.5 key file
    * finished (KUBECTL/HELM point at wrappers that run the recorded binaries, then wait), so
    * `action` runs while june-ts is between that call and its next one.
    */
-  const juneWithPauseAfter = async (args: string[], pattern: string, action: () => Promise<void>, config: Record<string, string> = {}) => {
+  const juneWithPauseAfter = async (
+    args: string[],
+    pattern: string,
+    action: () => Promise<void>,
+    config: Record<string, string> = {},
+    /** runs once the paused command was let go, with the pid of june-ts */
+    afterResume?: (juneTsPid: number) => Promise<void>,
+  ) => {
     const bin = join(s.dir, 'after-bin');
     mkdirSync(bin, { recursive: true });
     for (const tool of ['kubectl', 'helm']) {
@@ -66,6 +73,7 @@ describe.skipIf(!canRun)('Kubernetes API server restarted mid-run; 11.5 key file
 ${tool} "$@"
 rc=$?
 if [ -f "$JUNE_E2E_AFTER_DIR/armed" ] && printf '%s ' ${tool} "$@" | grep -Eq -- "$(cat "$JUNE_E2E_AFTER_DIR/armed")" && mv "$JUNE_E2E_AFTER_DIR/armed" "$JUNE_E2E_AFTER_DIR/paused" 2>/dev/null; then
+  echo "$PPID" > "$JUNE_E2E_AFTER_DIR/june-ts.pid"
   for _ in $(seq 1200); do [ -f "$JUNE_E2E_AFTER_DIR/resume" ] && break; sleep 0.1; done
 fi
 exit $rc
@@ -86,6 +94,7 @@ exit $rc
         await action();
         resumedAt = Date.now();
         writeFileSync(join(pauseDir, 'resume'), '');
+        await afterResume?.(Number(readFileSync(join(pauseDir, 'june-ts.pid'), 'utf8').trim()));
         break;
       }
     }
@@ -258,6 +267,41 @@ exit $rc
       expect(await keyCounts(['tts'])).toEqual({ tts: countsBefore.tts! + 2 });
       const secret = await s.secret();
       expect(Object.keys(secret!.data).sort()).toEqual(services.map((svc) => `june-${svc}-authkey`).sort());
+    });
+
+    it('(d) Ctrl-C while the API server is away: exit 130 without sitting out the retry budget; --verbose shows the retries; a re-run completes', async () => {
+      const services = ['orchestrator', 'idp', 'stt', 'tts'];
+      const before = await keyCounts(services);
+      const values = join(s.dir, 'annotate-d.yaml');
+      writeFileSync(values, 'ingress:\n  annotations:\n    example.test/apiserver-restart: "d"\n');
+      let interruptedAt = 0;
+      const r = await juneWithPauseAfter(['deploy-sidecars', '--verbose'], '^helm upgrade', () => s.env.apiserver.stop(), {
+        TAILSCALE_SERVICES: services.join(','), PLATFORM_VALUES: values,
+      }, async (pid) => {
+        await sleep(2500); // june-ts is now retrying its rollout reads against the dead server
+        interruptedAt = Date.now();
+        process.kill(pid, 'SIGINT');
+      });
+      try {
+        expect(r.paused).toBe(true);
+        noStack(r);
+        expect(r.code, r.stderr).toBe(130);
+        expect(r.stderr).toMatch(/interrupted/);
+        // --verbose named each retry and its reason; Ctrl-C came before the budget ran out
+        const retries = r.stderr.split('\n').filter((l) => /^API [a-z ]+: connect ECONNREFUSED 127\.0\.0\.1:\d+; attempt \d+ in \d+ ms$/.test(l));
+        expect(retries.length, r.stderr).toBeGreaterThanOrEqual(2);
+        expect(r.stderr).not.toMatch(/gave up after/);
+        expect(r.stderr).not.toMatch(/rolling release|rolled back|rollback/);
+        // without an interruptible wait it would end only when the ~20 s budget runs out
+        expect(r.endedAt - interruptedAt).toBeLessThan(10_000);
+        console.log(`(d) ${retries.length} retries logged; exit 130 ${r.endedAt - interruptedAt} ms after SIGINT`);
+      } finally {
+        await s.env.apiserver.start();
+      }
+      const again = await s.june(['deploy-sidecars']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).not.toMatch(/new key/);
+      await expectConsistent(services, before);
     });
 
     it('(b) down for longer than the retry budget: exit 2 within a bounded time, a clear message; after a restart a plain re-run completes', async () => {

@@ -24,6 +24,8 @@ export interface ServiceKey {
 
 /** Data the phases of one run pass on to each other. */
 export interface RunState {
+  /** Will the phase with this full id run in this invocation (after --skip/--only/config)? */
+  willRun?: (phaseId: string) => boolean;
   users?: Map<string, HsUser>;
   keys?: Map<string, ServiceKey>;
   /** The auth Secret as it was before this run wrote it (for restore). */

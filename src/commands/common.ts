@@ -181,6 +181,8 @@ export async function executeWorkflow(
   hooks: { onFailure?: (error: unknown) => Promise<void> } = {},
 ): Promise<PhasePlan[]> {
   const selection = selectPhases(tree, select, ctx, ctx.command);
+  const running = new Set(selection.filter((s) => s.status === 'run').map((s) => s.phase.id));
+  ctx.state.willRun = (id) => running.has(id);
   const log = ctx.log;
   let plans: PhasePlan[] = [];
   try {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Context } from '../context.js';
 import { DegradedError, JuneError, PreflightError } from '../errors.js';
 import { collectHealth } from '../health/report.js';
+import { assertReleaseSettled } from '../phases/release.js';
 import {
   HEADSCALE_CONFIGMAP,
   HEADSCALE_DEPLOYMENT,
@@ -121,7 +122,22 @@ async function postChecks(ctx: Context): Promise<Check[]> {
   // Key names the chart reads must exist in the Secret.
   const helm = await ctx.helm();
   const kube = await ctx.kube();
-  const [values, secret] = await Promise.all([helm.values(config.platform.release, ns), kube.getSecret(ns, config.authSecretName)]);
+  const releases = [config.headscale, config.platform];
+  const [values, secret, ...current] = await Promise.all([
+    helm.values(config.platform.release, ns),
+    kube.getSecret(ns, config.authSecretName),
+    ...releases.map((r) => helm.release(r.release, r.namespace)),
+  ]);
+  for (const [i, r] of releases.entries()) {
+    const stuck = await assertReleaseSettled(current[i] ?? null, r).then(() => undefined, (e: JuneError) => e);
+    checks.push({
+      name: `Helm release ${r.namespace}/${r.release} settled`,
+      ok: !stuck,
+      level: 'error',
+      detail: stuck ? stuck.message : current[i] ? `revision ${current[i].revision} ${current[i].status}` : 'not installed',
+      ...(stuck?.hint ? { fix: stuck.hint } : {}),
+    });
+  }
   const refs = ((values?.tailscale as { authKeyRefs?: Record<string, string> } | undefined)?.authKeyRefs ?? {}) as Record<string, string>;
   const mismatched = config.services.filter((s) => (refs[s] ?? authKeyEntry(s)) !== authKeyEntry(s) || (secret && !(authKeyEntry(s) in secret.data)));
   if (secret) {

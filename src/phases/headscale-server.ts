@@ -15,8 +15,10 @@ export function headscaleValues(ctx: Pick<Context, 'config'>): Record<string, un
   };
 }
 
+export const HEADSCALE_ID = '11-headscale';
+
 export const headscaleServerPhase: PhaseDef<Context> = {
-  id: '11-headscale',
+  id: HEADSCALE_ID,
   description: 'Deploy the Headscale server',
   children: [
     {

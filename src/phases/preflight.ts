@@ -1,16 +1,23 @@
 // Checks that must pass before anything is changed: charts present, helm and the cluster
 // reachable. Read-only; in a static plan only the local checks can run.
 import type { Context } from '../context.js';
+import { assertReleaseSettled } from './release.js';
 import type { PhaseDef } from './workflow.js';
 
+type Chart = 'platform' | 'headscale';
+
 export interface PreflightNeeds {
-  charts: ('platform' | 'headscale')[];
+  charts: Chart[];
+  /** Releases the run will upgrade, each with the phase that does it (checked only when that phase runs). */
+  releases?: { chart: Chart; phase: string }[];
 }
 
 export function preflightPhase(needs: PreflightNeeds): PhaseDef<Context> {
   return {
     id: 'preflight',
-    description: 'Check charts, helm, kubectl and cluster access before changing anything',
+    description: needs.releases?.length
+      ? 'Check charts, helm, kubectl, cluster access and that no release to upgrade is stuck mid-operation'
+      : 'Check charts, helm, kubectl and cluster access before changing anything',
     run: async (ctx) => {
       const helm = await ctx.helm();
       const charts = needs.charts.map((c) => (c === 'platform' ? ctx.config.platform.chart : ctx.config.headscale.chart));
@@ -20,7 +27,12 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<Context> {
       const kubectl = ctx.config.headscale.transport === 'exec' && ctx.gate.mode !== 'static'
         ? ctx.runner.run(ctx.config.kube.kubectl, ['version', '--client', '-o', 'json'])
         : Promise.resolve();
-      const [server, major] = await Promise.all([kube.serverVersion(), helm.major(), kubectl]);
+      // a release stuck in pending-* would fail the upgrade after keys were minted: refuse now
+      const releases = (needs.releases ?? [])
+        .filter((r) => ctx.state.willRun?.(r.phase) ?? true)
+        .map((r) => (r.chart === 'platform' ? ctx.config.platform : ctx.config.headscale));
+      const settled = Promise.all(releases.map(async (r) => assertReleaseSettled(await helm.release(r.release, r.namespace), r)));
+      const [server, major] = await Promise.all([kube.serverVersion(), helm.major(), kubectl, settled]);
       ctx.log.info(`  cluster ${server}, Helm ${major}${refs.length ? `, charts ${refs.join(', ')}` : ''}`);
     },
   };

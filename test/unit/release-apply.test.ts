@@ -4,11 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { Context } from '../../src/context.js';
-import { ApiUnreachableError, ExternalError } from '../../src/errors.js';
+import { ApiUnreachableError, ExternalError, PreflightError } from '../../src/errors.js';
 import type { HelmClient, ReleaseInfo } from '../../src/helm/helm.js';
 import type { KubeClient } from '../../src/kube/types.js';
 import { WriteGate, type PlanEntry } from '../../src/plan.js';
 import { applyRelease } from '../../src/phases/release.js';
+import { preflightPhase } from '../../src/phases/preflight.js';
 import { Logger } from '../../src/ui/logger.js';
 
 interface Faults { upgrade?: boolean; rollout?: boolean; rollback?: boolean; /** the failed upgrade recorded no revision (e.g. a render error) */ nothingRecorded?: boolean }
@@ -145,5 +146,63 @@ describe('applyRelease', () => {
     await gate.collect(entries, () => applyRelease(context(s, gate), spec, {}, null));
     expect(s.calls).toEqual(['upgrade june-platform']);
     expect(entries.at(-1)).toEqual({ kind: 'note', text: expect.stringMatching(/^wait until the Deployments of release june-platform are rolled out/) });
+  });
+
+  it.each([
+    ['pending-upgrade', /^if no helm command is working on it, run `helm rollback june-platform -n june-services` \(back to the revision before 4; see `helm history june-platform -n june-services`\), then re-run june-ts$/],
+    ['pending-rollback', /^if no helm command is working on it, run `helm rollback june-platform -n june-services` \(back to the revision before 4;/],
+    ['pending-install', /^if no helm command is working on it, run `helm uninstall june-platform -n june-services` \(its first install never finished\), then re-run june-ts$/],
+  ])('a release stuck in %s is refused before any helm call, naming the command that frees it (exit 2)', async (status, hint) => {
+    const s = seams();
+    const stuck: ReleaseInfo = { ...deployed, revision: 4, status };
+    s.setLatest(stuck);
+    const err = (await applyRelease(context(s), spec, {}, stuck).catch((e: unknown) => e)) as PreflightError;
+    expect(err).toBeInstanceOf(PreflightError);
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toBe(`release june-platform in june-services is ${status} (revision 4): a Helm operation on it was interrupted, or is still running`);
+    expect(err.hint).toMatch(hint);
+    expect(s.calls).toEqual([]);
+  });
+});
+
+describe('preflight: releases stuck mid-operation', () => {
+  const stuckHelm = (status: string) => {
+    const asked: string[] = [];
+    const helm: Partial<HelmClient> = {
+      chartRef: async () => 'june-platform-0.1.0',
+      major: async () => 4,
+      release: async (release, namespace) => {
+        asked.push(`${namespace}/${release}`);
+        return { ...deployed, status };
+      },
+    };
+    const kube: Partial<KubeClient> = { serverVersion: async () => 'v1.34.4' };
+    return { asked, seams: { calls: [], helm, kube, setLatest: () => null } as unknown as ReturnType<typeof seams> };
+  };
+  const phase = preflightPhase({ charts: ['platform'], releases: [{ chart: 'platform', phase: '11.2-headscale-sidecars/helm' }] });
+  const apiCtx = (s: ReturnType<typeof seams>, willRun?: (id: string) => boolean) => {
+    const ctx = context(s);
+    // the API transport needs no kubectl; the exec one would run `kubectl version`
+    (ctx.config.headscale as { transport: string }).transport = 'api';
+    ctx.state.willRun = willRun;
+    return ctx;
+  };
+
+  it('refuses a run whose helm step would meet a pending-upgrade release, before anything changes', async () => {
+    const { asked, seams: s } = stuckHelm('pending-upgrade');
+    await expect(phase.run!(apiCtx(s, () => true))).rejects.toThrow(/^release june-platform in june-services is pending-upgrade \(revision 3\)/);
+    expect(asked).toEqual(['june-services/june-platform']);
+  });
+
+  it('does not look at the release when the phase that upgrades it will not run (--skip)', async () => {
+    const { asked, seams: s } = stuckHelm('pending-upgrade');
+    await phase.run!(apiCtx(s, (id) => id !== '11.2-headscale-sidecars/helm'));
+    expect(asked).toEqual([]);
+  });
+
+  it('a deployed release passes', async () => {
+    const { asked, seams: s } = stuckHelm('deployed');
+    await phase.run!(apiCtx(s, () => true));
+    expect(asked).toEqual(['june-services/june-platform']);
   });
 });

@@ -3,6 +3,7 @@
 // completes; two runs at once never make two sets of keys; sidecar RBAC is least
 // privilege; no key reaches an argv, an environment, an output or an annotation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canRun, expectNoSecretIn, startScenario, type Scenario } from './harness.js';
@@ -112,6 +113,51 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
     const history = await revisions();
     expect(history.at(-1)!.status).toBe('deployed');
     expect(history.at(-1)!.revision).toBeGreaterThan(deployedBefore);
+    const idp = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'deployment', 'june-idp', '-o', 'json']));
+    expect(idp.spec.template.spec.containers[0].resources?.requests?.cpu).toBeUndefined();
+    expect((await snapshot()).secret).toEqual(before.secret);
+    expect((await s.june(['status'])).code).toBe(0);
+  });
+
+  it('a release left pending-upgrade by a killed helm: refused before any change (exit 2), the fix is named; after it a re-run completes', async () => {
+    const revisions = async () => JSON.parse(await s.env.helm(['history', 'june-platform', '-n', 'june-services', '-o', 'json'])) as { revision: number; status: string }[];
+    const last = (await revisions()).at(-1)!;
+    // a human's `helm upgrade --wait` of a rollout that cannot finish, killed while it waits:
+    // Helm has recorded the new revision as pending-upgrade and never gets to finish it
+    writeFileSync(join(s.dir, 'stuck.yaml'), 'services:\n  idp:\n    resources:\n      requests:\n        cpu: "100000"\n');
+    const helm = spawn('helm', ['upgrade', 'june-platform', join(process.cwd(), 'helm', 'june-platform'), '-n', 'june-services', '--reuse-values', '-f', join(s.dir, 'stuck.yaml'), '--wait', '--timeout', '300s'], {
+      env: { ...process.env, ...s.env.env }, stdio: 'ignore',
+    });
+    const exited = new Promise((r) => helm.once('exit', r));
+    try {
+      for (let i = 0; ; i++) {
+        const h = (await revisions()).at(-1)!;
+        if (h.revision > last.revision && h.status === 'pending-upgrade') break;
+        if (i > 600) throw new Error(`helm never recorded a pending revision: ${JSON.stringify(h)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      helm.kill('SIGKILL');
+      await exited;
+    }
+    expect((await revisions()).at(-1)).toMatchObject({ revision: last.revision + 1, status: 'pending-upgrade' });
+    const before = await snapshot();
+
+    const r = await s.june(['deploy-sidecars']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`error: phase preflight: release june-platform in june-services is pending-upgrade (revision ${last.revision + 1}): a Helm operation on it was interrupted, or is still running`);
+    expect(r.stderr).toContain('helm rollback june-platform -n june-services');
+    expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+    expect(await snapshot()).toEqual(before);
+    expect((await revisions()).at(-1)!.status).toBe('pending-upgrade');
+    const doctor = await s.june(['doctor']);
+    expect(doctor.code, doctor.stderr).toBe(4);
+    expect(`${doctor.stdout}${doctor.stderr}`).toMatch(/Helm release june-services\/june-platform settled[^\n]*\n?[^\n]*pending-upgrade/);
+
+    // the fix the message names, exactly as written, then a plain re-run
+    await s.env.helm(['rollback', 'june-platform', '-n', 'june-services']);
+    const again = await s.june(['deploy-sidecars']);
+    expect(again.code, again.stderr).toBe(0);
     const idp = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'deployment', 'june-idp', '-o', 'json']));
     expect(idp.spec.template.spec.containers[0].resources?.requests?.cpu).toBeUndefined();
     expect((await snapshot()).secret).toEqual(before.secret);

@@ -50,6 +50,7 @@ const timeoutFlag = (ms: number) => ['--timeout', `${Math.round(ms / 1000)}s`];
 
 export class HelmCli implements HelmClient {
   private majorVersion: Promise<3 | 4> | undefined;
+  private readonly releaseReads = new Map<string, Promise<ReleaseInfo | null>>();
   constructor(private readonly o: HelmOptions) {}
 
   private kubeFlags(): string[] {
@@ -72,7 +73,28 @@ export class HelmCli implements HelmClient {
     return this.majorVersion;
   }
 
-  async release(release: string, namespace: string): Promise<ReleaseInfo | null> {
+  /**
+   * One `helm list` per release and run: preflight's read (is it stuck mid-operation?) also
+   * serves the phase that upgrades it seconds later. Forgotten on every write june-ts makes
+   * to it, so the undo after a failed upgrade sees what Helm recorded. (A human's helm run
+   * landing in between is not seen here; Helm's own pending-* guard still refuses ours.)
+   */
+  release(release: string, namespace: string): Promise<ReleaseInfo | null> {
+    const key = `${namespace}/${release}`;
+    let read = this.releaseReads.get(key);
+    if (!read) {
+      read = this.readRelease(release, namespace);
+      this.releaseReads.set(key, read);
+      read.catch(() => this.releaseReads.delete(key));
+    }
+    return read;
+  }
+
+  private forget(release: string, namespace: string): void {
+    this.releaseReads.delete(`${namespace}/${release}`);
+  }
+
+  private async readRelease(release: string, namespace: string): Promise<ReleaseInfo | null> {
     const { stdout } = await this.o.runner.run(this.o.bin, [
       'list', '--namespace', namespace, '--deployed', '--failed', '--pending', '--filter', `^${release}$`, '--output', 'json', ...this.kubeFlags(),
     ]);
@@ -127,6 +149,7 @@ export class HelmCli implements HelmClient {
           await writeFile(file, JSON.stringify(req.values), { mode: 0o600 });
           await this.o.runner.run(this.o.bin, ['upgrade', '--install', req.release, req.chart, '--values', file, ...flags]);
         } finally {
+          this.forget(req.release, req.namespace);
           await rm(dir, { recursive: true, force: true });
         }
       },
@@ -137,7 +160,11 @@ export class HelmCli implements HelmClient {
   async rollback(release: string, namespace: string, revision: number, timeoutMs: number): Promise<void> {
     const flags = ['--namespace', namespace, ...timeoutFlag(timeoutMs), ...this.kubeFlags()];
     await this.o.gate.write({ kind: 'helm', action: 'rollback', release, namespace, flags: [String(revision), ...flags] }, async () => {
-      await this.o.runner.run(this.o.bin, ['rollback', release, String(revision), ...flags]);
+      try {
+        await this.o.runner.run(this.o.bin, ['rollback', release, String(revision), ...flags]);
+      } finally {
+        this.forget(release, namespace);
+      }
     }, undefined);
   }
 
@@ -146,7 +173,7 @@ export class HelmCli implements HelmClient {
     return this.o.gate.write(
       { kind: 'helm', action: 'uninstall', release, namespace, flags },
       async () => {
-        const res = await this.o.runner.run(this.o.bin, ['uninstall', release, ...flags], { allowFailure: true });
+        const res = await this.o.runner.run(this.o.bin, ['uninstall', release, ...flags], { allowFailure: true }).finally(() => this.forget(release, namespace));
         if (res.exitCode === 0) return true;
         if (/not found/i.test(res.stderr)) return false;
         throw new ExternalError(`helm uninstall ${release} failed: ${res.stderr.trim()}`, { stderr: res.stderr, exitCode: res.exitCode });

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { Context } from '../../src/context.js';
 import { ApiUnreachableError, ExternalError, PreflightError } from '../../src/errors.js';
-import type { HelmClient, ReleaseInfo } from '../../src/helm/helm.js';
+import { HelmCli, type HelmClient, type ReleaseInfo } from '../../src/helm/helm.js';
+import { FakeRunner } from '../helpers/fake-runner.js';
 import type { KubeClient } from '../../src/kube/types.js';
 import { WriteGate, type PlanEntry } from '../../src/plan.js';
 import { applyRelease } from '../../src/phases/release.js';
@@ -204,5 +205,40 @@ describe('preflight: releases stuck mid-operation', () => {
     const { asked, seams: s } = stuckHelm('deployed');
     await phase.run!(apiCtx(s, () => true));
     expect(asked).toEqual(['june-services/june-platform']);
+  });
+});
+
+describe('HelmCli.release: one helm list per release and run, forgotten on writes', () => {
+  const listJson = (revision: number, status: string) =>
+    JSON.stringify([{ name: 'june-platform', namespace: 'june-services', revision: String(revision), status, chart: 'june-platform-0.1.0', app_version: '1.0', updated: '' }]);
+
+  it('preflight and the helm step share one read; an upgrade, a rollback or an uninstall makes the next read fresh', async () => {
+    let revision = 3;
+    const runner = new FakeRunner()
+      .on('helm list', () => ({ stdout: listJson(revision, 'deployed') }))
+      .on('helm upgrade', () => ((revision += 1), {}))
+      .on('helm rollback', () => ((revision += 1), {}))
+      .on('helm uninstall', {});
+    const helm = new HelmCli({ bin: 'helm', runner, gate: new WriteGate('off') });
+    const [a, b] = await Promise.all([helm.release('june-platform', 'june-services'), helm.release('june-platform', 'june-services')]);
+    expect(a?.revision).toBe(3);
+    expect(b).toBe(a);
+    expect((await helm.release('june-platform', 'june-services'))?.revision).toBe(3);
+    const lists = () => runner.commandLines().filter((l) => l.startsWith('helm list')).length;
+    expect(lists()).toBe(1);
+    await helm.upgradeInstall({ release: 'june-platform', chart: './helm/june-platform', namespace: 'june-services', values: {}, timeoutMs: 60_000 });
+    expect((await helm.release('june-platform', 'june-services'))?.revision).toBe(4);
+    await helm.rollback('june-platform', 'june-services', 3, 60_000);
+    expect((await helm.release('june-platform', 'june-services'))?.revision).toBe(5);
+    await helm.uninstall('june-platform', 'june-services', 60_000);
+    await helm.release('june-platform', 'june-services');
+    expect(lists()).toBe(4);
+  });
+
+  it('a failed read is not kept', async () => {
+    const runner = new FakeRunner().on('helm list', { exitCode: 1, stderr: 'Kubernetes cluster unreachable' }, 1).on('helm list', { stdout: listJson(3, 'deployed') });
+    const helm = new HelmCli({ bin: 'helm', runner, gate: new WriteGate('off') });
+    await expect(helm.release('june-platform', 'june-services')).rejects.toThrow(/cluster unreachable/);
+    expect((await helm.release('june-platform', 'june-services'))?.revision).toBe(3);
   });
 });

@@ -4,7 +4,7 @@
 // privilege; no key reaches an argv, an environment, an output or an annotation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canRun, expectNoSecretIn, startScenario, type Scenario } from './harness.js';
 
@@ -122,10 +122,21 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
   it('a release left pending-upgrade by a killed helm: refused before any change (exit 2), the fix is named; after it a re-run completes', async () => {
     const revisions = async () => JSON.parse(await s.env.helm(['history', 'june-platform', '-n', 'june-services', '-o', 'json'])) as { revision: number; status: string }[];
     const last = (await revisions()).at(-1)!;
-    // a human's `helm upgrade --wait` of a rollout that cannot finish, killed while it waits:
-    // Helm has recorded the new revision as pending-upgrade and never gets to finish it
-    writeFileSync(join(s.dir, 'stuck.yaml'), 'services:\n  idp:\n    resources:\n      requests:\n        cpu: "100000"\n');
-    const helm = spawn('helm', ['upgrade', 'june-platform', join(process.cwd(), 'helm', 'june-platform'), '-n', 'june-services', '--reuse-values', '-f', join(s.dir, 'stuck.yaml'), '--wait', '--timeout', '300s'], {
+    // A human's helm upgrade, killed half-way: Helm has recorded the new revision as
+    // pending-upgrade and never finishes it. To stop it at that point every time, the
+    // upgrade uses a copy of the chart with a pre-upgrade hook Job that cannot be scheduled:
+    // Helm records the pending revision, then waits for the hook (before applying anything),
+    // and is killed there. (A rollout-based wait is not enough: Helm 3 counts a Deployment
+    // with 1 replica and maxUnavailable 1 ready at once, and the kill lost that race in CI.)
+    const chart = join(s.dir, 'june-platform-with-hook');
+    cpSync(join(process.cwd(), 'helm', 'june-platform'), chart, { recursive: true });
+    writeFileSync(join(chart, 'templates', 'e2e-stuck-hook.yaml'), [
+      'apiVersion: batch/v1', 'kind: Job',
+      'metadata:', '  name: e2e-stuck-hook', '  annotations:', '    helm.sh/hook: pre-upgrade', '    helm.sh/hook-delete-policy: before-hook-creation',
+      'spec:', '  backoffLimit: 0', '  template:', '    spec:', '      restartPolicy: Never', '      containers:',
+      '        - name: wait', '          image: busybox', '          resources:', '            requests:', '              cpu: "100000"', '',
+    ].join('\n'));
+    const helm = spawn('helm', ['upgrade', 'june-platform', chart, '-n', 'june-services', '--reuse-values', '--wait', '--timeout', '300s'], {
       env: { ...process.env, ...s.env.env }, stdio: 'ignore',
     });
     const exited = new Promise((r) => helm.once('exit', r));
@@ -140,28 +151,44 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
       helm.kill('SIGKILL');
       await exited;
     }
-    expect((await revisions()).at(-1)).toMatchObject({ revision: last.revision + 1, status: 'pending-upgrade' });
-    const before = await snapshot();
+    // whatever fails below, the tests after this one must not inherit a stuck release
+    let freed = false;
+    const free = async () => {
+      if (freed) return;
+      freed = true;
+      await s.env.helm(['rollback', 'june-platform', '-n', 'june-services']);
+    };
+    try {
+      await refusedUntilFreed();
+    } finally {
+      if ((await revisions()).at(-1)!.status.startsWith('pending-')) await free();
+      await s.env.kubectl(['-n', 'june-services', 'delete', 'job', 'e2e-stuck-hook', '--ignore-not-found', '--wait=false']);
+    }
 
-    const r = await s.june(['deploy-sidecars']);
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toContain(`error: phase preflight: release june-platform in june-services is pending-upgrade (revision ${last.revision + 1}): a Helm operation on it was interrupted, or is still running`);
-    expect(r.stderr).toContain('helm rollback june-platform -n june-services');
-    expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
-    expect(await snapshot()).toEqual(before);
-    expect((await revisions()).at(-1)!.status).toBe('pending-upgrade');
-    const doctor = await s.june(['doctor']);
-    expect(doctor.code, doctor.stderr).toBe(4);
-    expect(`${doctor.stdout}${doctor.stderr}`).toMatch(/Helm release june-services\/june-platform settled[^\n]*\n?[^\n]*pending-upgrade/);
+    async function refusedUntilFreed() {
+      expect((await revisions()).at(-1)).toMatchObject({ revision: last.revision + 1, status: 'pending-upgrade' });
+      const before = await snapshot();
 
-    // the fix the message names, exactly as written, then a plain re-run
-    await s.env.helm(['rollback', 'june-platform', '-n', 'june-services']);
-    const again = await s.june(['deploy-sidecars']);
-    expect(again.code, again.stderr).toBe(0);
-    const idp = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'deployment', 'june-idp', '-o', 'json']));
-    expect(idp.spec.template.spec.containers[0].resources?.requests?.cpu).toBeUndefined();
-    expect((await snapshot()).secret).toEqual(before.secret);
-    expect((await s.june(['status'])).code).toBe(0);
+      const r = await s.june(['deploy-sidecars']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`error: phase preflight: release june-platform in june-services is pending-upgrade (revision ${last.revision + 1}): a Helm operation on it was interrupted, or is still running`);
+      expect(r.stderr).toContain('helm rollback june-platform -n june-services');
+      expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+      expect(await snapshot()).toEqual(before);
+      expect((await revisions()).at(-1)!.status).toBe('pending-upgrade');
+      const doctor = await s.june(['doctor']);
+      expect(doctor.code, doctor.stderr).toBe(4);
+      expect(`${doctor.stdout}${doctor.stderr}`).toMatch(/Helm release june-services\/june-platform settled[^\n]*\n?[^\n]*pending-upgrade/);
+
+      // the fix the message names, exactly as written, then a plain re-run
+      await free();
+      const again = await s.june(['deploy-sidecars']);
+      expect(again.code, again.stderr).toBe(0);
+      const idp = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'deployment', 'june-idp', '-o', 'json']));
+      expect(idp.spec.template.spec.containers[0].resources?.requests?.cpu).toBeUndefined();
+      expect((await snapshot()).secret).toEqual(before.secret);
+      expect((await s.june(['status'])).code).toBe(0);
+    }
   });
 
   it('Headscale stopped in the middle of 11.2: clear error; a re-run finishes without duplicate users or extra keys', async () => {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Context } from '../context.js';
 import { DegradedError, JuneError, PreflightError } from '../errors.js';
 import { collectHealth } from '../health/report.js';
-import { assertReleaseSettled } from '../phases/release.js';
+import { stuckRelease } from '../phases/release.js';
 import {
   HEADSCALE_CONFIGMAP,
   HEADSCALE_DEPLOYMENT,
@@ -129,7 +129,7 @@ async function postChecks(ctx: Context): Promise<Check[]> {
     ...releases.map((r) => helm.release(r.release, r.namespace)),
   ]);
   for (const [i, r] of releases.entries()) {
-    const stuck = await assertReleaseSettled(current[i] ?? null, r).then(() => undefined, (e: JuneError) => e);
+    const stuck = stuckRelease(current[i] ?? null, r);
     checks.push({
       name: `Helm release ${r.namespace}/${r.release} settled`,
       ok: !stuck,

@@ -1,5 +1,6 @@
 // helm upgrade --install only when something would change, so a re-run makes no new revision.
 import type { Context } from '../context.js';
+import { PreflightError } from '../errors.js';
 import type { ReleaseInfo } from '../helm/helm.js';
 
 export interface ReleaseSpec {
@@ -91,7 +92,7 @@ type ReleaseCtx = Pick<Context, 'helm' | 'kube' | 'log' | 'config' | 'gate' | 's
 export async function applyRelease(ctx: ReleaseCtx, spec: Omit<ReleaseSpec, 'values'>, values: Record<string, unknown>, current: ReleaseInfo | null): Promise<void> {
   const helm = await ctx.helm();
   const timeoutMs = ctx.config.waitTimeoutMs;
-  await assertReleaseSettled(current, spec);
+  assertReleaseSettled(current, spec);
   try {
     await helm.upgradeInstall({ release: spec.release, chart: spec.chart, namespace: spec.namespace, values, timeoutMs });
     if (ctx.gate.dryRun) {
@@ -110,17 +111,22 @@ export async function applyRelease(ctx: ReleaseCtx, spec: Omit<ReleaseSpec, 'val
  * operation is in progress"), and only a human can tell which of the two it is, so june-ts
  * stops before changing anything and names the command that puts the release back.
  */
-export async function assertReleaseSettled(info: ReleaseInfo | null, spec: Pick<ReleaseSpec, 'release' | 'namespace'>): Promise<void> {
-  if (!info?.status.startsWith('pending-')) return;
-  const { PreflightError } = await import('../errors.js');
+export function stuckRelease(info: ReleaseInfo | null, spec: Pick<ReleaseSpec, 'release' | 'namespace'>): PreflightError | undefined {
+  if (!info?.status.startsWith('pending-')) return undefined;
   const ns = `-n ${spec.namespace}`;
   const fix = info.status === 'pending-install'
     ? `\`helm uninstall ${spec.release} ${ns}\` (its first install never finished)`
     : `\`helm rollback ${spec.release} ${ns}\` (back to the revision before ${info.revision}; see \`helm history ${spec.release} ${ns}\`)`;
-  throw new PreflightError(
+  return new PreflightError(
     `release ${spec.release} in ${spec.namespace} is ${info.status} (revision ${info.revision}): a Helm operation on it was interrupted, or is still running`,
     { hint: `if no helm command is working on it, run ${fix}, then re-run june-ts` },
   );
+}
+
+/** Throws stuckRelease's error, if any. */
+export function assertReleaseSettled(info: ReleaseInfo | null, spec: Pick<ReleaseSpec, 'release' | 'namespace'>): void {
+  const stuck = stuckRelease(info, spec);
+  if (stuck) throw stuck;
 }
 
 function undoPlan(ctx: Pick<Context, 'gate'>, current: ReleaseInfo | null): string {

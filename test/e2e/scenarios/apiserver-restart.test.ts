@@ -51,6 +51,19 @@ describe.skipIf(!canRun)('Kubernetes API server restarted mid-run; 11.5 key file
     expect(users.filter((u) => u !== 'june-host').sort()).toEqual(services.map((svc) => `june-${svc}`).sort());
     expect(await keyCounts(services)).toEqual(expectedKeys);
   };
+  /** A plain re-run completes, mints nothing, and leaves one Secret entry, user and expected key count per service. */
+  const expectRerunMintsNothing = async (services: string[], expectedKeys: Record<string, number>) => {
+    const again = await s.june(['deploy-sidecars']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/new key/);
+    await expectConsistent(services, expectedKeys);
+  };
+  /** A values file that only annotates the Ingresses (no pod change) but makes the run upgrade the release. */
+  const ingressAnnotationValues = (tag: string) => {
+    const path = join(s.dir, `annotate-${tag}.yaml`);
+    writeFileSync(path, `ingress:\n  annotations:\n    example.test/apiserver-restart: "${tag}"\n`);
+    return path;
+  };
   const noStack = (r: JuneResult) => expect(r.stderr).not.toMatch(/\n\s+at |internal error/);
 
   /**
@@ -232,10 +245,7 @@ exit $rc
       expect(wroteAt).toBeGreaterThanOrEqual(Math.floor((backAt - 5000) / 1000) * 1000);
       expect(wroteAt).toBeGreaterThan(Math.floor(r.resumedAt / 1000) * 1000 - 1000);
       console.log(`(a) Secret write: june-ts resumed ${r.resumedAt - stoppedAt} ms after the kill, apiserver back after ${backAt - stoppedAt} ms, run ended ${r.endedAt - stoppedAt} ms after the kill`);
-      const again = await s.june(['deploy-sidecars']);
-      expect(again.code, again.stderr).toBe(0);
-      expect(again.stderr).not.toMatch(/new key/);
-      await expectConsistent(['orchestrator', 'idp', 'stt', 'tts'], { ...before, tts: 1 });
+      await expectRerunMintsNothing(['orchestrator', 'idp', 'stt', 'tts'], { ...before, tts: 1 });
     });
 
     it('(c) gone for good between the key mint and the Secret write: the unsaved key is named (exec transport: expiring it needs the API server too)', async () => {
@@ -272,8 +282,7 @@ exit $rc
     it('(d) Ctrl-C while the API server is away: exit 130 without sitting out the retry budget; --verbose shows the retries; a re-run completes', async () => {
       const services = ['orchestrator', 'idp', 'stt', 'tts'];
       const before = await keyCounts(services);
-      const values = join(s.dir, 'annotate-d.yaml');
-      writeFileSync(values, 'ingress:\n  annotations:\n    example.test/apiserver-restart: "d"\n');
+      const values = ingressAnnotationValues('d');
       let interruptedAt = 0;
       const r = await juneWithPauseAfter(['deploy-sidecars', '--verbose'], '^helm upgrade', () => s.env.apiserver.stop(), {
         TAILSCALE_SERVICES: services.join(','), PLATFORM_VALUES: values,
@@ -298,19 +307,14 @@ exit $rc
       } finally {
         await s.env.apiserver.start();
       }
-      const again = await s.june(['deploy-sidecars']);
-      expect(again.code, again.stderr).toBe(0);
-      expect(again.stderr).not.toMatch(/new key/);
-      await expectConsistent(services, before);
+      await expectRerunMintsNothing(services, before);
     });
 
     it('(b) down for longer than the retry budget: exit 2 within a bounded time, a clear message; after a restart a plain re-run completes', async () => {
       const services = ['orchestrator', 'idp', 'stt', 'tts'];
       const before = await keyCounts(services);
-      // a new values file (an Ingress annotation: no pod changes) makes the run upgrade the
-      // release; right after that upgrade the API server goes away, the rollout wait hits it
-      const values = join(s.dir, 'annotate.yaml');
-      writeFileSync(values, 'ingress:\n  annotations:\n    example.test/apiserver-restart: "1"\n');
+      // right after the upgrade the new values cause, the API server goes away: the rollout wait hits it
+      const values = ingressAnnotationValues('1');
       let stoppedAt = 0;
       const r = await juneWithPauseAfter(['deploy-sidecars'], '^helm upgrade', async () => {
         await s.env.apiserver.stop();
@@ -336,10 +340,7 @@ exit $rc
         await s.env.apiserver.start();
       }
       // the lock this run could not release (server down) is taken over: its process is gone
-      const again = await s.june(['deploy-sidecars']);
-      expect(again.code, again.stderr).toBe(0);
-      expect(again.stderr).not.toMatch(/new key/);
-      await expectConsistent(services, before);
+      await expectRerunMintsNothing(services, before);
       const release = JSON.parse(await s.env.helm(['get', 'values', 'june-platform', '-n', 'june-services', '-o', 'json']));
       expect(release.ingress.annotations['example.test/apiserver-restart']).toBe('1');
       await expect(s.env.kubectl(['-n', 'default', 'get', 'lease', 'june-ts-lock'])).rejects.toThrow(/NotFound|not found/);

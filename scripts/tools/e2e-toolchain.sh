@@ -32,10 +32,11 @@ build_kwok() {
 }
 
 build_tailscale() {
-  local d="$BIN/tailscale-$TAILSCALE_VERSION"; have "$d" tailscale tailscaled && return 0
+  local d="$BIN/tailscale-$TAILSCALE_VERSION"; have "$d" tailscale tailscaled containerboot && return 0
   mkdir -p "$d"
-  timed "tailscale $TAILSCALE_VERSION" env GOBIN="$d" go install \
-    "tailscale.com/cmd/tailscale@$TAILSCALE_VERSION" "tailscale.com/cmd/tailscaled@$TAILSCALE_VERSION"
+  timed "tailscale, tailscaled, containerboot $TAILSCALE_VERSION" env GOBIN="$d" go install \
+    "tailscale.com/cmd/tailscale@$TAILSCALE_VERSION" "tailscale.com/cmd/tailscaled@$TAILSCALE_VERSION" \
+    "tailscale.com/cmd/containerboot@$TAILSCALE_VERSION"
 }
 
 build_headscale_one() {

@@ -24,7 +24,7 @@ class SpyRunner implements ProcessRunner {
 const expected = {
   'v0.23.0': { generation: 'v023', minor: 23 },
   'v0.26.1': { generation: 'v026', minor: 26 },
-  'v0.29.2': { generation: 'v028', minor: 29 },
+  'v0.29.3': { generation: 'v028', minor: 29 },
 } as const;
 
 for (const version of HEADSCALE_TEST_VERSIONS) {

@@ -11,7 +11,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
-export const HEADSCALE_TEST_VERSIONS = ['v0.23.0', 'v0.26.1', 'v0.29.2'] as const;
+export const HEADSCALE_TEST_VERSIONS = ['v0.23.0', 'v0.26.1', 'v0.29.3'] as const;
 export type HeadscaleTestVersion = (typeof HEADSCALE_TEST_VERSIONS)[number];
 
 /** Where the prebuilt binaries live (override with JUNE_TS_E2E_BIN). */

@@ -3,7 +3,8 @@
 # through the Go module proxy (nothing from release pages, no images), into
 #   ${JUNE_TS_CACHE:-$HOME/.cache/june-ts-e2e}/bin/<name>-<version>/
 # Idempotent: a component whose binaries exist is skipped (fast no-op on a warm cache).
-# Builds run one at a time (2-core CI). Versions: scripts/tools/versions.env.
+# Builds run one at a time (2-core CI); binaries are linked without symbol tables and DWARF
+# (-s -w), which the tests never read and which cost link time. Versions: scripts/tools/versions.env.
 # Usage: scripts/tools/e2e-toolchain.sh [component...]   (kwok kube etcd tailscale headscale clients)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,14 +28,14 @@ timed() { # label cmd...
 build_kwok() {
   local d="$BIN/kwok-$KWOK_VERSION"; have "$d" kwok kwokctl && return 0
   mkdir -p "$d"
-  timed "kwok $KWOK_VERSION" env GOBIN="$d" go install \
+  timed "kwok $KWOK_VERSION" env GOBIN="$d" go install -ldflags "-s -w" \
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
 }
 
 build_tailscale() {
   local d="$BIN/tailscale-$TAILSCALE_VERSION"; have "$d" tailscale tailscaled containerboot && return 0
   mkdir -p "$d"
-  timed "tailscale, tailscaled, containerboot $TAILSCALE_VERSION" env GOBIN="$d" go install \
+  timed "tailscale, tailscaled, containerboot $TAILSCALE_VERSION" env GOBIN="$d" go install -ldflags "-s -w" \
     "tailscale.com/cmd/tailscale@$TAILSCALE_VERSION" "tailscale.com/cmd/tailscaled@$TAILSCALE_VERSION" \
     "tailscale.com/cmd/containerboot@$TAILSCALE_VERSION"
 }
@@ -53,7 +54,7 @@ build_headscale_one() {
   local dir; dir=$(go mod download -json "github.com/juanfont/headscale@$v" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
   (cd "$dir" && go mod download)
   timed "headscale $v" env GOFLAGS=-mod=mod GOPROXY="file://$(go env GOMODCACHE)/cache/download" GOSUMDB=off \
-    GOBIN="$d" go install -ldflags "-X $x=$v" "github.com/juanfont/headscale/cmd/headscale@$v"
+    GOBIN="$d" go install -ldflags "-s -w -X $x=$v" "github.com/juanfont/headscale/cmd/headscale@$v"
   "$d/headscale" version | grep -q "${v#v}" || { say "headscale $v: 'headscale version' does not print $v"; exit 1; }
 }
 build_headscale() { for v in $HEADSCALE_VERSIONS; do build_headscale_one "$v"; done; }

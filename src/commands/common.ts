@@ -2,7 +2,7 @@
 // workflow with its plan output. Loaded only when a command runs (it pulls zod and execa).
 import { z } from 'zod';
 import { loadConfig, type Config } from '../config/load.js';
-import type { CommandOptions, Context } from '../context.js';
+import type { Context, WorkflowRun } from '../context.js';
 import { InterruptedError, UsageError } from '../errors.js';
 import type { HeadscaleClient } from '../headscale/types.js';
 import type { HelmClient } from '../helm/helm.js';
@@ -89,13 +89,17 @@ export interface Session {
   close(): Promise<void>;
 }
 
-export function createContext(command: string, g: GlobalOptions, options: CommandOptions, rt: Runtime, log: Logger): Session {
-  const config: Config = loadConfig({
+/** The configuration: config file, environment and the global flags that override it. */
+export function loadSettings(g: GlobalOptions, rt: Runtime, log: Logger): Config {
+  return loadConfig({
     configPath: g.config,
     env: rt.env,
     flags: { KUBECONFIG: g.kubeconfig, KUBE_CONTEXT: g.context },
     warn: (m) => log.warn(m),
   });
+}
+
+export function createContext(command: string, g: GlobalOptions, config: Config, rt: Runtime, log: Logger): Session {
   const gate = new WriteGate(g.dryRun);
   const signal = rt.signal ?? new AbortController().signal;
   const runner = rt.runner ?? new ExecaRunner((cmd) => log.debug(`$ ${cmd}`), signal);
@@ -143,8 +147,6 @@ export function createContext(command: string, g: GlobalOptions, options: Comman
     gate,
     runner,
     signal,
-    options,
-    state: {},
     kube,
     helm,
     headscale,
@@ -173,21 +175,22 @@ async function takeRunLock(ctx: Context): Promise<void> {
 }
 
 /** Select, run (or plan) the phases, print the plan in dry-run, run exit hooks. */
-export async function executeWorkflow(
-  tree: readonly Phase<Context>[],
+export async function executeWorkflow<D>(
+  tree: readonly Phase<WorkflowRun<D>>[],
   { ctx, close }: Session,
+  data: D,
   g: GlobalOptions,
   select: SelectOptions,
-  hooks: { onFailure?: (error: unknown) => Promise<void> } = {},
 ): Promise<PhasePlan[]> {
-  const selection = selectPhases(tree, select, ctx, ctx.command);
-  const running = new Set(selection.filter((s) => s.status === 'run').map((s) => s.phase.id));
-  ctx.state.willRun = (id) => running.has(id);
+  let running: ReadonlySet<string> | undefined;
+  const run: WorkflowRun<D> = { ...ctx, data, willRun: (id) => running?.has(id) ?? true };
+  const selection = selectPhases(tree, select, run, ctx.command);
+  running = new Set(selection.filter((s) => s.status === 'run').map((s) => s.phase.id));
   const log = ctx.log;
   let plans: PhasePlan[] = [];
   try {
     if (ctx.gate.mode === 'off') await takeRunLock(ctx);
-    plans = await runPhases(selection, ctx, ctx.gate, ctx.signal, {
+    plans = await runPhases(selection, run, ctx.gate, ctx.signal, {
       onStart: (p) => {
         if (!ctx.gate.dryRun) log.info(`${log.c.cyan('▶')} ${p.id}  ${log.c.dim(p.description)}`);
       },
@@ -199,11 +202,7 @@ export async function executeWorkflow(
       },
     });
   } catch (e) {
-    if (ctx.signal.aborted && !(e instanceof InterruptedError)) {
-      await hooks.onFailure?.(e).catch(() => {});
-      throw new InterruptedError();
-    }
-    await hooks.onFailure?.(e);
+    if (ctx.signal.aborted && !(e instanceof InterruptedError)) throw new InterruptedError();
     throw e;
   } finally {
     await close();

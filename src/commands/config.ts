@@ -1,13 +1,12 @@
 // june-ts config: the resolved configuration with the source of each value.
 import { FIELDS } from '../config/fields.js';
 import { REDACTED } from '../ui/redact.js';
-import { createContext, globalOptionsSchema, makeLogger, parseOptions, type Runtime } from './common.js';
+import { globalOptionsSchema, loadSettings, makeLogger, parseOptions, type Runtime } from './common.js';
 
 export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   const o = parseOptions(globalOptionsSchema, raw);
   const log = makeLogger(o, rt);
-  const { ctx } = createContext('config', o, {}, rt, log);
-  const c = ctx.config;
+  const c = loadSettings(o, rt, log);
   const resolved: Record<string, string | undefined> = {
     HEADSCALE_DOMAIN: c.headscale.domain,
     HEADSCALE_URL: c.headscale.url,

@@ -14,7 +14,7 @@ import {
   stateSecretName,
   workloadName,
 } from '../names.js';
-import { createContext, globalOptionsSchema, makeLogger, parseOptions, type Runtime } from './common.js';
+import { createContext, globalOptionsSchema, loadSettings, makeLogger, parseOptions, type Runtime } from './common.js';
 
 export const doctorOptionsSchema = globalOptionsSchema.and(z.object({ pre: z.boolean().default(false) }));
 
@@ -244,7 +244,8 @@ async function sidecarEvidence(ctx: Context, service: string): Promise<string> {
 export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   const o = parseOptions(doctorOptionsSchema, raw);
   const log = makeLogger(o, rt);
-  const { ctx } = createContext('doctor', { ...o, dryRun: 'off' }, {}, rt, log);
+  const g = { ...o, dryRun: 'off' as const };
+  const { ctx } = createContext('doctor', g, loadSettings(g, rt, log), rt, log);
   const checks = o.pre ? await preChecks(ctx) : await postChecks(ctx);
   if (o.output === 'json') log.print(JSON.stringify({ pre: o.pre, checks }, null, 2));
   else {

@@ -1,10 +1,24 @@
 // Deciding whether a service's pre-auth key in the Secret can be kept, and minting those
 // that cannot. Pure decisions (judgeKey) are unit-tested; mintKeys does the I/O.
-import type { Context, ServiceKey } from '../context.js';
+import type { Context } from '../context.js';
 import { mapLimit } from '../headscale/common.js';
 import type { HeadscaleClient, HsPreAuthKey, HsUser } from '../headscale/types.js';
 import { MINTED_KEYS_ANNOTATION } from '../names.js';
 import { redactor } from '../ui/redact.js';
+
+/** A service's pre-auth key as this run decided it: kept from the Secret, or minted. */
+export interface ServiceKey {
+  service: string;
+  user: HsUser;
+  /** The key value (secret). */
+  key: string;
+  /** Headscale's id of the key when known. */
+  keyId: string | undefined;
+  expiration: Date | undefined;
+  minted: boolean;
+  /** Why a new key was minted (for the report); undefined when kept. */
+  reason?: string;
+}
 
 /** Does Headscale's record `k` describe the key value `value`? */
 export function keyMatches(k: HsPreAuthKey, value: string): boolean {

@@ -1,6 +1,6 @@
 // Checks that must pass before anything is changed: charts present, helm and the cluster
 // reachable. Read-only; in a static plan only the local checks can run.
-import type { Context } from '../context.js';
+import type { WorkflowRun } from '../context.js';
 import { assertReleaseSettled } from './release.js';
 import type { PhaseDef } from './workflow.js';
 
@@ -12,7 +12,7 @@ export interface PreflightNeeds {
   releases?: { chart: Chart; phase: string }[];
 }
 
-export function preflightPhase(needs: PreflightNeeds): PhaseDef<Context> {
+export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unknown>> {
   return {
     id: 'preflight',
     description: needs.releases?.length
@@ -29,7 +29,7 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<Context> {
         : Promise.resolve();
       // a release stuck in pending-* would fail the upgrade after keys were minted: refuse now
       const releases = (needs.releases ?? [])
-        .filter((r) => ctx.state.willRun?.(r.phase) ?? true)
+        .filter((r) => ctx.willRun(r.phase))
         .map((r) => (r.chart === 'platform' ? ctx.config.platform : ctx.config.headscale));
       const settled = Promise.all(releases.map(async (r) => assertReleaseSettled(await helm.release(r.release, r.namespace), r)));
       const [server, major] = await Promise.all([kube.serverVersion(), helm.major(), kubectl, settled]);

@@ -1,8 +1,9 @@
 // Phase 11.2: one Headscale user and reusable key per service, the auth Secret, the
 // platform release with sidecars on, and a bounded wait until every sidecar is online.
-import { targetServices, type Context, type ServiceKey } from '../context.js';
+import type { Context, WorkflowRun } from '../context.js';
 import { DegradedError } from '../errors.js';
-import type { HsNode } from '../headscale/types.js';
+import type { HsNode, HsUser } from '../headscale/types.js';
+import type { SecretInfo } from '../kube/types.js';
 import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -13,11 +14,32 @@ import {
   tailnetHostname,
   workloadName,
 } from '../names.js';
-import { PartialKeysError, expireKeys, readMintedRecord, resolveKeys } from './keys.js';
+import { PartialKeysError, expireKeys, readMintedRecord, resolveKeys, type ServiceKey } from './keys.js';
 import { ensureRelease } from './release.js';
-import type { PhaseDef } from './workflow.js';
+import { Handoff, type PhaseDef } from './workflow.js';
 
 export const SIDECARS_ID = '11.2-headscale-sidecars';
+
+/** What phase 11.2's steps read and hand on (rotate-keys reuses users, keys and secret). */
+export interface SidecarsData {
+  /** The services this run acts on (all configured ones, or rotate-keys --service). */
+  readonly services: readonly string[];
+  readonly users: Handoff<Map<string, HsUser>>;
+  readonly keys: Handoff<Map<string, ServiceKey>>;
+  /** The auth Secret as it was before this run wrote it (null: there was none). */
+  readonly previousSecret: Handoff<SecretInfo | null>;
+}
+
+export function sidecarsData(services: readonly string[]): SidecarsData {
+  return {
+    services,
+    users: new Handoff('the Headscale users'),
+    keys: new Handoff('the pre-auth keys'),
+    previousSecret: new Handoff('the auth Secret before this run'),
+  };
+}
+
+type SidecarsRun = WorkflowRun<SidecarsData>;
 
 export function platformSidecarValues(ctx: Pick<Context, 'config'>): Record<string, unknown> {
   const { config } = ctx;
@@ -31,42 +53,40 @@ export function platformSidecarValues(ctx: Pick<Context, 'config'>): Record<stri
   };
 }
 
-export async function ensureUsersPhase(ctx: Context): Promise<void> {
+export async function ensureUsersPhase(ctx: SidecarsRun): Promise<void> {
   const hs = await ctx.headscale();
-  const services = targetServices(ctx);
+  const services = ctx.data.services;
   const users = await hs.ensureUsers(services.map(headscaleUser));
-  ctx.state.users = new Map(services.map((s, i) => [s, users[i]!]));
+  ctx.data.users.set(new Map(services.map((s, i) => [s, users[i]!])));
   ctx.log.info(`  users: ${users.map((u) => u.name).join(', ')}`);
 }
 
 /** Keys decided per service; `force` mints new ones for every target service (rotation). */
-export async function resolveKeysPhase(ctx: Context, force = false): Promise<void> {
+export async function resolveKeysPhase(ctx: SidecarsRun, force = false): Promise<void> {
   const kube = await ctx.kube();
-  const secret = await kube.getSecret(ctx.config.platform.namespace, ctx.config.authSecretName);
-  ctx.state.previousSecret = secret;
+  const secret = ctx.data.previousSecret.set(await kube.getSecret(ctx.config.platform.namespace, ctx.config.authSecretName));
   let keys: Map<string, ServiceKey>;
   try {
-    keys = await resolveKeys(ctx, targetServices(ctx), ctx.state.users!, secret?.data ?? {}, authKeyEntry, force);
+    keys = await resolveKeys(ctx, ctx.data.services, ctx.data.users.get(), secret?.data ?? {}, authKeyEntry, force);
   } catch (e) {
     if (!(e instanceof PartialKeysError)) throw e;
     const minted = e.keys.filter((k) => k.minted);
     // Outside a rotation, keep what was minted so a re-run does not mint it again.
     if (!force && minted.length) {
-      ctx.state.keys = new Map(minted.map((k) => [k.service, k]));
+      ctx.data.keys.set(new Map(minted.map((k) => [k.service, k])));
       await writeSecretPhase(ctx);
       ctx.log.warn(`minting failed part-way; the ${minted.length} key(s) already minted (${minted.map((k) => k.service).join(', ')}) were saved to the Secret`);
     }
     throw e.cause;
   }
-  ctx.state.keys = keys;
+  ctx.data.keys.set(keys);
   for (const k of keys.values()) {
     ctx.log.info(`  ${k.service}: ${k.minted ? `new key (${k.reason})` : `keeping key (expires ${k.expiration?.toISOString().slice(0, 10) ?? 'never'})`}`);
   }
 }
 
 /** The Secret june-ts wants: previous entries of other services kept, ours replaced. */
-export function desiredSecret(ctx: Pick<Context, 'config' | 'state'>, keys: Map<string, ServiceKey>) {
-  const previous = ctx.state.previousSecret;
+export function desiredSecret(previous: SecretInfo | null, keys: Map<string, ServiceKey>) {
   const data: Record<string, string> = { ...(previous?.data ?? {}) };
   const minted = readMintedRecord(previous?.annotations);
   for (const k of keys.values()) {
@@ -85,10 +105,10 @@ function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-export async function writeSecretPhase(ctx: Context): Promise<void> {
+export async function writeSecretPhase(ctx: SidecarsRun): Promise<void> {
   const kube = await ctx.kube();
-  const want = desiredSecret(ctx, ctx.state.keys!);
-  const prev = ctx.state.previousSecret;
+  const prev = ctx.data.previousSecret.get();
+  const want = desiredSecret(prev, ctx.data.keys.get());
   const unchanged =
     prev &&
     Object.entries(want.data).every(([k, v]) => prev.data[k] === v) &&
@@ -120,8 +140,8 @@ export async function writeSecretPhase(ctx: Context): Promise<void> {
  * this run exist nowhere but in Headscale. Expire them, so no valid reusable key is left
  * that nobody holds; the re-run mints fresh ones. Says what it did, for the error message.
  */
-async function expireUnsavedKeys(ctx: Context): Promise<string | undefined> {
-  const minted = [...(ctx.state.keys?.values() ?? [])].filter((k) => k.minted && k.keyId);
+async function expireUnsavedKeys(ctx: SidecarsRun): Promise<string | undefined> {
+  const minted = [...(ctx.data.keys.peek()?.values() ?? [])].filter((k) => k.minted && k.keyId);
   if (!minted.length) return undefined;
   const failures = await expireKeys(
     await ctx.headscale(),
@@ -214,10 +234,9 @@ export async function waitForSidecars(ctx: Context, services: readonly string[])
   }
 }
 
-export const sidecarsPhase: PhaseDef<Context> = {
+export const sidecarsPhase: PhaseDef<SidecarsRun> = {
   id: SIDECARS_ID,
   description: 'Add Tailscale sidecars: Headscale users, pre-auth keys, auth Secret, Helm upgrade',
-  skipIf: (ctx) => (ctx.config.sidecarsEnabled ? undefined : 'ENABLE_TAILSCALE_SIDECARS=false'),
   children: [
     { id: 'users', description: 'Ensure one Headscale user per service', run: ensureUsersPhase },
     {
@@ -237,7 +256,7 @@ export const sidecarsPhase: PhaseDef<Context> = {
       id: 'verify',
       description: 'Wait until every sidecar is Ready and its node online in Headscale',
       run: async (ctx) => {
-        const nodes = await waitForSidecars(ctx, targetServices(ctx));
+        const nodes = await waitForSidecars(ctx, ctx.data.services);
         for (const n of nodes) ctx.log.info(`  ${n.givenName}: online at ${n.ipAddresses.join(', ')} (${n.givenName}.${ctx.config.tailnetDomain})`);
       },
     },

@@ -5,7 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, isJuneError, type ExitCodeValue } from './errors.js';
 import { renderTree } from './phases/workflow.js';
 import { WORKFLOWS, type WorkflowName } from './phases/workflows.js';
-import type { Runtime } from './commands/common.js';
+import type { Runtime } from './commands/runtime.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

@@ -3,7 +3,7 @@
 // workflow hand on to each other is that workflow's own typed data (WorkflowRun.data).
 import type { Config } from './config/load.js';
 import type { HeadscaleClient } from './headscale/types.js';
-import type { HelmClient } from './helm/helm.js';
+import type { HelmClient } from './helm/types.js';
 import type { KubeClient } from './kube/types.js';
 import type { WriteGate } from './plan.js';
 import type { ProcessRunner } from './process/runner.js';

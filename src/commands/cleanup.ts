@@ -3,7 +3,10 @@ import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { WORKFLOWS } from '../phases/workflows.js';
 import type { CleanupData } from '../phases/cleanup.js';
-import { createContext, executeWorkflow, globalOptionsSchema, loadSettings, makeLogger, parseOptions, type Runtime } from './common.js';
+import { executeWorkflow } from './execute.js';
+import { globalOptionsSchema, parseOptions } from './options.js';
+import { makeLogger, type Runtime } from './runtime.js';
+import { createContext, loadSettings } from './session.js';
 
 export const cleanupOptionsSchema = globalOptionsSchema.and(z.object({ purge: z.boolean().default(false), all: z.boolean().default(false) }));
 

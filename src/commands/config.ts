@@ -1,7 +1,9 @@
 // june-ts config: the resolved configuration with the source of each value.
 import { FIELDS } from '../config/fields.js';
 import { REDACTED } from '../ui/redact.js';
-import { globalOptionsSchema, loadSettings, makeLogger, parseOptions, type Runtime } from './common.js';
+import { globalOptionsSchema, parseOptions } from './options.js';
+import { makeLogger, type Runtime } from './runtime.js';
+import { loadSettings } from './session.js';
 
 export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   const o = parseOptions(globalOptionsSchema, raw);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Context } from '../context.js';
 import { DegradedError, JuneError, PreflightError } from '../errors.js';
 import { collectHealth } from '../health/report.js';
-import { stuckRelease } from '../phases/release.js';
+import { stuckRelease } from '../domain/release.js';
 import {
   HEADSCALE_CONFIGMAP,
   HEADSCALE_DEPLOYMENT,
@@ -14,7 +14,9 @@ import {
   stateSecretName,
   workloadName,
 } from '../names.js';
-import { createContext, globalOptionsSchema, loadSettings, makeLogger, parseOptions, type Runtime } from './common.js';
+import { globalOptionsSchema, parseOptions } from './options.js';
+import { makeLogger, type Runtime } from './runtime.js';
+import { createContext, loadSettings } from './session.js';
 
 export const doctorOptionsSchema = globalOptionsSchema.and(z.object({ pre: z.boolean().default(false) }));
 

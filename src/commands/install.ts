@@ -2,7 +2,10 @@
 import { z } from 'zod';
 import { sidecarsData } from '../phases/sidecars.js';
 import { WORKFLOWS } from '../phases/workflows.js';
-import { createContext, executeWorkflow, globalOptionsSchema, loadSettings, makeLogger, parseOptions, type Runtime } from './common.js';
+import { executeWorkflow } from './execute.js';
+import { globalOptionsSchema, parseOptions } from './options.js';
+import { makeLogger, type Runtime } from './runtime.js';
+import { createContext, loadSettings } from './session.js';
 
 export const installOptionsSchema = globalOptionsSchema.and(
   z.object({

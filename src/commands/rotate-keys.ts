@@ -6,7 +6,10 @@ import { UsageError } from '../errors.js';
 import { rotateData } from '../phases/rotate.js';
 import { splitIds } from '../phases/workflow.js';
 import { WORKFLOWS } from '../phases/workflows.js';
-import { createContext, executeWorkflow, globalOptionsSchema, loadSettings, makeLogger, parseOptions, type Runtime } from './common.js';
+import { executeWorkflow } from './execute.js';
+import { globalOptionsSchema, parseOptions } from './options.js';
+import { makeLogger, type Runtime } from './runtime.js';
+import { createContext, loadSettings } from './session.js';
 
 export const rotateKeysOptionsSchema = globalOptionsSchema.and(z.object({ service: z.array(z.string()).default([]) }));
 

@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { DegradedError } from '../errors.js';
 import { collectHealth, type HealthReport, type Level } from '../health/report.js';
 import type { Logger } from '../ui/logger.js';
-import { createContext, globalOptionsSchema, loadSettings, makeLogger, parseOptions, type Runtime } from './common.js';
+import { globalOptionsSchema, parseOptions } from './options.js';
+import { makeLogger, type Runtime } from './runtime.js';
+import { createContext, loadSettings } from './session.js';
 
 export const statusOptionsSchema = globalOptionsSchema.and(z.object({ wait: z.boolean().default(false) }));
 

@@ -3,8 +3,8 @@
 import type { Context } from '../context.js';
 import { formatVersion, type HsNode, type HsPreAuthKey } from '../headscale/types.js';
 import { authKeyEntry, headscaleUser, magicDnsName, workloadName } from '../names.js';
-import { judgeKey, keyMatches } from '../phases/keys.js';
-import { describeUnhealthy, findNode, sidecarHealth, type SidecarHealth } from '../phases/sidecars.js';
+import { judgeKey, keyMatches } from '../domain/keys.js';
+import { describeUnhealthy, findNode, sidecarHealth, type SidecarHealth } from '../domain/sidecars.js';
 
 export type Level = 'ok' | 'warn' | 'error';
 

@@ -5,7 +5,8 @@ import type { Context, WorkflowRun } from '../context.js';
 import { ExternalError } from '../errors.js';
 import { HEADSCALE_DEPLOYMENT, HOST_USER, headscaleUser, stateSecretName } from '../names.js';
 import { expireKeys } from './keys.js';
-import { applyRelease, mergeValues } from './release.js';
+import { mergeValues } from '../domain/release.js';
+import { applyRelease } from './release.js';
 import type { PhaseDef } from './workflow.js';
 
 export const CLEANUP_ID = 'cleanup';

@@ -1,7 +1,7 @@
 // Checks that must pass before anything is changed: charts present, helm and the cluster
 // reachable. Read-only; in a static plan only the local checks can run.
 import type { WorkflowRun } from '../context.js';
-import { assertReleaseSettled } from './release.js';
+import { assertReleaseSettled } from '../domain/release.js';
 import type { PhaseDef } from './workflow.js';
 
 type Chart = 'platform' | 'headscale';

@@ -3,7 +3,8 @@
 import type { WorkflowRun } from '../context.js';
 import type { HsPreAuthKey } from '../headscale/types.js';
 import { workloadName } from '../names.js';
-import { expireKeys, readMintedRecord } from './keys.js';
+import { readMintedRecord } from '../domain/keys.js';
+import { expireKeys } from './keys.js';
 import { ensureUsersPhase, resolveKeysPhase, sidecarsData, waitForSidecars, writeSecretPhase, type SidecarsData } from './sidecars.js';
 import { Handoff, type PhaseDef } from './workflow.js';
 

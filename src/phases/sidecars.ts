@@ -2,6 +2,7 @@
 // platform release with sidecars on, and a bounded wait until every sidecar is online.
 import type { Context, WorkflowRun } from '../context.js';
 import { DegradedError } from '../errors.js';
+import { describeUnhealthy, sidecarHealth } from '../domain/sidecars.js';
 import type { HsNode, HsUser } from '../headscale/types.js';
 import type { SecretInfo } from '../kube/types.js';
 import {
@@ -14,7 +15,8 @@ import {
   tailnetHostname,
   workloadName,
 } from '../names.js';
-import { PartialKeysError, expireKeys, readMintedRecord, resolveKeys, type ServiceKey } from './keys.js';
+import { readMintedRecord, type ServiceKey } from '../domain/keys.js';
+import { PartialKeysError, expireKeys, resolveKeys } from './keys.js';
 import { ensureRelease } from './release.js';
 import { Handoff, type PhaseDef } from './workflow.js';
 
@@ -165,51 +167,6 @@ export async function platformReleasePhase(ctx: Context): Promise<void> {
     values: platformSidecarValues(ctx),
   });
   if (outcome !== 'unchanged') ctx.log.info(`  release ${ctx.config.platform.release} ${outcome} with tailscale.enabled=true`);
-}
-
-export function findNode(nodes: readonly HsNode[], service: string): HsNode | undefined {
-  const host = tailnetHostname(service);
-  const user = headscaleUser(service);
-  const mine = nodes.filter((n) => n.user === user && (n.givenName === host || n.name === host));
-  return mine.find((n) => n.online) ?? mine[0];
-}
-
-export interface SidecarHealth {
-  service: string;
-  deployment: 'missing' | 'no-sidecar' | 'rolling' | 'ready';
-  node: HsNode | undefined;
-}
-
-export async function sidecarHealth(ctx: Context, services: readonly string[]): Promise<SidecarHealth[]> {
-  const kube = await ctx.kube();
-  const hs = await ctx.headscale();
-  const ns = ctx.config.platform.namespace;
-  const [nodes, deployments] = await Promise.all([hs.listNodes(), Promise.all(services.map((s) => kube.getDeployment(ns, workloadName(s))))]);
-  return Promise.all(
-    services.map(async (service, i) => {
-      const d = deployments[i];
-      let deployment: SidecarHealth['deployment'] = 'ready';
-      if (!d) deployment = 'missing';
-      else if (!d.containers.includes(SIDECAR_CONTAINER)) deployment = 'no-sidecar';
-      else {
-        const selector = Object.entries(d.podLabels).map(([k, v]) => `${k}=${v}`).join(',');
-        const pods = (await kube.listPods(ns, selector)).filter((p) => !p.deletionTimestamp);
-        const ready = pods.filter((p) => p.containers.find((c) => c.name === SIDECAR_CONTAINER)?.ready);
-        if (ready.length < d.replicas || d.updatedReplicas < d.replicas) deployment = 'rolling';
-      }
-      return { service, deployment, node: findNode(nodes, service) };
-    }),
-  );
-}
-
-export function describeUnhealthy(h: SidecarHealth): string | undefined {
-  const name = workloadName(h.service);
-  if (h.deployment === 'missing') return `${name}: Deployment not found (is services.${h.service}.enabled=true in the release?)`;
-  if (h.deployment === 'no-sidecar') return `${name}: Deployment has no ${SIDECAR_CONTAINER} container (is tailscale.enabled=true?)`;
-  if (h.deployment === 'rolling') return `${name}: ${SIDECAR_CONTAINER} container not Ready`;
-  if (!h.node) return `${name}: no node registered in Headscale under user ${headscaleUser(h.service)}`;
-  if (!h.node.online) return `${name}: node ${h.node.givenName} (id ${h.node.id}) is offline`;
-  return undefined;
 }
 
 /** Bounded wait until every service's sidecar is Ready and its node online. */

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Context } from '../../src/context.js';
 import { ApiUnreachableError, ExternalError, PreflightError } from '../../src/errors.js';
-import { HelmCli, type HelmClient, type ReleaseInfo } from '../../src/helm/helm.js';
+import { HelmCli } from '../../src/helm/helm.js';
+import type { HelmClient, ReleaseInfo } from '../../src/helm/types.js';
 import { FakeRunner } from '../helpers/fake-runner.js';
 import type { KubeClient } from '../../src/kube/types.js';
 import { WriteGate, type PlanEntry } from '../../src/plan.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { errnoOf, isTransient, withRetry } from '../../../src/kube/client.js';
+import { errnoOf, isTransient, withRetry } from '../../../src/kube/retry.js';
 import { canRun, startScenario, type JuneResult, type Scenario } from './harness.js';
 
 type HsUser = { id: string | number; name: string };

@@ -117,9 +117,6 @@ export const ApiUserSchema = z.looseObject({ user: UserSchema });
 export const ApiPreAuthKeyListSchema = z.looseObject({ pre_auth_keys: listOf(PreAuthKeySchema) });
 export const ApiPreAuthKeySchema = z.looseObject({ pre_auth_key: PreAuthKeySchema });
 export const ApiNodeListSchema = z.looseObject({ nodes: listOf(NodeSchema) });
-/** Responses with no content: `{}`. */
-export const EmptySchema = z.looseObject({});
-
 /** `headscale version -o json`: 0.23 `{version}`, 0.26 `{version,commit}`, 0.29 `{version,commit,buildTime,go,dirty}`; GET /version (0.29) the same. */
 export const VersionSchema = z.looseObject({ version: z.string() });
 
@@ -134,10 +131,7 @@ export const ErrorBodySchema = z.looseObject({
 export const HealthSchema = z.looseObject({ status: z.string(), output: z.string().optional() });
 
 /** The OpenAPI document the daemon serves at /swagger/v1/openapiv2.json, read to find the dialect. */
-export const OpenApiSchema = z.looseObject({
-  definitions: z.record(z.string(), z.unknown()),
-  paths: z.record(z.string(), z.unknown()).optional(),
-});
+export const OpenApiSchema = z.looseObject({ definitions: z.record(z.string(), z.unknown()) });
 
 // ---------------------------------------------------------------------------------------
 // Parsing
@@ -201,6 +195,13 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, ctx: P
     throw unexpectedOutput(ctx, issues, text ?? JSON.stringify(value));
   }
   return result.data;
+}
+
+/** Parse an answer and register every full key in it with the redactor before anything else reads it. */
+export function parseAnswer(text: string, ctx: ParseContext): unknown {
+  const doc = parseJsonText(text, ctx);
+  registerSecretsIn(doc);
+  return doc;
 }
 
 export function parseText<S extends z.ZodType>(schema: S, text: string, ctx: ParseContext): z.output<S> {

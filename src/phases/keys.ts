@@ -1,7 +1,7 @@
 // Deciding whether a service's pre-auth key in the Secret can be kept, and minting those
 // that cannot. Pure decisions (judgeKey) are unit-tested; mintKeys does the I/O.
 import type { Context, ServiceKey } from '../context.js';
-import { mapLimit } from '../headscale/common.js';
+import { mapLimit } from '../util/concurrency.js';
 import type { HeadscaleClient, HsPreAuthKey, HsUser } from '../headscale/types.js';
 import { MINTED_KEYS_ANNOTATION } from '../names.js';
 import { redactor } from '../ui/redact.js';

@@ -7,7 +7,7 @@
 // only take one there (0.23–0.27 expire a key by its value), this wire refuses and points
 // to the API transport.
 
-import { ExternalError, UsageError } from '../errors.js';
+import { BugError, ExternalError, UsageError } from '../errors.js';
 import { HEADSCALE_CONTAINER, HEADSCALE_DEPLOYMENT } from '../names.js';
 import { formatCommand, type ProcessRunner } from '../process/runner.js';
 import { redact } from '../ui/redact.js';
@@ -67,7 +67,7 @@ export class CliWire implements Wire {
 
   async send<T>(request: Request<T>, version: string): Promise<T> {
     const call = request.cli;
-    if (!call) throw new TypeError(`no CLI form for ${request.http.method} ${request.http.path}`);
+    if (!call) throw new BugError(`no CLI form for ${request.http.method} ${request.http.path}: the client must ask allowSecret first`);
     const stdout = await this.run(call.args, version);
     if (!call.read) return undefined as T;
     const ctx = { command: this.display(call.args), version };

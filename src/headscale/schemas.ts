@@ -204,10 +204,6 @@ export function parseAnswer(text: string, ctx: ParseContext): unknown {
   return doc;
 }
 
-export function parseText<S extends z.ZodType>(schema: S, text: string, ctx: ParseContext): z.output<S> {
-  return parseWith(schema, parseJsonText(text, ctx), ctx, text);
-}
-
 // ---------------------------------------------------------------------------------------
 // To domain types
 

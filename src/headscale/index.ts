@@ -15,9 +15,9 @@ import { OfflineHeadscale } from './offline.js';
 import type { HeadscaleClient } from './types.js';
 
 export * from './types.js';
-export { kubectlExecPrefix, type KubectlExecOptions } from './cli-wire.js';
-export { OfflineHeadscale, OFFLINE_DEFAULT_VERSION } from './offline.js';
-export { DRY_RUN_KEY, DRY_RUN_ID, parseDuration, validateUserName } from './common.js';
+export { kubectlExecPrefix } from './cli-wire.js';
+export { OfflineHeadscale } from './offline.js';
+export { DRY_RUN_KEY } from './common.js';
 
 interface Common {
   gate: WriteGate;

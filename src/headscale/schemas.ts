@@ -23,13 +23,13 @@ import type { HsNode, HsPreAuthKey, HsUser } from './types.js';
 // Building blocks
 
 /** uint64 as a JSON number (CLI), a decimal string (0.23 proto ids, protojson). */
-export const IdSchema = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/, 'a numeric id')]).transform(String);
+const IdSchema = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/, 'a numeric id')]).transform(String);
 
 /** Go's zero time: what Headscale stores for "no expiry". */
 const GO_ZERO_SECONDS = -62135596800;
 
 /** {seconds,nanos} (CLI; both omitempty), RFC3339 (API), or null/absent. */
-export const TimestampSchema = z
+const TimestampSchema = z
   .union([
     z.object({
       seconds: z.union([z.number().int(), z.string().regex(/^-?\d+$/).transform(Number)]).optional(),
@@ -71,7 +71,7 @@ export const UserSchema = z.looseObject({
   display_name: Text,
   email: Text,
 });
-export type UserJson = z.infer<typeof UserSchema>;
+type UserJson = z.infer<typeof UserSchema>;
 
 /** 0.23–0.25: the owner's name; 0.26+: a nested User; tag-only keys (0.28+): absent. */
 const KeyOwnerSchema = z.union([z.string(), UserSchema, z.null()]).optional();
@@ -101,7 +101,7 @@ export const NodeSchema = z.looseObject({
   // < 0.28 embeds the node's pre-auth key in full: read only to redact it
   pre_auth_key: z.looseObject({ key: Text }).nullish(),
 });
-export type NodeJson = z.infer<typeof NodeSchema>;
+type NodeJson = z.infer<typeof NodeSchema>;
 
 // ---------------------------------------------------------------------------------------
 // Documents: CLI prints the bare object / list; the API wraps them.
@@ -144,7 +144,7 @@ export interface ParseContext {
 }
 
 /** camelCase keys → snake_case, recursively (protojson and 0.30 CLI use camelCase). */
-export function snakeKeys(value: unknown): unknown {
+function snakeKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(snakeKeys);
   if (value && typeof value === 'object') {
     return Object.fromEntries(

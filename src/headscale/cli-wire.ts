@@ -67,7 +67,7 @@ export class CliWire implements Wire {
 
   async send<T>(request: Request<T>, version: string): Promise<T> {
     const call = request.cli;
-    if (!call) throw new BugError(`no CLI form for ${request.http.method} ${request.http.path}: the client must ask allowSecret first`);
+    if (!call) throw new BugError(`no CLI form for ${request.http.method} ${request.http.path}: the client must ask assertCanCarrySecret first`);
     const stdout = await this.run(call.args, version);
     if (!call.read) return undefined as T;
     const ctx = { command: this.display(call.args), version };
@@ -104,7 +104,7 @@ export class CliWire implements Wire {
     }
   }
 
-  allowSecret(action: string, v: HeadscaleVersion): void {
+  assertCanCarrySecret(action: string, v: HeadscaleVersion): void {
     throw new UsageError(
       `Headscale ${formatVersion(v)} (${generationRange(v.generation)}) can only ${action} by putting the full key on the command line, which june-ts does not do over kubectl exec (argv ends up in API server audit logs)`,
       {

@@ -24,7 +24,7 @@ export interface Wire {
    */
   checkHealth(probe: () => Promise<void>, authenticated: () => Promise<unknown>): Promise<void>;
   /** Throws when this wire cannot carry a secret to Headscale to `action` (the CLI: it would be in argv). */
-  allowSecret(action: string, version: HeadscaleVersion): void;
+  assertCanCarrySecret(action: string, version: HeadscaleVersion): void;
 }
 
 export interface HeadscaleOptions {
@@ -128,7 +128,7 @@ export class Headscale implements HeadscaleClient {
     const dialect = dialectOf(version.generation);
     let owner: HsUser = { id: '', name: key.user }; // a name is all 0.23 needs
     if (dialect.expiresKeysByValue) {
-      this.wire.allowSecret('expire a pre-auth key', version);
+      this.wire.assertCanCarrySecret('expire a pre-auth key', version);
       if (!key.key) {
         throw new UsageError(`Headscale ${formatVersion(version)} expires a pre-auth key by its full value, and key ${key.id} of ${key.user} was listed without it`);
       }

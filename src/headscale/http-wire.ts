@@ -90,7 +90,7 @@ export class HttpWire implements Wire {
     await authenticated();
   }
 
-  allowSecret(): void {
+  assertCanCarrySecret(): void {
     // secrets travel in request bodies, never in the URL
   }
 

@@ -1,6 +1,6 @@
 // Generic helpers for running async work; nothing june-ts specific.
 
-/** Run `fn` over `items` with at most `limit` in flight; results in input order. */
+/** Run `fn` over `items` with at most `limit` in flight; results in input order. The first failure stops new work and rejects. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;

@@ -4,6 +4,7 @@
 import type { Config } from './config/load.js';
 import type { HeadscaleClient } from './headscale/types.js';
 import type { HelmClient } from './helm/types.js';
+import type { Kubectl } from './kube/kubectl.js';
 import type { KubeClient } from './kube/types.js';
 import type { WriteGate } from './plan.js';
 import type { ProcessRunner } from './process/runner.js';
@@ -18,6 +19,7 @@ export interface Context {
   runner: ProcessRunner;
   signal: AbortSignal;
   kube(): Promise<KubeClient>;
+  kubectl(): Promise<Kubectl>;
   helm(): Promise<HelmClient>;
   headscale(): Promise<HeadscaleClient>;
   tailscale(): Promise<HostTailscale>;

@@ -1,11 +1,8 @@
 // Every name that both the CLI and the helm/june-platform chart rely on lives here.
 // test/charts/names.test.ts renders the chart and fails if the two drift apart.
 
-export const PLATFORM_NAMESPACE_DEFAULT = 'june-services';
-export const HEADSCALE_NAMESPACE_DEFAULT = 'headscale';
+/** The auth Secret's name unless AUTH_SECRET_NAME says otherwise (also the chart's default). */
 export const AUTH_SECRET_DEFAULT = 'headscale-auth-keys';
-export const PLATFORM_RELEASE_DEFAULT = 'june-platform';
-export const HEADSCALE_RELEASE_DEFAULT = 'headscale';
 
 /** Deployment, container and ConfigMap names of the Headscale server (spec: phase 11). */
 export const HEADSCALE_DEPLOYMENT = 'headscale';

@@ -8,7 +8,7 @@ import type { ProcessRunner } from '../process/runner.js';
 import type { Logger } from '../ui/logger.js';
 import { once } from '../util/concurrency.js';
 
-export type Seams = Pick<Context, 'kube' | 'helm' | 'headscale' | 'tailscale'>;
+export type Seams = Pick<Context, 'kube' | 'kubectl' | 'helm' | 'headscale' | 'tailscale'>;
 
 export function makeSeams(config: Config, gate: WriteGate, runner: ProcessRunner, signal: AbortSignal, log: Logger): Seams {
   const offline = gate.mode === 'static';
@@ -23,6 +23,10 @@ export function makeSeams(config: Config, gate: WriteGate, runner: ProcessRunner
         signal,
         onRetry: (what, attempt, delayMs, reason) => log.debug(`API ${what}: ${reason}; attempt ${attempt + 1} in ${delayMs} ms`),
       });
+    }),
+    kubectl: once(async () => {
+      const { KubectlCli } = await import('../kube/kubectl.js');
+      return new KubectlCli({ bin: config.kube.kubectl, kubeconfig: config.kube.kubeconfig, context: config.kube.context, runner });
     }),
     helm: once(async () => {
       const o = { bin: config.helm, kubeconfig: config.kube.kubeconfig, context: config.kube.context, runner, gate };

@@ -3,7 +3,7 @@
 import type { Context } from '../context.js';
 import { formatVersion, type HsNode, type HsPreAuthKey } from '../headscale/types.js';
 import { authKeyEntry, headscaleUser, magicDnsName, workloadName } from '../names.js';
-import { judgeKey, keyMatches } from '../domain/keys.js';
+import { DAY_MS, KEY_WARN_DAYS, judgeKey, keyMatches } from '../domain/keys.js';
 import { describeUnhealthy, findNode, sidecarHealth, type SidecarHealth } from '../domain/sidecars.js';
 
 export type Level = 'ok' | 'warn' | 'error';
@@ -33,7 +33,6 @@ export interface HealthReport {
   level: Level;
 }
 
-const WARN_DAYS = 30;
 const worst = (levels: Level[]): Level => (levels.includes('error') ? 'error' : levels.includes('warn') ? 'warn' : 'ok');
 
 function keyReport(value: string | undefined, userName: string, userExists: boolean, known: HsPreAuthKey[], now: Date): ServiceReport['key'] {
@@ -41,11 +40,11 @@ function keyReport(value: string | undefined, userName: string, userExists: bool
   const record = known.find((k) => keyMatches(k, value));
   const verdict = judgeKey(value, { id: '', name: userName }, known, now, 0);
   const expiration = record?.expiration ?? null;
-  const daysLeft = expiration ? Math.floor((expiration.getTime() - now.getTime()) / 86_400_000) : null;
+  const daysLeft = expiration ? Math.floor((expiration.getTime() - now.getTime()) / DAY_MS) : null;
   let level: Level = verdict.keep ? 'ok' : 'error';
   let problem = verdict.keep ? null : verdict.reason;
   if (!userExists) [level, problem] = ['error', `Headscale user ${userName} does not exist`];
-  else if (verdict.keep && daysLeft !== null && daysLeft < WARN_DAYS) [level, problem] = ['warn', `the key expires in ${daysLeft} day(s): run june-ts rotate-keys`];
+  else if (verdict.keep && daysLeft !== null && daysLeft < KEY_WARN_DAYS) [level, problem] = ['warn', `the key expires in ${daysLeft} day(s): run june-ts rotate-keys`];
   return { inSecret: true, acceptedByHeadscale: verdict.keep, expiration: expiration?.toISOString() ?? null, daysLeft, level, problem };
 }
 

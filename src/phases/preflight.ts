@@ -25,7 +25,7 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unkn
       const kube = await ctx.kube();
       // kubectl carries every Headscale call on the exec transport; a static plan needs no binaries
       const kubectl = ctx.config.headscale.transport === 'exec' && ctx.gate.mode !== 'static'
-        ? ctx.runner.run(ctx.config.kube.kubectl, ['version', '--client', '-o', 'json'])
+        ? ctx.kubectl().then((k) => k.clientVersion())
         : Promise.resolve();
       // a release stuck in pending-* would fail the upgrade after keys were minted: refuse now
       const releases = (needs.releases ?? [])

@@ -24,6 +24,7 @@ export function testContext({ env = {}, ...overrides }: TestContextOptions = {})
     runner: { run: unexpected('a command') },
     signal: new AbortController().signal,
     kube: unexpected('kube'),
+    kubectl: unexpected('kubectl'),
     helm: unexpected('helm'),
     headscale: unexpected('headscale'),
     tailscale: unexpected('tailscale'),

@@ -17,6 +17,8 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'june-ts';
 /** Annotation on the auth Secret: JSON map service -> id of the key june-ts minted (never the key). */
 export const MINTED_KEYS_ANNOTATION = 'june-ts.dev/minted-keys';
+/** Annotation on the auth Secret: JSON map service -> keys june-ts minted and later expired (ids only). */
+export const RETIRED_KEYS_ANNOTATION = 'june-ts.dev/retired-keys';
 
 /** A short service name such as `orchestrator`; everything else is derived from it. */
 export function workloadName(service: string): string {

@@ -36,6 +36,8 @@ export interface Config {
   keyExpiration: string;
   keyRenewBefore: string;
   keyRenewBeforeMs: number;
+  keyRetention: string;
+  keyRetentionMs: number;
   authSecretName: string;
   kube: { kubeconfig: string | undefined; context: string | undefined; kubectl: string };
   helm: string;
@@ -211,6 +213,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     keyExpiration: c.KEY_EXPIRATION,
     keyRenewBefore: c.KEY_RENEW_BEFORE,
     keyRenewBeforeMs: keyDurationMs(c.KEY_RENEW_BEFORE),
+    keyRetention: c.KEY_RETENTION,
+    keyRetentionMs: keyDurationMs(c.KEY_RETENTION),
     authSecretName: c.AUTH_SECRET_NAME,
     kube: { kubeconfig: c.KUBECONFIG, context: c.KUBE_CONTEXT, kubectl: c.KUBECTL },
     helm: c.HELM,

@@ -51,8 +51,8 @@ const text = (key: string) =>
 const k8sName = (key: string) =>
   checked(key, (v) => v.length <= 63 && DNS_LABEL.test(v), "is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters");
 
-const duration = (key: string, re: RegExp, units: string, example: string) =>
-  checked(key, (v) => re.test(v) && Number(re.exec(v)![1]) > 0, `is not a duration — use a positive number followed by ${units}, e.g. ${example}`);
+const duration = (key: string, re: RegExp, units: string, example: string, minimum = 1) =>
+  checked(key, (v) => re.test(v) && Number(re.exec(v)![1]) >= minimum, `is not a duration — use a ${minimum ? 'positive' : 'whole'} number followed by ${units}, e.g. ${example}`);
 
 function isLoopbackOrPrivate(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -127,6 +127,7 @@ const VALIDATORS = {
   TAILNET_DOMAIN: (k) => checked(k, (v) => DNS_NAME.test(v), 'is not a DNS name — use e.g. tail.example.com'),
   KEY_EXPIRATION: (k) => duration(k, DURATION_DAYS, 'h, d or w', '180d'),
   KEY_RENEW_BEFORE: (k) => duration(k, DURATION_DAYS, 'h, d or w', '30d'),
+  KEY_RETENTION: (k) => duration(k, DURATION_DAYS, 'h, d or w', '30d', 0),
   AUTH_SECRET_NAME: (k) => checked(k, (v) => v.length <= 253 && (DNS_NAME.test(v) || DNS_LABEL.test(v)), 'is not a Secret name — use lowercase letters, digits, - and .'),
   KUBECONFIG: text,
   KUBE_CONTEXT: text,

@@ -2,7 +2,6 @@
 // health report as `status`, each with the command that fixes it.
 import type { Config } from '../config/load.js';
 import type { Context } from '../context.js';
-import { KEY_WARN_DAYS } from '../domain/keys.js';
 import { stuckRelease } from '../domain/release.js';
 import type { HeadscaleVersion } from '../headscale/types.js';
 import { collectHealth, type HealthReport, type ServiceReport } from '../health/report.js';
@@ -70,7 +69,7 @@ function keyFormatCheck(service: string, value: string, version: HeadscaleVersio
 }
 
 function keyAndNodeChecks(s: ServiceReport, ns: string): Check[] {
-  const expiringSoon = s.key.daysLeft !== null && s.key.daysLeft >= 0 && s.key.daysLeft < KEY_WARN_DAYS;
+  const expiringSoon = s.key.level === 'warn';
   return [
     {
       name: `${s.service}: key valid`,

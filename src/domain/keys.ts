@@ -5,9 +5,6 @@ import { MINTED_KEYS_ANNOTATION } from '../names.js';
 
 export const DAY_MS = 86_400_000;
 
-/** A good key expiring within this many days is reported, with rotate-keys as the fix. */
-export const KEY_WARN_DAYS = 30;
-
 /** A service's pre-auth key as a run decided it: kept from the Secret, or minted. */
 export interface ServiceKey {
   service: string;

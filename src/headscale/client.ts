@@ -140,6 +140,15 @@ export class Headscale implements HeadscaleClient {
     await this.write('expire preauthkey', { id: key.id, user: key.user }, () => this.send((d) => d.expireKey(key, owner)), undefined);
   }
 
+  async canDeletePreAuthKeys(): Promise<boolean> {
+    return (await this.dialect()).deletesKeys;
+  }
+
+  async deletePreAuthKey(id: string): Promise<void> {
+    if (!isNumericId(id)) throw new UsageError(`cannot delete pre-auth key with id ${JSON.stringify(id)}`);
+    await this.write('delete preauthkey', { id }, () => this.send((d) => d.deleteKey(id)), undefined);
+  }
+
   async deleteNode(id: string): Promise<void> {
     if (!isNumericId(id)) throw new UsageError(`Headscale node ids are numeric, got ${JSON.stringify(id)}`);
     await this.write('delete node', { id }, () => this.send((d) => d.deleteNode(id)), undefined);

@@ -16,7 +16,7 @@
 // (`--expiration 180d`), the API an absolute time.
 
 import type { z } from 'zod';
-import { ExternalError } from '../errors.js';
+import { BugError, ExternalError } from '../errors.js';
 import { numericId } from './common.js';
 import {
   ApiNodeListSchema,
@@ -98,6 +98,8 @@ class V023 {
   readonly expiresKeysByValue: boolean = true;
   /** `userRef` needs the user's numeric id, not only its name. */
   readonly refersToUsersById: boolean = false;
+  /** Pre-auth keys can be deleted (not only expired). */
+  readonly deletesKeys: boolean = false;
 
   /** How `-u`, `?user=`, request bodies and paths refer to a user. */
   userRef(user: HsUser): string {
@@ -180,6 +182,11 @@ class V023 {
     return { http: { method: 'POST', path: '/api/v1/preauthkey/expire', body: { user: this.userRef(owner), key: key.key } } };
   }
 
+  /** Only where `deletesKeys`. */
+  deleteKey(id: string): Request<void> {
+    throw new BugError(`Headscale ${this.generation} cannot delete pre-auth key ${id}`);
+  }
+
   listNodes(): Request<HsNode[]> {
     return {
       cli: { args: ['nodes', 'list', ...JSON_OUTPUT], read: reader(CliNodeListSchema, (nodes) => nodes.map(toNode)) },
@@ -247,6 +254,15 @@ class V028 extends V026 {
     return {
       cli: { args: ['preauthkeys', 'expire', '--id', key.id, ...JSON_OUTPUT] },
       http: { method: 'POST', path: '/api/v1/preauthkey/expire', body: { id: key.id } },
+    };
+  }
+
+  override readonly deletesKeys: boolean = true;
+
+  override deleteKey(id: string): Request<void> {
+    return {
+      cli: { args: ['preauthkeys', 'delete', '--id', id, ...JSON_OUTPUT] },
+      http: { method: 'DELETE', path: `/api/v1/preauthkey?id=${encodeURIComponent(id)}` },
     };
   }
 }

@@ -4,6 +4,7 @@
 import { BugError } from '../errors.js';
 import type { WriteGate } from '../plan.js';
 import { DRY_RUN_ID, dryRunKey, parseDuration, validateUserName } from './common.js';
+import { dialectOf } from './dialects.js';
 import { assumedVersion } from './types.js';
 import type { CreatePreAuthKeyOptions, HeadscaleClient, HeadscaleVersion, HsNode, HsPreAuthKey, HsUser } from './types.js';
 
@@ -52,6 +53,12 @@ export class OfflineHeadscale implements HeadscaleClient {
 
   async expirePreAuthKey(key: HsPreAuthKey): Promise<void> {
     await this.write('expire preauthkey', { id: key.id, user: key.user }, undefined);
+  }
+  async canDeletePreAuthKeys(): Promise<boolean> {
+    return dialectOf(this.v.generation).deletesKeys;
+  }
+  async deletePreAuthKey(id: string): Promise<void> {
+    await this.write('delete preauthkey', { id }, undefined);
   }
   async deleteNode(id: string): Promise<void> {
     await this.write('delete node', { id }, undefined);

@@ -98,8 +98,9 @@ export const NodeSchema = z.looseObject({
   online: Flag,
   last_seen: TimestampSchema,
   expiry: TimestampSchema,
-  // < 0.28 embeds the node's pre-auth key in full: read only to redact it
-  pre_auth_key: z.looseObject({ key: Text }).nullish(),
+  created_at: TimestampSchema,
+  // < 0.28 embeds the node's pre-auth key in full: its id is read; the key only to redact it
+  pre_auth_key: z.looseObject({ id: IdSchema.optional(), key: Text }).nullish(),
 });
 type NodeJson = z.infer<typeof NodeSchema>;
 
@@ -250,6 +251,8 @@ export function toNode(n: NodeJson): HsNode {
   };
   if (n.last_seen) out.lastSeen = n.last_seen;
   if (n.expiry) out.expiry = n.expiry;
+  if (n.created_at) out.createdAt = n.created_at;
+  if (n.pre_auth_key?.id) out.preAuthKeyId = n.pre_auth_key.id;
   return out;
 }
 

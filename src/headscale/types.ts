@@ -34,6 +34,9 @@ export interface HsNode {
   online: boolean;
   lastSeen?: Date;
   expiry?: Date;
+  createdAt?: Date;
+  /** Id of the pre-auth key the node registered with, where Headscale still knows it. */
+  preAuthKeyId?: string;
 }
 
 /**
@@ -84,6 +87,10 @@ export interface HeadscaleClient {
   /** One call per user on < 0.28, a single call on >= 0.28 (filtered to `users` client-side). */
   listPreAuthKeys(users: HsUser[]): Promise<HsPreAuthKey[]>;
   expirePreAuthKey(key: HsPreAuthKey): Promise<void>;
+  /** Can this Headscale delete pre-auth keys (0.28+)? */
+  canDeletePreAuthKeys(): Promise<boolean>;
+  /** Deletes a key by id (nodes that registered with it keep working). Only where canDeletePreAuthKeys. */
+  deletePreAuthKey(id: string): Promise<void>;
   listNodes(): Promise<HsNode[]>;
   deleteNode(id: string): Promise<void>;
   deleteUser(user: HsUser): Promise<void>;

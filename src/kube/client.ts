@@ -19,7 +19,7 @@ import {
   type RetryPolicies,
 } from './retry.js';
 import { waitForRollout } from './rollout.js';
-import type { ApplySecret, DeploymentInfo, KubeClient, PodInfo, SecretInfo } from './types.js';
+import type { ApplySecret, DeploymentInfo, KubeClient, PodInfo, PodManifest, PodTemplateSpec, SecretInfo } from './types.js';
 
 const FIELD_MANAGER = 'june-ts';
 
@@ -246,6 +246,66 @@ export class ClientNodeKube implements KubeClient {
       return list.items.map(toPodInfo);
     } catch (e) {
       this.fail(`list pods in ${namespace}`, e);
+    }
+  }
+
+  async getPod(namespace: string, name: string): Promise<PodInfo | null> {
+    try {
+      return toPodInfo(await this.withRetry('pod', () => this.core.readNamespacedPod({ name, namespace })));
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      this.fail(`read pod ${namespace}/${name}`, e);
+    }
+  }
+
+  async getPodTemplate(namespace: string, deployment: string): Promise<PodTemplateSpec | null> {
+    try {
+      const d = await this.withRetry('deployment', () => this.apps.readNamespacedDeployment({ name: deployment, namespace }));
+      return (d.spec?.template.spec as PodTemplateSpec | undefined) ?? null;
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      this.fail(`read Deployment ${namespace}/${deployment}`, e);
+    }
+  }
+
+  async createPod(pod: PodManifest): Promise<string> {
+    const ns = pod.metadata.namespace;
+    return this.gate.write(
+      { kind: 'apply', object: `Pod/${pod.metadata.generateName}*`, namespace: ns, manifest: pod, note: 'created, then deleted again' },
+      async () => {
+        try {
+          // not retried: a create whose answer was lost would leave a second pod behind
+          const created = await this.core.createNamespacedPod({ namespace: ns, body: pod as unknown as k8s.V1Pod, fieldManager: FIELD_MANAGER });
+          return created.metadata?.name ?? '';
+        } catch (e) {
+          this.fail(`create pod ${ns}/${pod.metadata.generateName}…`, e);
+        }
+      },
+      `${pod.metadata.generateName}dryrun`,
+    );
+  }
+
+  async deletePods(namespace: string, labelSelector: string): Promise<number> {
+    if (this.gate.dryRun) return 0;
+    const pods = await this.listPods(namespace, labelSelector);
+    await Promise.all(
+      pods.map(async (p) => {
+        try {
+          await this.withRetry('delete pod', () => this.core.deleteNamespacedPod({ name: p.name, namespace, gracePeriodSeconds: 0 }));
+        } catch (e) {
+          if (statusOf(e) !== 404) this.fail(`delete pod ${namespace}/${p.name}`, e);
+        }
+      }),
+    );
+    return pods.length;
+  }
+
+  async podLogTail(namespace: string, name: string, container: string, lines: number): Promise<string> {
+    try {
+      return await this.withRetry('pod log', () => this.core.readNamespacedPodLog({ name, namespace, container, tailLines: lines }));
+    } catch (e) {
+      if (statusOf(e) === 404 || statusOf(e) === 400) return '';
+      this.fail(`read the log of ${namespace}/${name} -c ${container}`, e);
     }
   }
 

@@ -30,7 +30,18 @@ export function toDeploymentInfo(d: k8s.V1Deployment): DeploymentInfo {
     generation: d.metadata?.generation ?? 0,
     containers: d.spec?.template.spec?.containers.map((c) => c.name) ?? [],
     podLabels: d.spec?.selector.matchLabels ?? {},
+    maxSurge: maxSurgeOf(d),
   };
+}
+
+/** spec.strategy resolved as the Deployment controller does (default 25%, rounded up). */
+function maxSurgeOf(d: k8s.V1Deployment): number {
+  const strategy = d.spec?.strategy;
+  if (strategy?.type === 'Recreate') return 0;
+  const surge = strategy?.rollingUpdate?.maxSurge ?? '25%';
+  if (typeof surge === 'number') return surge;
+  const pct = /^(\d+)%$/.exec(surge);
+  return pct ? Math.ceil(((d.spec?.replicas ?? 1) * Number(pct[1])) / 100) : Number(surge) || 0;
 }
 
 export function toPodInfo(p: k8s.V1Pod): PodInfo {
@@ -41,10 +52,18 @@ export function toPodInfo(p: k8s.V1Pod): PodInfo {
     phase: p.status?.phase ?? 'Unknown',
     labels: p.metadata?.labels ?? {},
     deletionTimestamp: p.metadata?.deletionTimestamp ? String(p.metadata.deletionTimestamp) : undefined,
+    ...(p.status?.reason ? { reason: p.status.reason } : {}),
     containers: (p.spec?.containers ?? []).map((c) => {
       const st = statuses.find((s) => s.name === c.name);
       const waiting = st?.state?.waiting?.reason;
-      return { name: c.name, ready: st?.ready ?? false, restartCount: st?.restartCount ?? 0, ...(waiting ? { waitingReason: waiting } : {}) };
+      const done = st?.state?.terminated;
+      return {
+        name: c.name,
+        ready: st?.ready ?? false,
+        restartCount: st?.restartCount ?? 0,
+        ...(waiting ? { waitingReason: waiting } : {}),
+        ...(done ? { terminated: { exitCode: done.exitCode, ...(done.reason ? { reason: done.reason } : {}) } } : {}),
+      };
     }),
   };
 }

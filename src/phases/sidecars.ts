@@ -9,6 +9,7 @@ import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   MINTED_KEYS_ANNOTATION,
+  RETIRED_KEYS_ANNOTATION,
   SIDECAR_CONTAINER,
   authKeyEntry,
   headscaleUser,
@@ -16,6 +17,7 @@ import {
   workloadName,
 } from '../names.js';
 import { readMintedRecord, type ServiceKey } from '../domain/keys.js';
+import { readRetiredRecord, writeRetiredRecord, type RetiredRecord } from '../domain/retired-keys.js';
 import { PartialKeysError, expireKeys, resolveKeys } from './keys.js';
 import { ensureRelease } from './release.js';
 import { Handoff, type PhaseDef } from './workflow.js';
@@ -87,8 +89,11 @@ export async function resolveKeysPhase(ctx: SidecarsRun, force = false): Promise
   }
 }
 
-/** The Secret june-ts wants: previous entries of other services kept, ours replaced. */
-export function desiredSecret(previous: SecretInfo | null, keys: Map<string, ServiceKey>) {
+/**
+ * The Secret june-ts wants: previous entries of other services kept, ours replaced. Every
+ * annotation june-ts owns is written each time (server-side apply drops the ones left out).
+ */
+export function desiredSecret(previous: SecretInfo | null, keys: Map<string, ServiceKey>, retired?: RetiredRecord) {
   const data: Record<string, string> = { ...(previous?.data ?? {}) };
   const minted = readMintedRecord(previous?.annotations);
   for (const k of keys.values()) {
@@ -99,23 +104,31 @@ export function desiredSecret(previous: SecretInfo | null, keys: Map<string, Ser
   return {
     data,
     labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
-    annotations: { [MINTED_KEYS_ANNOTATION]: JSON.stringify(sortKeys(minted)) },
+    annotations: {
+      [MINTED_KEYS_ANNOTATION]: JSON.stringify(sortKeys(minted)),
+      ...nonEmpty(RETIRED_KEYS_ANNOTATION, writeRetiredRecord(retired ?? readRetiredRecord(previous?.annotations))),
+    },
   };
 }
+
+/** june-ts's annotations are JSON maps; an empty one is left out (and so removed by the apply). */
+const OWN_ANNOTATIONS = [MINTED_KEYS_ANNOTATION, RETIRED_KEYS_ANNOTATION] as const;
+const nonEmpty = (name: string, json: string): Record<string, string> => (json === '{}' ? {} : { [name]: json });
+const sameAnnotations = (a: Record<string, string>, b: Record<string, string>) => OWN_ANNOTATIONS.every((k) => (a[k] ?? '{}') === (b[k] ?? '{}'));
 
 function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-export async function writeSecretPhase(ctx: SidecarsRun): Promise<void> {
+export async function writeSecretPhase(ctx: WorkflowRun<SidecarsData & { retired?: Handoff<RetiredRecord> }>): Promise<void> {
   const kube = await ctx.kube();
   const prev = ctx.data.previousSecret.get();
-  const want = desiredSecret(prev, ctx.data.keys.get());
+  const want = desiredSecret(prev, ctx.data.keys.get(), ctx.data.retired?.peek());
   const unchanged =
     prev &&
     Object.entries(want.data).every(([k, v]) => prev.data[k] === v) &&
     prev.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE &&
-    prev.annotations[MINTED_KEYS_ANNOTATION] === want.annotations[MINTED_KEYS_ANNOTATION];
+    sameAnnotations(prev.annotations, want.annotations);
   if (unchanged) {
     ctx.log.info(`  Secret ${ctx.config.authSecretName} is up to date`);
     return;

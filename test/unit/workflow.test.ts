@@ -199,9 +199,9 @@ describe('selectPhases on the real workflows', () => {
     expect(err.hint!.split('\n').slice(1).map((l) => l.trim())).toEqual(flatten(WORKFLOWS['deploy-sidecars']).map((p) => p.id));
   });
 
-  it('rotate-keys: expire-old needs wait', () => {
-    expect(expectUsage(() => selectPhases(WORKFLOWS['rotate-keys'], { skip: ['rotate/wait'] }, ctx(), 'rotate-keys')).message).toBe(
-      'phase rotate/expire-old needs rotate/wait, which is skipped (--skip rotate/wait)',
+  it('rotate-keys: expire-old needs the proof of the new keys', () => {
+    expect(expectUsage(() => selectPhases(WORKFLOWS['rotate-keys'], { skip: ['rotate/prove'] }, ctx(), 'rotate-keys')).message).toBe(
+      'phase rotate/expire-old needs rotate/prove, which is skipped (--skip rotate/prove)',
     );
   });
 

@@ -13,7 +13,7 @@ import { SIDECAR_CONTAINER, authKeyEntry, headscaleUser, workloadName } from '..
 import { ExternalError } from '../errors.js';
 import { proveKeys, type KeyProof } from './key-check.js';
 import { expireKeys } from './keys.js';
-import { ensureUsersPhase, resolveKeysPhase, sidecarsData, waitForSidecars, writeSecretPhase, type SidecarsData } from './sidecars.js';
+import { discardUnsavedKeys, ensureUsersPhase, resolveKeysPhase, sidecarsData, waitForSidecars, writeSecretPhase, type SidecarsData } from './sidecars.js';
 import { Handoff, type PhaseDef } from './workflow.js';
 
 export const ROTATE_ID = 'rotate';
@@ -167,7 +167,8 @@ async function expireOldPhase(ctx: RotateRun): Promise<void> {
 
 /**
  * A rotation that fails after new keys were minted puts the Secret back as it was, so the
- * running sidecars and the old keys stay valid; a re-run starts over.
+ * running sidecars and the old keys stay valid, and discards the new keys nobody holds now;
+ * a re-run starts over.
  */
 async function restoreSecret(ctx: RotateRun, error: unknown): Promise<void> {
   const wrote = [...(ctx.data.keys.peek()?.values() ?? [])].some((k) => k.minted);
@@ -176,10 +177,13 @@ async function restoreSecret(ctx: RotateRun, error: unknown): Promise<void> {
   const kube = await ctx.kube();
   try {
     await kube.restoreSecret(ctx.config.platform.namespace, ctx.config.authSecretName, previous);
-    ctx.log.warn(`rotation failed (${(error as Error).message.split('\n')[0]}); the Secret was restored and the old keys stay valid. Fix the cause and re-run \`june-ts rotate-keys\`.`);
   } catch (e) {
     ctx.log.error(`rotation failed and the Secret could not be restored: ${(e as Error).message}`);
+    return;
   }
+  ctx.log.warn(`rotation failed (${(error as Error).message.split('\n')[0]}); the Secret was restored and the old keys stay valid. Fix the cause and re-run \`june-ts rotate-keys\`.`);
+  const note = await discardUnsavedKeys(ctx, 'are not in the restored Secret').catch((e: Error) => `the keys minted in this run could not be discarded: ${e.message}`);
+  if (note) ctx.log.warn(note);
 }
 
 export const rotatePhases: PhaseDef<RotateRun> = {

@@ -143,7 +143,7 @@ export async function writeSecretPhase(ctx: WorkflowRun<SidecarsData & { retired
       annotations: want.annotations,
     });
   } catch (e) {
-    const note = await expireUnsavedKeys(ctx);
+    const note = await discardUnsavedKeys(ctx);
     if (note && e instanceof Error) e.message += `\n  ${note}`;
     throw e;
   }
@@ -151,23 +151,27 @@ export async function writeSecretPhase(ctx: WorkflowRun<SidecarsData & { retired
 }
 
 /**
- * The Secret could not be written (e.g. the API server stayed away): the keys minted in
- * this run exist nowhere but in Headscale. Expire them, so no valid reusable key is left
- * that nobody holds; the re-run mints fresh ones. Says what it did, for the error message.
+ * The keys minted in this run are held by nobody: the Secret could not be written (e.g. the
+ * API server stayed away), or a failed rotation put the previous Secret back. Delete them
+ * where Headscale can, expire them otherwise, so no valid reusable key is left that nobody
+ * holds; the re-run mints fresh ones. Says what it did, for the error message.
  */
-async function expireUnsavedKeys(ctx: SidecarsRun): Promise<string | undefined> {
+export async function discardUnsavedKeys(ctx: WorkflowRun<Pick<SidecarsData, 'keys'>>, why = 'were not saved'): Promise<string | undefined> {
   const minted = [...(ctx.data.keys.peek()?.values() ?? [])].filter((k) => k.minted && k.keyId);
   if (!minted.length) return undefined;
-  const failures = await expireKeys(
-    await ctx.headscale(),
-    minted.map((k) => ({ id: k.keyId!, user: k.user.name, key: k.key, reusable: true, ephemeral: false, used: false })),
-  );
+  const hs = await ctx.headscale();
+  const deletes = await hs.canDeletePreAuthKeys();
+  const records = minted.map((k) => ({ id: k.keyId!, user: k.user.name, key: k.key, reusable: true, ephemeral: false, used: false }));
+  const failures = deletes
+    ? (await Promise.allSettled(records.map((k) => hs.deletePreAuthKey(k.id)))).flatMap((r, i) => (r.status === 'rejected' ? [{ key: records[i]!, error: r.reason as Error }] : []))
+    : await expireKeys(hs, records);
   const failedIds = new Set(failures.map((f) => f.key.id));
   const failed = minted.filter((k) => failedIds.has(k.keyId!));
   const services = (ks: typeof minted) => ks.map((k) => k.service).join(', ');
-  if (!failed.length) return `the ${minted.length} key(s) minted in this run (${services(minted)}) were not saved, so they were expired in Headscale; a re-run mints new ones`;
-  const why = failures[0]!.error;
-  return `the key(s) minted in this run for ${services(failed)} were not saved and could not be expired (${why?.message ?? why}); expire them in Headscale (key ids ${failed.map((k) => k.keyId).join(', ')})`;
+  const done = deletes ? 'deleted' : 'expired';
+  if (!failed.length) return `the ${minted.length} key(s) minted in this run (${services(minted)}) ${why}, so they were ${done} in Headscale; a re-run mints new ones`;
+  const cause = failures[0]!.error;
+  return `the key(s) minted in this run for ${services(failed)} ${why} and could not be ${done} (${cause?.message ?? cause}); ${deletes ? 'delete' : 'expire'} them in Headscale (key ids ${failed.map((k) => k.keyId).join(', ')})`;
 }
 
 export async function platformReleasePhase(ctx: Context): Promise<void> {

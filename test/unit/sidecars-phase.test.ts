@@ -32,21 +32,27 @@ describe('11.2 users, keys, secret', () => {
     expect(s!.labels['app.kubernetes.io/managed-by']).toBe('june-ts');
   });
 
-  it('a Secret that cannot be written: the keys minted in this run are expired, not left valid and unheld', async () => {
-    const kube = new FakeKube();
-    const hs = new FakeHeadscale();
-    kube.applySecret = async () => {
-      throw new ApiUnreachableError('cannot reach the Kubernetes API server at https://127.0.0.1:6443 (apply Secret june-services/headscale-auth-keys)');
-    };
-    const ctx = context(kube, hs);
-    await ensureUsersPhase(ctx);
-    await resolveKeysPhase(ctx);
-    const err = (await writeSecretPhase(ctx).catch((e: unknown) => e)) as Error;
-    expect(err).toBeInstanceOf(ApiUnreachableError);
-    expect(err.message).toMatch(/\n {2}the 2 key\(s\) minted in this run \(orchestrator, idp\) were not saved, so they were expired in Headscale; a re-run mints new ones$/);
-    expect(hs.keys).toHaveLength(2);
-    for (const k of hs.keys) expect(k.expiration!.getTime()).toBeLessThan(Date.now());
-    for (const k of hs.keys) expect(err.message).not.toContain(k.key!);
+  it('a Secret that cannot be written: the keys minted in this run are deleted (0.28+) or expired, not left valid and unheld', async () => {
+    for (const deletes of [true, false]) {
+      const kube = new FakeKube();
+      const hs = new FakeHeadscale();
+      hs.deletes = deletes;
+      kube.applySecret = async () => {
+        throw new ApiUnreachableError('cannot reach the Kubernetes API server at https://127.0.0.1:6443 (apply Secret june-services/headscale-auth-keys)');
+      };
+      const ctx = context(kube, hs);
+      await ensureUsersPhase(ctx);
+      await resolveKeysPhase(ctx);
+      const minted = [...hs.keys];
+      const err = (await writeSecretPhase(ctx).catch((e: unknown) => e)) as Error;
+      expect(err).toBeInstanceOf(ApiUnreachableError);
+      expect(err.message).toMatch(
+        new RegExp(`\n {2}the 2 key\\(s\\) minted in this run \\(orchestrator, idp\\) were not saved, so they were ${deletes ? 'deleted' : 'expired'} in Headscale; a re-run mints new ones$`),
+      );
+      if (deletes) expect(hs.keys).toEqual([]);
+      else for (const k of hs.keys) expect(k.expiration!.getTime()).toBeLessThan(Date.now());
+      for (const k of minted) expect(err.message).not.toContain(k.key);
+    }
   });
 
   it('a second run keeps every key and does not write the Secret', async () => {

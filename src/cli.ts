@@ -5,7 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, isJuneError, type ExitCodeValue } from './errors.js';
 import { renderTree } from './phases/workflow.js';
 import { WORKFLOWS, type WorkflowName } from './phases/workflows.js';
-import type { Runtime } from './commands/common.js';
+import type { Runtime } from './commands/runtime.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -67,8 +67,10 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<{ run: (raw:
 
   program
     .command('rotate-keys')
-    .description('Mint new pre-auth keys, roll the sidecars, then expire the old keys')
+    .description('Mint new pre-auth keys, prove each with a short-lived key-check node, then expire the old keys (no pod is restarted)')
     .option('--service <name>', 'rotate only this service (repeatable)', collect, [])
+    .option('--if-expiring-within <duration>', 'do nothing unless a key expires within this time (e.g. 30d); then rotate only those services')
+    .option('--restart', 're-register the sidecars: restart the Deployments and wait until the rollout has finished before expiring old keys')
     .addHelpText('after', `\nPhases:\n${phaseTree('rotate-keys')}\n`)
     .action((_o, cmd: Command) => run(() => import('./commands/rotate-keys.js'), cmd));
 

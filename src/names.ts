@@ -1,11 +1,8 @@
 // Every name that both the CLI and the helm/june-platform chart rely on lives here.
 // test/charts/names.test.ts renders the chart and fails if the two drift apart.
 
-export const PLATFORM_NAMESPACE_DEFAULT = 'june-services';
-export const HEADSCALE_NAMESPACE_DEFAULT = 'headscale';
+/** The auth Secret's name unless AUTH_SECRET_NAME says otherwise (also the chart's default). */
 export const AUTH_SECRET_DEFAULT = 'headscale-auth-keys';
-export const PLATFORM_RELEASE_DEFAULT = 'june-platform';
-export const HEADSCALE_RELEASE_DEFAULT = 'headscale';
 
 /** Deployment, container and ConfigMap names of the Headscale server (spec: phase 11). */
 export const HEADSCALE_DEPLOYMENT = 'headscale';
@@ -20,6 +17,8 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'june-ts';
 /** Annotation on the auth Secret: JSON map service -> id of the key june-ts minted (never the key). */
 export const MINTED_KEYS_ANNOTATION = 'june-ts.dev/minted-keys';
+/** Annotation on the auth Secret: JSON map service -> keys june-ts minted and later expired (ids only). */
+export const RETIRED_KEYS_ANNOTATION = 'june-ts.dev/retired-keys';
 
 /** A short service name such as `orchestrator`; everything else is derived from it. */
 export function workloadName(service: string): string {

@@ -2,7 +2,11 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { WORKFLOWS } from '../phases/workflows.js';
-import { createContext, executeWorkflow, globalOptionsSchema, makeLogger, parseOptions, type Runtime } from './common.js';
+import type { CleanupData } from '../phases/cleanup.js';
+import { executeWorkflow } from './execute.js';
+import { globalOptionsSchema, parseOptions } from './options.js';
+import { makeLogger, type Runtime } from './runtime.js';
+import { createContext, loadSettings } from './session.js';
 
 export const cleanupOptionsSchema = globalOptionsSchema.and(z.object({ purge: z.boolean().default(false), all: z.boolean().default(false) }));
 
@@ -19,7 +23,7 @@ async function askOnTty(question: string): Promise<boolean> {
 export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   const o = parseOptions(cleanupOptionsSchema, raw);
   const log = makeLogger(o, rt);
-  const session = createContext('cleanup', o, { purge: o.purge, all: o.all }, rt, log);
+  const session = createContext('cleanup', o, loadSettings(o, rt, log), rt, log);
   const { ctx } = session;
   if (!ctx.gate.dryRun && !o.yes) {
     const what = `remove the Tailscale sidecars${o.purge || o.all ? ', the Headscale users' : ''}${o.all ? ' and Headscale itself' : ''} from ${ctx.config.platform.namespace}`;
@@ -31,8 +35,9 @@ export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
       return;
     }
   }
-  await executeWorkflow(WORKFLOWS.cleanup, session, o, {});
+  const data: CleanupData = { purge: o.purge, all: o.all, cleaned: 0 };
+  await executeWorkflow(WORKFLOWS.cleanup, session, data, o, {});
   if (ctx.gate.dryRun) return;
-  if (!ctx.state.cleaned) log.success('nothing to clean up: no sidecars, nodes, Secrets or users of june-ts were found');
-  else log.success(`cleanup complete (${ctx.state.cleaned} object(s) changed or removed)`);
+  if (!data.cleaned) log.success('nothing to clean up: no sidecars, nodes, Secrets or users of june-ts were found');
+  else log.success(`cleanup complete (${data.cleaned} object(s) changed or removed)`);
 }

@@ -1,7 +1,11 @@
 // june-ts install: a fresh install, phases 11 → 11.2 → 11.5.
 import { z } from 'zod';
+import { sidecarsData } from '../phases/sidecars.js';
 import { WORKFLOWS } from '../phases/workflows.js';
-import { createContext, executeWorkflow, globalOptionsSchema, makeLogger, parseOptions, type Runtime } from './common.js';
+import { executeWorkflow } from './execute.js';
+import { globalOptionsSchema, parseOptions } from './options.js';
+import { makeLogger, type Runtime } from './runtime.js';
+import { createContext, loadSettings } from './session.js';
 
 export const installOptionsSchema = globalOptionsSchema.and(
   z.object({
@@ -14,7 +18,9 @@ export const installOptionsSchema = globalOptionsSchema.and(
 export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   const o = parseOptions(installOptionsSchema, raw);
   const log = makeLogger(o, rt);
-  const session = createContext('install', o, { forceReauth: o.forceReauth }, rt, log);
-  await executeWorkflow(WORKFLOWS.install, session, o, { skip: o.skip, only: o.only });
+  const config = loadSettings(o, rt, log);
+  const data = { ...sidecarsData(config.services), forceReauth: o.forceReauth };
+  const session = createContext('install', o, config, rt, log);
+  await executeWorkflow(WORKFLOWS.install, session, data, o, { skip: o.skip, only: o.only });
   if (!session.ctx.gate.dryRun) log.success('install complete');
 }

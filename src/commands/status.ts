@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { DegradedError } from '../errors.js';
 import { collectHealth, type HealthReport, type Level } from '../health/report.js';
 import type { Logger } from '../ui/logger.js';
-import { createContext, globalOptionsSchema, makeLogger, parseOptions, type Runtime } from './common.js';
+import { globalOptionsSchema, parseOptions } from './options.js';
+import { makeLogger, type Runtime } from './runtime.js';
+import { createContext, loadSettings } from './session.js';
 
 export const statusOptionsSchema = globalOptionsSchema.and(z.object({ wait: z.boolean().default(false) }));
 
@@ -39,7 +41,8 @@ export function renderStatus(r: HealthReport, log: Logger): string {
 export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   const o = parseOptions(statusOptionsSchema, raw);
   const log = makeLogger(o, rt);
-  const { ctx } = createContext('status', { ...o, dryRun: 'off' }, {}, rt, log);
+  const g = { ...o, dryRun: 'off' as const };
+  const { ctx } = createContext('status', g, loadSettings(g, rt, log), rt, log);
   const deadline = Date.now() + ctx.config.waitTimeoutMs;
   let report = await collectHealth(ctx);
   while (o.wait && report.level === 'error' && Date.now() < deadline && !ctx.signal.aborted) {

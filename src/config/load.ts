@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseDotenv } from 'dotenv';
 import { ConfigError, UsageError } from '../errors.js';
 import { redactor } from '../ui/redact.js';
-import { FIELD_KEYS, FIELDS } from './fields.js';
+import { FIELD_KEYS, FIELDS, type FieldKey } from './fields.js';
 import { keyDurationMs, rawConfigSchema, waitDurationMs } from './schema.js';
 import { didYouMean } from './suggest.js';
 
@@ -36,6 +36,8 @@ export interface Config {
   keyExpiration: string;
   keyRenewBefore: string;
   keyRenewBeforeMs: number;
+  keyRetention: string;
+  keyRetentionMs: number;
   authSecretName: string;
   kube: { kubeconfig: string | undefined; context: string | undefined; kubectl: string };
   helm: string;
@@ -44,6 +46,8 @@ export interface Config {
   waitTimeoutMs: number;
   /** Where each key's value came from, for `june-ts config` and messages. */
   sources: Record<string, Source>;
+  /** Each key's value as resolved (defaults and derived values filled in), for `june-ts config`. */
+  resolved: Record<FieldKey, string | undefined>;
 }
 
 export interface LoadOptions {
@@ -111,7 +115,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
   }
 
-  const raw: Record<string, string> = {};
+  const raw: Partial<Record<FieldKey, string>> = {};
   const sources: Record<string, Source> = {};
   for (const { key } of FIELDS) {
     const fromFlag = options.flags?.[key];
@@ -150,7 +154,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     problems.push(`KEY_RENEW_BEFORE: '${c.KEY_RENEW_BEFORE}' is not shorter than KEY_EXPIRATION '${c.KEY_EXPIRATION}' — every run would mint new keys; use e.g. KEY_RENEW_BEFORE=30d with KEY_EXPIRATION=180d`);
   }
   // Paths written in config.env are relative to that file; from flags or env, to the cwd.
-  const pathOf = (key: string, value: string) => (isAbsolute(value) ? value : resolve(sources[key] === 'file' ? dirname(configPath) : cwd, value));
+  const pathOf = (key: FieldKey, value: string) => (isAbsolute(value) ? value : resolve(sources[key] === 'file' ? dirname(configPath) : cwd, value));
   const chartPath = (key: 'HEADSCALE_CHART' | 'PLATFORM_CHART', value: string | undefined, bundled: string) => (value ? pathOf(key, value) : bundled);
   const valuesFiles = (key: 'HEADSCALE_VALUES' | 'PLATFORM_VALUES', value: string | undefined) =>
     (value ?? '').split(',').map((v) => v.trim()).filter(Boolean).map((v) => pathOf(key, v));
@@ -162,6 +166,28 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   if (problems.length) throw new ConfigError(problems, { hint: `fix ${configPath} (or the environment variables named above)` });
 
+  const headscaleChart = chartPath('HEADSCALE_CHART', c.HEADSCALE_CHART, BUNDLED_CHARTS.headscale);
+  const platformChart = chartPath('PLATFORM_CHART', c.PLATFORM_CHART, BUNDLED_CHARTS.platform);
+  const headscaleValues = valuesFiles('HEADSCALE_VALUES', c.HEADSCALE_VALUES);
+  const platformValues = valuesFiles('PLATFORM_VALUES', c.PLATFORM_VALUES);
+  const apiUrl = (c.HEADSCALE_API_URL ?? url).replace(/\/$/, '');
+  const hostHostname = c.HOST_HOSTNAME ?? sanitizeHostname(hostname());
+  const waitTimeoutMs = waitDurationMs(c.WAIT_TIMEOUT);
+  const resolved = Object.fromEntries(FIELDS.map((f) => [f.key, typeof c[f.key] === 'string' ? c[f.key] : undefined])) as Record<FieldKey, string | undefined>;
+  Object.assign(resolved, {
+    HEADSCALE_URL: url,
+    HEADSCALE_CHART: headscaleChart,
+    HEADSCALE_VALUES: headscaleValues.join(',') || undefined,
+    HEADSCALE_API_URL: apiUrl,
+    ENABLE_TAILSCALE_SIDECARS: String(c.ENABLE_TAILSCALE_SIDECARS),
+    PLATFORM_CHART: platformChart,
+    PLATFORM_VALUES: platformValues.join(',') || undefined,
+    TAILSCALE_SERVICES: c.TAILSCALE_SERVICES.join(','),
+    TAILNET_DOMAIN: tailnetDomain,
+    HOST_HOSTNAME: hostHostname,
+    WAIT_TIMEOUT: `${waitTimeoutMs / 1000}s`,
+  } satisfies Partial<typeof resolved>);
+
   return {
     configPath: fileLoaded ? configPath : undefined,
     headscale: {
@@ -169,31 +195,34 @@ export function loadConfig(options: LoadOptions = {}): Config {
       url,
       namespace: c.HEADSCALE_NAMESPACE,
       release: c.HEADSCALE_RELEASE,
-      chart: chartPath('HEADSCALE_CHART', c.HEADSCALE_CHART, BUNDLED_CHARTS.headscale),
-      valuesFiles: valuesFiles('HEADSCALE_VALUES', c.HEADSCALE_VALUES),
-      transport: c.HEADSCALE_TRANSPORT as 'exec' | 'api',
-      apiUrl: (c.HEADSCALE_API_URL ?? url).replace(/\/$/, ''),
+      chart: headscaleChart,
+      valuesFiles: headscaleValues,
+      transport: c.HEADSCALE_TRANSPORT,
+      apiUrl,
       apiKey: c.HEADSCALE_API_KEY,
     },
     sidecarsEnabled: c.ENABLE_TAILSCALE_SIDECARS,
     platform: {
       namespace: c.PLATFORM_NAMESPACE,
       release: c.PLATFORM_RELEASE,
-      chart: chartPath('PLATFORM_CHART', c.PLATFORM_CHART, BUNDLED_CHARTS.platform),
-      valuesFiles: valuesFiles('PLATFORM_VALUES', c.PLATFORM_VALUES),
+      chart: platformChart,
+      valuesFiles: platformValues,
     },
     services: c.TAILSCALE_SERVICES,
     tailnetDomain,
     keyExpiration: c.KEY_EXPIRATION,
     keyRenewBefore: c.KEY_RENEW_BEFORE,
     keyRenewBeforeMs: keyDurationMs(c.KEY_RENEW_BEFORE),
+    keyRetention: c.KEY_RETENTION,
+    keyRetentionMs: keyDurationMs(c.KEY_RETENTION),
     authSecretName: c.AUTH_SECRET_NAME,
     kube: { kubeconfig: c.KUBECONFIG, context: c.KUBE_CONTEXT, kubectl: c.KUBECTL },
     helm: c.HELM,
     tailscale: { bin: c.TAILSCALE, socket: c.TAILSCALE_SOCKET },
-    hostHostname: c.HOST_HOSTNAME ?? sanitizeHostname(hostname()),
-    waitTimeoutMs: waitDurationMs(c.WAIT_TIMEOUT),
+    hostHostname,
+    waitTimeoutMs,
     sources,
+    resolved,
   };
 }
 

@@ -1,6 +1,8 @@
-// The zod schema of june-ts's configuration. Every message names the field, the bad value
-// (unless the field is secret) and how to fix it; loader.ts turns them into one ConfigError.
+// The zod schema of june-ts's configuration: one validator per key of FIELDS, whose
+// defaults it applies. Every message names the field, the bad value (unless the field is
+// secret) and how to fix it; load.ts turns them into one ConfigError.
 import { z } from 'zod';
+import { FIELDS, type DefaultedKey, type FieldKey } from './fields.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$/;
@@ -49,8 +51,8 @@ const text = (key: string) =>
 const k8sName = (key: string) =>
   checked(key, (v) => v.length <= 63 && DNS_LABEL.test(v), "is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters");
 
-const duration = (key: string, re: RegExp, units: string, example: string) =>
-  checked(key, (v) => re.test(v) && Number(re.exec(v)![1]) > 0, `is not a duration — use a positive number followed by ${units}, e.g. ${example}`);
+const duration = (key: string, re: RegExp, units: string, example: string, minimum = 1) =>
+  checked(key, (v) => re.test(v) && Number(re.exec(v)![1]) >= minimum, `is not a duration — use a ${minimum ? 'positive' : 'whole'} number followed by ${units}, e.g. ${example}`);
 
 function isLoopbackOrPrivate(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -82,77 +84,85 @@ const controlUrl = (key: string) =>
     }
   });
 
-/** Raw input: every value a string (dotenv and environment), all optional. */
-export const rawConfigSchema = z
-  .object({
-    HEADSCALE_DOMAIN: checked('HEADSCALE_DOMAIN', (v) => DNS_NAME.test(v), 'is not a DNS name — use e.g. headscale.example.com (no scheme, no port)').optional(),
-    HEADSCALE_URL: controlUrl('HEADSCALE_URL').optional(),
-    HEADSCALE_NAMESPACE: k8sName('HEADSCALE_NAMESPACE').default('headscale'),
-    HEADSCALE_RELEASE: k8sName('HEADSCALE_RELEASE').default('headscale'),
-    HEADSCALE_CHART: text('HEADSCALE_CHART').optional(),
-    HEADSCALE_VALUES: z.string().optional(),
-    HEADSCALE_TRANSPORT: checked('HEADSCALE_TRANSPORT', (v) => v === 'exec' || v === 'api', 'is not a transport — use exec or api').default('exec'),
-    HEADSCALE_API_URL: controlUrl('HEADSCALE_API_URL').optional(),
-    HEADSCALE_API_KEY: checked('HEADSCALE_API_KEY', (v) => /^\S{8,}$/.test(v), 'is not an API key — create one with `headscale apikeys create`', true).optional(),
-    ENABLE_TAILSCALE_SIDECARS: bool('ENABLE_TAILSCALE_SIDECARS').default(true),
-    PLATFORM_NAMESPACE: k8sName('PLATFORM_NAMESPACE').default('june-services'),
-    PLATFORM_RELEASE: k8sName('PLATFORM_RELEASE').default('june-platform'),
-    PLATFORM_CHART: text('PLATFORM_CHART').optional(),
-    PLATFORM_VALUES: z.string().optional(),
-    TAILSCALE_SERVICES: z
-      .string()
-      .default('orchestrator,idp')
-      .transform((v, ctx) => {
-        const items = v.split(',').map((s) => s.trim()).filter(Boolean);
-        if (items.length === 0) {
-          ctx.addIssue({ code: 'custom', message: 'TAILSCALE_SERVICES: is empty — list at least one service, e.g. orchestrator,idp' });
+/** How each key's value is checked (and converted); the key itself is the argument. */
+const VALIDATORS = {
+  HEADSCALE_DOMAIN: (k) => checked(k, (v) => DNS_NAME.test(v), 'is not a DNS name — use e.g. headscale.example.com (no scheme, no port)'),
+  HEADSCALE_URL: controlUrl,
+  HEADSCALE_NAMESPACE: k8sName,
+  HEADSCALE_RELEASE: k8sName,
+  HEADSCALE_CHART: text,
+  HEADSCALE_VALUES: () => z.string(),
+  HEADSCALE_TRANSPORT: (k) => checked(k, (v) => v === 'exec' || v === 'api', 'is not a transport — use exec or api').pipe(z.enum(['exec', 'api'])),
+  HEADSCALE_API_URL: controlUrl,
+  HEADSCALE_API_KEY: (k) => checked(k, (v) => /^\S{8,}$/.test(v), 'is not an API key — create one with `headscale apikeys create`', true),
+  ENABLE_TAILSCALE_SIDECARS: bool,
+  PLATFORM_NAMESPACE: k8sName,
+  PLATFORM_RELEASE: k8sName,
+  PLATFORM_CHART: text,
+  PLATFORM_VALUES: () => z.string(),
+  TAILSCALE_SERVICES: (k) =>
+    z.string().transform((v, ctx) => {
+      const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+      if (items.length === 0) {
+        ctx.addIssue({ code: 'custom', message: `${k}: is empty — list at least one service, e.g. orchestrator,idp` });
+        return z.NEVER;
+      }
+      for (const s of items) {
+        // june-<svc>-tailscale-state must stay a valid 63-char name
+        if (!DNS_LABEL.test(s) || s.length > 40 || !/^[a-z]/.test(s)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${k}: ${quoted(s)} is not a service name — use lowercase letters, digits and '-', starting with a letter, at most 40 characters (e.g. orchestrator,idp,stt)`,
+          });
           return z.NEVER;
         }
-        for (const s of items) {
-          // june-<svc>-tailscale-state must stay a valid 63-char name
-          if (!DNS_LABEL.test(s) || s.length > 40 || !/^[a-z]/.test(s)) {
-            ctx.addIssue({
-              code: 'custom',
-              message: `TAILSCALE_SERVICES: ${quoted(s)} is not a service name — use lowercase letters, digits and '-', starting with a letter, at most 40 characters (e.g. orchestrator,idp,stt)`,
-            });
-            return z.NEVER;
-          }
-        }
-        const dup = items.find((s, i) => items.indexOf(s) !== i);
-        if (dup) {
-          ctx.addIssue({ code: 'custom', message: `TAILSCALE_SERVICES: ${quoted(dup)} is listed twice — list each service once` });
-          return z.NEVER;
-        }
-        return items;
-      }),
-    TAILNET_DOMAIN: checked('TAILNET_DOMAIN', (v) => DNS_NAME.test(v), 'is not a DNS name — use e.g. tail.example.com').optional(),
-    KEY_EXPIRATION: duration('KEY_EXPIRATION', DURATION_DAYS, 'h, d or w', '180d').default('180d'),
-    KEY_RENEW_BEFORE: duration('KEY_RENEW_BEFORE', DURATION_DAYS, 'h, d or w', '30d').default('30d'),
-    AUTH_SECRET_NAME: checked(
-      'AUTH_SECRET_NAME',
-      (v) => v.length <= 253 && (DNS_NAME.test(v) || DNS_LABEL.test(v)),
-      'is not a Secret name — use lowercase letters, digits, - and .',
-    ).default('headscale-auth-keys'),
-    KUBECONFIG: text('KUBECONFIG').optional(),
-    KUBE_CONTEXT: text('KUBE_CONTEXT').optional(),
-    KUBECTL: text('KUBECTL').default('kubectl'),
-    HELM: text('HELM').default('helm'),
-    TAILSCALE: text('TAILSCALE').default('tailscale'),
-    TAILSCALE_SOCKET: text('TAILSCALE_SOCKET').optional(),
-    HOST_HOSTNAME: checked('HOST_HOSTNAME', (v) => DNS_LABEL.test(v) && v.length <= 63, 'is not a hostname — use lowercase letters, digits and -').optional(),
-    WAIT_TIMEOUT: duration('WAIT_TIMEOUT', DURATION_WAIT, 's, m or h', '5m').default('5m'),
-  })
-  .superRefine((c, ctx) => {
-    if (!c.HEADSCALE_DOMAIN && !c.HEADSCALE_URL) {
-      ctx.addIssue({ code: 'custom', path: ['HEADSCALE_DOMAIN'], message: 'HEADSCALE_DOMAIN: is required — set HEADSCALE_DOMAIN=headscale.example.com (or HEADSCALE_URL)' });
-    }
-    if (c.HEADSCALE_TRANSPORT === 'api' && !c.HEADSCALE_API_KEY) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['HEADSCALE_API_KEY'],
-        message: 'HEADSCALE_API_KEY: is required when HEADSCALE_TRANSPORT=api — export HEADSCALE_API_KEY=… (from `headscale apikeys create`)',
-      });
-    }
-  });
+      }
+      const dup = items.find((s, i) => items.indexOf(s) !== i);
+      if (dup) {
+        ctx.addIssue({ code: 'custom', message: `${k}: ${quoted(dup)} is listed twice — list each service once` });
+        return z.NEVER;
+      }
+      return items;
+    }),
+  TAILNET_DOMAIN: (k) => checked(k, (v) => DNS_NAME.test(v), 'is not a DNS name — use e.g. tail.example.com'),
+  KEY_EXPIRATION: (k) => duration(k, DURATION_DAYS, 'h, d or w', '180d'),
+  KEY_RENEW_BEFORE: (k) => duration(k, DURATION_DAYS, 'h, d or w', '30d'),
+  KEY_RETENTION: (k) => duration(k, DURATION_DAYS, 'h, d or w', '30d', 0),
+  AUTH_SECRET_NAME: (k) => checked(k, (v) => v.length <= 253 && (DNS_NAME.test(v) || DNS_LABEL.test(v)), 'is not a Secret name — use lowercase letters, digits, - and .'),
+  KUBECONFIG: text,
+  KUBE_CONTEXT: text,
+  KUBECTL: text,
+  HELM: text,
+  TAILSCALE: text,
+  TAILSCALE_SOCKET: text,
+  HOST_HOSTNAME: (k) => checked(k, (v) => DNS_LABEL.test(v) && v.length <= 63, 'is not a hostname — use lowercase letters, digits and -'),
+  WAIT_TIMEOUT: (k) => duration(k, DURATION_WAIT, 's, m or h', '5m'),
+} satisfies Record<FieldKey, (key: string) => z.ZodType<unknown, string>>;
 
-export type RawConfig = z.output<typeof rawConfigSchema>;
+/** The loaded values: a key with a fixed default is always there, the others may be absent. */
+export type RawConfig = {
+  [K in FieldKey]: z.output<ReturnType<(typeof VALIDATORS)[K]>> | (K extends DefaultedKey ? never : undefined);
+};
+
+const shape = Object.fromEntries(
+  FIELDS.map((f) => {
+    const validate: z.ZodType<unknown, string> = VALIDATORS[f.key](f.key);
+    const fixedDefault = f.derived ? undefined : f.default;
+    return [f.key, fixedDefault === undefined ? validate.optional() : validate.prefault(fixedDefault)];
+  }),
+);
+
+/** Raw input: every value a string (dotenv and environment), all optional. */
+export const rawConfigSchema = z.object(shape).superRefine((raw, ctx) => {
+  const c = raw as RawConfig;
+  if (!c.HEADSCALE_DOMAIN && !c.HEADSCALE_URL) {
+    ctx.addIssue({ code: 'custom', path: ['HEADSCALE_DOMAIN'], message: 'HEADSCALE_DOMAIN: is required — set HEADSCALE_DOMAIN=headscale.example.com (or HEADSCALE_URL)' });
+  }
+  if (c.HEADSCALE_TRANSPORT === 'api' && !c.HEADSCALE_API_KEY) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['HEADSCALE_API_KEY'],
+      message: 'HEADSCALE_API_KEY: is required when HEADSCALE_TRANSPORT=api — export HEADSCALE_API_KEY=… (from `headscale apikeys create`)',
+    });
+  }
+}) as unknown as z.ZodType<RawConfig, Record<string, string>>;

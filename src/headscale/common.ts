@@ -1,4 +1,5 @@
-// Helpers shared by the Headscale transports.
+// Rules shared by the Headscale client and the offline client (no zod: the static dry-run
+// loads only these).
 
 import { UsageError } from '../errors.js';
 import type { HsPreAuthKey, HsUser } from './types.js';
@@ -8,8 +9,6 @@ export const DRY_RUN_KEY = '<dry-run: no key minted>';
 /** Id of a user or key that dry-run only pretended to create. */
 export const DRY_RUN_ID = '(dry-run)';
 
-export const DEFAULT_CONCURRENCY = 4;
-
 /** Headscale's username rule (0.23+): ≥ 2 chars, starts with a letter, letters/digits/-/./_, at most one @. */
 export function validateUserName(name: string): void {
   const ok = /^[A-Za-z][A-Za-z0-9._@-]+$/.test(name) && (name.match(/@/g) ?? []).length <= 1;
@@ -18,6 +17,18 @@ export function validateUserName(name: string): void {
       hint: 'Headscale user names have at least 2 characters, start with a letter and use letters, digits, "-", "." and "_" (at most one "@")',
     });
   }
+}
+
+/** Node, key and (0.26+) user ids are numbers; anything else must not reach a command line or a path. */
+export function isNumericId(id: string): boolean {
+  return /^\d+$/.test(id);
+}
+
+export function numericId(user: HsUser): string {
+  if (!isNumericId(user.id)) {
+    throw new UsageError(`Headscale user ${user.name} has no numeric id (${JSON.stringify(user.id)}); list users first`);
+  }
+  return user.id;
 }
 
 const UNIT_MS: Record<string, number> = {
@@ -45,62 +56,6 @@ export function parseDuration(text: string): number {
     });
   }
   return total;
-}
-
-/** Run `fn` over `items` with at most `limit` in flight; results in input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i] as T, i);
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
-}
-
-/** Order-preserving de-duplication. */
-export function unique(names: readonly string[]): string[] {
-  return [...new Set(names)];
-}
-
-/**
- * The shared ensure-users algorithm: list once, create what is missing (bounded), and
- * tolerate a user created by someone else between the list and the create.
- */
-export async function ensureUsersWith(
-  names: readonly string[],
-  ops: {
-    list: () => Promise<HsUser[]>;
-    create: (name: string) => Promise<HsUser>;
-    concurrency: number;
-  },
-): Promise<HsUser[]> {
-  const wanted = unique(names);
-  wanted.forEach(validateUserName);
-  const existing = new Map((await ops.list()).map((u) => [u.name, u]));
-  const missing = wanted.filter((n) => !existing.has(n));
-  let relisted: Map<string, HsUser> | undefined;
-  await mapLimit(missing, ops.concurrency, async (name) => {
-    try {
-      existing.set(name, await ops.create(name));
-    } catch (e) {
-      // Created concurrently by someone else? Then it is there now.
-      relisted ??= new Map((await ops.list()).map((u) => [u.name, u]));
-      const found = relisted.get(name);
-      if (!found) throw e;
-      existing.set(name, found);
-    }
-  });
-  return names.map((n) => existing.get(n) as HsUser);
 }
 
 export function dryRunKey(user: HsUser, opts: { reusable: boolean; ephemeral?: boolean }): HsPreAuthKey & { key: string } {

@@ -3,16 +3,10 @@
 
 import { BugError } from '../errors.js';
 import type { WriteGate } from '../plan.js';
-import { DRY_RUN_ID, dryRunKey, parseDuration, unique, validateUserName } from './common.js';
-import {
-  assumedVersion,
-  type CreatePreAuthKeyOptions,
-  type HeadscaleClient,
-  type HeadscaleVersion,
-  type HsNode,
-  type HsPreAuthKey,
-  type HsUser,
-} from './types.js';
+import { DRY_RUN_ID, dryRunKey, parseDuration, validateUserName } from './common.js';
+import { dialectOf } from './dialects.js';
+import { assumedVersion } from './types.js';
+import type { CreatePreAuthKeyOptions, HeadscaleClient, HeadscaleVersion, HsNode, HsPreAuthKey, HsUser } from './types.js';
 
 /** The version a static dry-run plans for when none is configured. */
 export const OFFLINE_DEFAULT_VERSION = '0.29.2';
@@ -41,7 +35,7 @@ export class OfflineHeadscale implements HeadscaleClient {
   async ensureUsers(names: string[]): Promise<HsUser[]> {
     names.forEach(validateUserName);
     const created = new Map<string, HsUser>();
-    for (const name of unique(names)) {
+    for (const name of new Set(names)) {
       created.set(name, await this.write('create user', { name }, { id: DRY_RUN_ID, name }));
     }
     return names.map((n) => created.get(n) as HsUser);
@@ -59,6 +53,12 @@ export class OfflineHeadscale implements HeadscaleClient {
 
   async expirePreAuthKey(key: HsPreAuthKey): Promise<void> {
     await this.write('expire preauthkey', { id: key.id, user: key.user }, undefined);
+  }
+  async canDeletePreAuthKeys(): Promise<boolean> {
+    return dialectOf(this.v.generation).deletesKeys;
+  }
+  async deletePreAuthKey(id: string): Promise<void> {
+    await this.write('delete preauthkey', { id }, undefined);
   }
   async deleteNode(id: string): Promise<void> {
     await this.write('delete node', { id }, undefined);

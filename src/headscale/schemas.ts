@@ -23,13 +23,13 @@ import type { HsNode, HsPreAuthKey, HsUser } from './types.js';
 // Building blocks
 
 /** uint64 as a JSON number (CLI), a decimal string (0.23 proto ids, protojson). */
-export const IdSchema = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/, 'a numeric id')]).transform(String);
+const IdSchema = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/, 'a numeric id')]).transform(String);
 
 /** Go's zero time: what Headscale stores for "no expiry". */
 const GO_ZERO_SECONDS = -62135596800;
 
 /** {seconds,nanos} (CLI; both omitempty), RFC3339 (API), or null/absent. */
-export const TimestampSchema = z
+const TimestampSchema = z
   .union([
     z.object({
       seconds: z.union([z.number().int(), z.string().regex(/^-?\d+$/).transform(Number)]).optional(),
@@ -71,7 +71,7 @@ export const UserSchema = z.looseObject({
   display_name: Text,
   email: Text,
 });
-export type UserJson = z.infer<typeof UserSchema>;
+type UserJson = z.infer<typeof UserSchema>;
 
 /** 0.23–0.25: the owner's name; 0.26+: a nested User; tag-only keys (0.28+): absent. */
 const KeyOwnerSchema = z.union([z.string(), UserSchema, z.null()]).optional();
@@ -98,10 +98,11 @@ export const NodeSchema = z.looseObject({
   online: Flag,
   last_seen: TimestampSchema,
   expiry: TimestampSchema,
-  // < 0.28 embeds the node's pre-auth key in full: read only to redact it
-  pre_auth_key: z.looseObject({ key: Text }).nullish(),
+  created_at: TimestampSchema,
+  // < 0.28 embeds the node's pre-auth key in full: its id is read; the key only to redact it
+  pre_auth_key: z.looseObject({ id: IdSchema.optional(), key: Text }).nullish(),
 });
-export type NodeJson = z.infer<typeof NodeSchema>;
+type NodeJson = z.infer<typeof NodeSchema>;
 
 // ---------------------------------------------------------------------------------------
 // Documents: CLI prints the bare object / list; the API wraps them.
@@ -117,9 +118,6 @@ export const ApiUserSchema = z.looseObject({ user: UserSchema });
 export const ApiPreAuthKeyListSchema = z.looseObject({ pre_auth_keys: listOf(PreAuthKeySchema) });
 export const ApiPreAuthKeySchema = z.looseObject({ pre_auth_key: PreAuthKeySchema });
 export const ApiNodeListSchema = z.looseObject({ nodes: listOf(NodeSchema) });
-/** Responses with no content: `{}`. */
-export const EmptySchema = z.looseObject({});
-
 /** `headscale version -o json`: 0.23 `{version}`, 0.26 `{version,commit}`, 0.29 `{version,commit,buildTime,go,dirty}`; GET /version (0.29) the same. */
 export const VersionSchema = z.looseObject({ version: z.string() });
 
@@ -134,10 +132,7 @@ export const ErrorBodySchema = z.looseObject({
 export const HealthSchema = z.looseObject({ status: z.string(), output: z.string().optional() });
 
 /** The OpenAPI document the daemon serves at /swagger/v1/openapiv2.json, read to find the dialect. */
-export const OpenApiSchema = z.looseObject({
-  definitions: z.record(z.string(), z.unknown()),
-  paths: z.record(z.string(), z.unknown()).optional(),
-});
+export const OpenApiSchema = z.looseObject({ definitions: z.record(z.string(), z.unknown()) });
 
 // ---------------------------------------------------------------------------------------
 // Parsing
@@ -150,7 +145,7 @@ export interface ParseContext {
 }
 
 /** camelCase keys → snake_case, recursively (protojson and 0.30 CLI use camelCase). */
-export function snakeKeys(value: unknown): unknown {
+function snakeKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(snakeKeys);
   if (value && typeof value === 'object') {
     return Object.fromEntries(
@@ -203,8 +198,11 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, ctx: P
   return result.data;
 }
 
-export function parseText<S extends z.ZodType>(schema: S, text: string, ctx: ParseContext): z.output<S> {
-  return parseWith(schema, parseJsonText(text, ctx), ctx, text);
+/** Parse an answer and register every full key in it with the redactor before anything else reads it. */
+export function parseAnswer(text: string, ctx: ParseContext): unknown {
+  const doc = parseJsonText(text, ctx);
+  registerSecretsIn(doc);
+  return doc;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -253,6 +251,8 @@ export function toNode(n: NodeJson): HsNode {
   };
   if (n.last_seen) out.lastSeen = n.last_seen;
   if (n.expiry) out.expiry = n.expiry;
+  if (n.created_at) out.createdAt = n.created_at;
+  if (n.pre_auth_key?.id) out.preAuthKeyId = n.pre_auth_key.id;
   return out;
 }
 

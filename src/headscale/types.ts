@@ -1,7 +1,7 @@
-// The version-independent view of Headscale that the rest of june-ts uses.
-// Transports (CLI through kubectl exec, REST API, offline) translate each Headscale
-// version's syntax and JSON into these types; nothing outside src/headscale should
-// know that 0.23 says `-u NAME` and 0.26 says `-u ID`.
+// The version-independent view of Headscale that the rest of june-ts uses: the
+// HeadscaleClient seam, its types, and Headscale's version numbers. The dialects
+// (./dialects.ts) translate each version's syntax and JSON into these types; nothing
+// outside src/headscale should know that 0.23 says `-u NAME` and 0.26 says `-u ID`.
 
 export interface HsUser {
   id: string;
@@ -34,15 +34,24 @@ export interface HsNode {
   online: boolean;
   lastSeen?: Date;
   expiry?: Date;
+  createdAt?: Date;
+  /** Id of the pre-auth key the node registered with, where Headscale still knows it. */
+  preAuthKeyId?: string;
 }
 
 /**
- * Which CLI/API dialect a Headscale speaks:
- *  - v023: 0.23–0.25 (string ids, key.user is a name, `-u NAME`, expire by KEY)
- *  - v026: 0.26–0.27 (numeric ids, key.user is a User, `-u ID`, expire by KEY)
- *  - v028: 0.28+     (numeric ids, `preauthkeys list` has no user filter and shows prefixes, expire `--id N`)
+ * The Headscale generations june-ts speaks, newest first: the first release of each.
+ * What each one says on the wire is in ./dialects.ts; adding one is a row here and a
+ * dialect there.
  */
-export type SyntaxGeneration = 'v023' | 'v026' | 'v028';
+const GENERATIONS = [
+  { generation: 'v028', major: 0, minor: 28 },
+  { generation: 'v026', major: 0, minor: 26 },
+  { generation: 'v023', major: 0, minor: 23 },
+] as const;
+
+/** Which dialect a Headscale speaks, named after the first release that spoke it. */
+export type SyntaxGeneration = (typeof GENERATIONS)[number]['generation'];
 
 export interface HeadscaleVersion {
   major: number;
@@ -78,6 +87,10 @@ export interface HeadscaleClient {
   /** One call per user on < 0.28, a single call on >= 0.28 (filtered to `users` client-side). */
   listPreAuthKeys(users: HsUser[]): Promise<HsPreAuthKey[]>;
   expirePreAuthKey(key: HsPreAuthKey): Promise<void>;
+  /** Can this Headscale delete pre-auth keys (0.28+)? */
+  canDeletePreAuthKeys(): Promise<boolean>;
+  /** Deletes a key by id (nodes that registered with it keep working). Only where canDeletePreAuthKeys. */
+  deletePreAuthKey(id: string): Promise<void>;
   listNodes(): Promise<HsNode[]>;
   deleteNode(id: string): Promise<void>;
   deleteUser(user: HsUser): Promise<void>;
@@ -86,16 +99,9 @@ export interface HeadscaleClient {
 // ---------------------------------------------------------------------------------------
 // Versions
 
-const GENERATION_FLOOR: Record<SyntaxGeneration, [number, number]> = {
-  v023: [0, 23],
-  v026: [0, 26],
-  v028: [0, 28],
-};
-
 export function generationOf(major: number, minor: number): SyntaxGeneration {
-  if (major > 0 || minor >= 28) return 'v028';
-  if (minor >= 26) return 'v026';
-  return 'v023';
+  const row = GENERATIONS.find((g) => major > g.major || (major === g.major && minor >= g.minor));
+  return (row ?? GENERATIONS[GENERATIONS.length - 1]!).generation;
 }
 
 /** `v0.26.1`, `0.29.2`, `v0.28.0-beta.1` → numbers; anything else (`dev`, '') → undefined. */
@@ -114,7 +120,7 @@ export function reportedVersion(raw: string): HeadscaleVersion | undefined {
 
 /** The version a probe found: the first release of that dialect. */
 export function probedVersion(generation: SyntaxGeneration, raw: string): HeadscaleVersion {
-  const [major, minor] = GENERATION_FLOOR[generation];
+  const { major, minor } = GENERATIONS.find((g) => g.generation === generation)!;
   return { major, minor, patch: 0, raw: raw.trim() || 'unknown', generation, source: 'probed' };
 }
 
@@ -131,6 +137,10 @@ export function formatVersion(v: HeadscaleVersion): string {
   return `v${base}`;
 }
 
+/** `0.23–0.25`, `0.26–0.27`, `0.28+`: the releases that speak a dialect. */
 export function generationRange(g: SyntaxGeneration): string {
-  return g === 'v023' ? '0.23–0.25' : g === 'v026' ? '0.26–0.27' : '0.28+';
+  const i = GENERATIONS.findIndex((row) => row.generation === g);
+  const { major, minor } = GENERATIONS[i]!;
+  const newer = GENERATIONS[i - 1];
+  return newer ? `${major}.${minor}–${newer.major}.${newer.minor - 1}` : `${major}.${minor}+`;
 }

@@ -3,8 +3,8 @@
 import type { Context } from '../context.js';
 import { formatVersion, type HsNode, type HsPreAuthKey } from '../headscale/types.js';
 import { authKeyEntry, headscaleUser, magicDnsName, workloadName } from '../names.js';
-import { judgeKey, keyMatches } from '../phases/keys.js';
-import { describeUnhealthy, findNode, sidecarHealth, type SidecarHealth } from '../phases/sidecars.js';
+import { DAY_MS, judgeKey, keyMatches } from '../domain/keys.js';
+import { describeUnhealthy, findNode, sidecarHealth, type SidecarHealth } from '../domain/sidecars.js';
 
 export type Level = 'ok' | 'warn' | 'error';
 
@@ -33,19 +33,28 @@ export interface HealthReport {
   level: Level;
 }
 
-const WARN_DAYS = 30;
 const worst = (levels: Level[]): Level => (levels.includes('error') ? 'error' : levels.includes('warn') ? 'warn' : 'ok');
 
-function keyReport(value: string | undefined, userName: string, userExists: boolean, known: HsPreAuthKey[], now: Date): ServiceReport['key'] {
+/** A key is amber (warn, exit 0) within KEY_RENEW_BEFORE of its expiry, red once expired or unusable. */
+function keyReport(
+  value: string | undefined,
+  userName: string,
+  userExists: boolean,
+  known: HsPreAuthKey[],
+  now: Date,
+  renew: { text: string; ms: number },
+): ServiceReport['key'] {
   if (!value) return { inSecret: false, acceptedByHeadscale: false, expiration: null, daysLeft: null, level: 'error', problem: 'no key in the Secret' };
   const record = known.find((k) => keyMatches(k, value));
   const verdict = judgeKey(value, { id: '', name: userName }, known, now, 0);
   const expiration = record?.expiration ?? null;
-  const daysLeft = expiration ? Math.floor((expiration.getTime() - now.getTime()) / 86_400_000) : null;
+  const daysLeft = expiration ? Math.floor((expiration.getTime() - now.getTime()) / DAY_MS) : null;
   let level: Level = verdict.keep ? 'ok' : 'error';
   let problem = verdict.keep ? null : verdict.reason;
   if (!userExists) [level, problem] = ['error', `Headscale user ${userName} does not exist`];
-  else if (verdict.keep && daysLeft !== null && daysLeft < WARN_DAYS) [level, problem] = ['warn', `the key expires in ${daysLeft} day(s): run june-ts rotate-keys`];
+  else if (verdict.keep && expiration && expiration.getTime() - now.getTime() < renew.ms) {
+    [level, problem] = ['warn', `the key expires on ${expiration.toISOString().slice(0, 10)} (in ${daysLeft} day(s), within KEY_RENEW_BEFORE=${renew.text}): run june-ts rotate-keys`];
+  }
   return { inSecret: true, acceptedByHeadscale: verdict.keep, expiration: expiration?.toISOString() ?? null, daysLeft, level, problem };
 }
 
@@ -82,7 +91,7 @@ export async function collectHealth(ctx: Context): Promise<HealthReport> {
     const userName = headscaleUser(service);
     const exists = users.some((u) => u.name === userName);
     const key = headscale.healthy
-      ? keyReport(secret?.data[authKeyEntry(service)], userName, exists, keys, now)
+      ? keyReport(secret?.data[authKeyEntry(service)], userName, exists, keys, now, { text: ctx.config.keyRenewBefore, ms: ctx.config.keyRenewBeforeMs })
       : { inSecret: Boolean(secret?.data[authKeyEntry(service)]), acceptedByHeadscale: false, expiration: null, daysLeft: null, level: 'error' as Level, problem: 'Headscale unreachable: cannot check the key' };
     const sc = sidecars[i]!;
     const node = headscale.healthy ? findNode(sc.node ? [sc.node] : [], service) : undefined;

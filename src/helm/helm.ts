@@ -6,37 +6,7 @@ import { join } from 'node:path';
 import { ExternalError, PreflightError, UsageError } from '../errors.js';
 import type { WriteGate } from '../plan.js';
 import type { ProcessRunner } from '../process/runner.js';
-
-export interface ReleaseInfo {
-  name: string;
-  namespace: string;
-  revision: number;
-  status: string;
-  chart: string;
-}
-
-export interface UpgradeRequest {
-  release: string;
-  chart: string;
-  namespace: string;
-  values: Record<string, unknown>;
-  timeoutMs: number;
-}
-
-export interface HelmClient {
-  /** 3 or 4; fails with a clear message for anything else. */
-  major(): Promise<3 | 4>;
-  release(release: string, namespace: string): Promise<ReleaseInfo | null>;
-  /** User-supplied values of the deployed release ({} when none), null when no release. */
-  values(release: string, namespace: string): Promise<Record<string, unknown> | null>;
-  /** Chart name-version from the chart's Chart.yaml, e.g. june-platform-0.1.0. */
-  chartRef(chart: string): Promise<string>;
-  /** helm upgrade --install without waiting (see HelmCli.upgradeInstall). */
-  upgradeInstall(req: UpgradeRequest): Promise<void>;
-  /** helm rollback to `revision`, without waiting. */
-  rollback(release: string, namespace: string, revision: number, timeoutMs: number): Promise<void>;
-  uninstall(release: string, namespace: string, timeoutMs: number): Promise<boolean>;
-}
+import type { HelmClient, ReleaseInfo, UpgradeRequest } from './types.js';
 
 export interface HelmOptions {
   bin: string;
@@ -180,34 +150,5 @@ export class HelmCli implements HelmClient {
       },
       true,
     );
-  }
-}
-
-/** Static dry-run: no release exists; writes are recorded. */
-export class OfflineHelm implements HelmClient {
-  private readonly real: HelmCli;
-  constructor(private readonly o: HelmOptions) {
-    this.real = new HelmCli(o);
-  }
-  async major(): Promise<3 | 4> {
-    return 4;
-  }
-  async release(): Promise<ReleaseInfo | null> {
-    return null;
-  }
-  async values(): Promise<Record<string, unknown> | null> {
-    return null;
-  }
-  chartRef(chart: string): Promise<string> {
-    return this.real.chartRef(chart);
-  }
-  upgradeInstall(req: UpgradeRequest): Promise<void> {
-    return this.real.upgradeInstall(req);
-  }
-  uninstall(release: string, namespace: string, timeoutMs: number): Promise<boolean> {
-    return this.real.uninstall(release, namespace, timeoutMs);
-  }
-  rollback(release: string, namespace: string, revision: number, timeoutMs: number): Promise<void> {
-    return this.real.rollback(release, namespace, revision, timeoutMs);
   }
 }

@@ -1,7 +1,7 @@
 // zod schemas for the JSON june-ts reads from helm.
 import { z } from 'zod';
 import { ExternalError } from '../errors.js';
-import type { ReleaseInfo } from './helm.js';
+import type { ReleaseInfo } from './types.js';
 
 const releaseList = z.array(
   z.object({

@@ -3,7 +3,23 @@ import * as k8s from '@kubernetes/client-node';
 import { ApiUnreachableError, ExternalError, InterruptedError, PreflightError, UsageError } from '../errors.js';
 import type { WriteGate } from '../plan.js';
 import { redactor } from '../ui/redact.js';
-import type { ApplySecret, DeploymentInfo, KubeClient, PodInfo, SecretInfo } from './types.js';
+import { acquireLease } from './lease.js';
+import { toDeploymentInfo, toPodInfo, toSecretInfo } from './mappers.js';
+import {
+  API_RETRY,
+  PREFLIGHT_RETRY,
+  RELEASE_RETRY,
+  RetriesExhausted,
+  describe,
+  isConnectionError,
+  realClock,
+  statusOf,
+  withRetry,
+  type RetryHooks,
+  type RetryPolicies,
+} from './retry.js';
+import { waitForRollout } from './rollout.js';
+import type { ApplySecret, DeploymentInfo, KubeClient, PodInfo, PodManifest, PodTemplateSpec, SecretInfo } from './types.js';
 
 const FIELD_MANAGER = 'june-ts';
 
@@ -17,168 +33,6 @@ export interface KubeOptions {
   signal?: AbortSignal;
   /** Told about each retry; the CLI prints it under --verbose. */
   onRetry?: RetryHooks['onRetry'];
-}
-
-export interface RetryPolicies {
-  /** every API call of a run */
-  api?: RetryPolicy;
-  /** serverVersion(), the first contact */
-  preflight?: RetryPolicy;
-  /** releasing the run lock on exit */
-  release?: RetryPolicy;
-}
-
-/** HTTP status of a client-node error (ApiException.code); undefined for network errors. */
-export function statusOf(e: unknown): number | undefined {
-  if (e instanceof RetriesExhausted) return statusOf(e.cause);
-  const err = e as { code?: unknown; statusCode?: unknown };
-  if (typeof err?.code === 'number') return err.code;
-  if (typeof err?.statusCode === 'number') return err.statusCode;
-  return undefined;
-}
-
-/**
- * The errno of a failed connection. client-node 1.x (node-fetch) throws a FetchError with
- * `code` and `errno` = 'ECONNREFUSED' (a string, unlike ApiException's numeric `code`);
- * undici-style errors carry it in `cause.code`.
- */
-export function errnoOf(e: unknown): string | undefined {
-  const err = e as { code?: unknown; errno?: unknown; cause?: { code?: unknown } };
-  for (const c of [err?.code, err?.errno, err?.cause?.code]) if (typeof c === 'string' && /^E[A-Z_]+$/.test(c)) return c;
-  return undefined;
-}
-
-/** Errors of the connection itself: the API server is down, restarting or unreachable. */
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
-/** HTTP answers worth another try: throttling and a server that is starting or overloaded. */
-const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
-
-export function isConnectionError(e: unknown): boolean {
-  const errno = errnoOf(e instanceof RetriesExhausted ? e.cause : e);
-  return errno !== undefined && CONNECTION_ERRORS.has(errno);
-}
-
-export function isTransient(e: unknown): boolean {
-  const code = statusOf(e);
-  return (code !== undefined && TRANSIENT_STATUS.has(code)) || isConnectionError(e);
-}
-
-/** How long a failing API call is retried: delays from firstDelayMs doubling to maxDelayMs. */
-export interface RetryPolicy {
-  firstDelayMs: number;
-  maxDelayMs: number;
-  /** No attempt starts later than this after the first one (bounds the whole call). */
-  budgetMs: number;
-}
-
-/**
- * Every API call: ~20 s, long enough to ride out an API server restart (a few seconds),
- * then a clear failure. 200 ms doubling to 3 s: 10 attempts when each fails at once.
- */
-export const API_RETRY: RetryPolicy = { firstDelayMs: 200, maxDelayMs: 3000, budgetMs: 20_000 };
-/** The first contact (preflight): a cluster that is not there at all fails fast. */
-export const PREFLIGHT_RETRY: RetryPolicy = { firstDelayMs: 200, maxDelayMs: 800, budgetMs: 2_000 };
-/** Releasing the run lock on exit; a lock left behind expires (or is taken over, see acquireLease). */
-export const RELEASE_RETRY: RetryPolicy = { firstDelayMs: 200, maxDelayMs: 1000, budgetMs: 3_000 };
-
-/** The retries ran out on a transient error; `cause` is the last error. */
-export class RetriesExhausted extends Error {
-  constructor(
-    readonly what: string,
-    readonly attempts: number,
-    readonly elapsedMs: number,
-    override readonly cause: unknown,
-  ) {
-    super(`${what}: ${describe(cause)} (gave up after ${attempts} attempts in ${(elapsedMs / 1000).toFixed(1)}s)`);
-    this.name = 'RetriesExhausted';
-  }
-}
-
-export interface RetryClock {
-  now(): number;
-  /** Resolves after ms, or rejects with InterruptedError as soon as signal aborts. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-const realClock: RetryClock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(new InterruptedError());
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(new InterruptedError());
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    }),
-};
-
-export interface RetryHooks {
-  /**
-   * Ctrl-C: a call that was under way when it fired stops waiting for its next attempt
-   * (InterruptedError) instead of sitting out the rest of its budget. A call started after
-   * it (restoring a Secret, releasing the run lock) is clean-up and keeps its retries.
-   */
-  signal?: AbortSignal;
-  onRetry?: (what: string, attempt: number, delayMs: number, reason: string) => void;
-}
-
-/**
- * Bounded retries with backoff on transient API errors (server restarting, throttling).
- * A non-transient error (404, 409, 403, a validation error) is thrown at once, unchanged;
- * when the budget runs out on a transient one, RetriesExhausted carries the last error.
- */
-export async function withRetry<T>(
-  what: string,
-  fn: () => Promise<T>,
-  policy: RetryPolicy = API_RETRY,
-  clock: RetryClock = realClock,
-  hooks: RetryHooks = {},
-): Promise<T> {
-  const start = clock.now();
-  const signal = hooks.signal && !hooks.signal.aborted ? hooks.signal : undefined;
-  let delay = policy.firstDelayMs;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (!isTransient(e)) throw e;
-      const elapsed = clock.now() - start;
-      if (elapsed + delay > policy.budgetMs) throw new RetriesExhausted(what, attempt, elapsed, e);
-      hooks.onRetry?.(what, attempt, delay, describe(e));
-      await clock.sleep(delay, signal);
-      delay = Math.min(delay * 2, policy.maxDelayMs);
-    }
-  }
-}
-
-function describe(e: unknown): string {
-  if (e instanceof RetriesExhausted) return describe(e.cause);
-  const err = e as { body?: unknown; message?: string };
-  if (typeof err?.body === 'string') {
-    try {
-      const parsed = JSON.parse(err.body) as { message?: string };
-      if (parsed.message) return parsed.message;
-    } catch {
-      /* not JSON */
-    }
-  }
-  const message = (err?.message ?? String(e)).split('\n')[0]!;
-  // node-fetch: "request to https://…/api/v1/… failed, reason: connect ECONNREFUSED 127.0.0.1:6443"
-  return isConnectionError(e) ? (/, reason: (.+)$/.exec(message)?.[1] ?? message) : message;
-}
-
-/** Is process `pid` alive on this host? (EPERM: it is, as another user.) */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class ClientNodeKube implements KubeClient {
@@ -395,6 +249,66 @@ export class ClientNodeKube implements KubeClient {
     }
   }
 
+  async getPod(namespace: string, name: string): Promise<PodInfo | null> {
+    try {
+      return toPodInfo(await this.withRetry('pod', () => this.core.readNamespacedPod({ name, namespace })));
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      this.fail(`read pod ${namespace}/${name}`, e);
+    }
+  }
+
+  async getPodTemplate(namespace: string, deployment: string): Promise<PodTemplateSpec | null> {
+    try {
+      const d = await this.withRetry('deployment', () => this.apps.readNamespacedDeployment({ name: deployment, namespace }));
+      return (d.spec?.template.spec as PodTemplateSpec | undefined) ?? null;
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      this.fail(`read Deployment ${namespace}/${deployment}`, e);
+    }
+  }
+
+  async createPod(pod: PodManifest): Promise<string> {
+    const ns = pod.metadata.namespace;
+    return this.gate.write(
+      { kind: 'apply', object: `Pod/${pod.metadata.generateName}*`, namespace: ns, manifest: pod, note: 'created, then deleted again' },
+      async () => {
+        try {
+          // not retried: a create whose answer was lost would leave a second pod behind
+          const created = await this.core.createNamespacedPod({ namespace: ns, body: pod as unknown as k8s.V1Pod, fieldManager: FIELD_MANAGER });
+          return created.metadata?.name ?? '';
+        } catch (e) {
+          this.fail(`create pod ${ns}/${pod.metadata.generateName}…`, e);
+        }
+      },
+      `${pod.metadata.generateName}dryrun`,
+    );
+  }
+
+  async deletePods(namespace: string, labelSelector: string): Promise<number> {
+    if (this.gate.dryRun) return 0;
+    const pods = await this.listPods(namespace, labelSelector);
+    await Promise.all(
+      pods.map(async (p) => {
+        try {
+          await this.withRetry('delete pod', () => this.core.deleteNamespacedPod({ name: p.name, namespace, gracePeriodSeconds: 0 }));
+        } catch (e) {
+          if (statusOf(e) !== 404) this.fail(`delete pod ${namespace}/${p.name}`, e);
+        }
+      }),
+    );
+    return pods.length;
+  }
+
+  async podLogTail(namespace: string, name: string, container: string, lines: number): Promise<string> {
+    try {
+      return await this.withRetry('pod log', () => this.core.readNamespacedPodLog({ name, namespace, container, tailLines: lines }));
+    } catch (e) {
+      if (statusOf(e) === 404 || statusOf(e) === 400) return '';
+      this.fail(`read the log of ${namespace}/${name} -c ${container}`, e);
+    }
+  }
+
   async restartDeployment(namespace: string, name: string): Promise<void> {
     const patch = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } } };
     await this.gate.write(
@@ -417,22 +331,7 @@ export class ClientNodeKube implements KubeClient {
 
   async waitForRollout(namespace: string, names: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.gate.dryRun) return;
-    const deadline = Date.now() + timeoutMs;
-    let pending = names;
-    while (pending.length) {
-      const states = await Promise.all(pending.map((n) => this.getDeployment(namespace, n)));
-      pending = pending.filter((_, i) => !rolledOut(states[i] ?? null));
-      if (!pending.length) return;
-      if (signal?.aborted) throw new InterruptedError();
-      if (Date.now() > deadline) {
-        throw new ExternalError(`Deployments not rolled out after ${Math.round(timeoutMs / 1000)}s: ${pending.join(', ')}`, {}, {
-          hint: `inspect with: kubectl -n ${namespace} get pods; kubectl -n ${namespace} describe deployment ${pending[0]}`,
-        });
-      }
-      // A short poll: every Deployment is read concurrently, one GET each, and most
-      // rollouts june-ts starts finish within a few seconds.
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitForRollout((ns, n) => this.getDeployment(ns, n), namespace, names, timeoutMs, signal);
   }
 
   async listDeployments(namespace: string, labelSelector: string): Promise<string[]> {
@@ -444,124 +343,14 @@ export class ClientNodeKube implements KubeClient {
     }
   }
 
-  async acquireLease(namespace: string, name: string, holder: string, durationSeconds: number): Promise<() => Promise<void>> {
-    const coord = this.kc.makeApiClient(k8s.CoordinationV1Api);
-    const now = () => new k8s.V1MicroTime(Date.now());
-    const spec = () => ({ holderIdentity: holder, leaseDurationSeconds: durationSeconds, acquireTime: now(), renewTime: now() });
-    try {
-      await this.withRetry('create lease', () => coord.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } }));
-    } catch (e) {
-      if (statusOf(e) !== 409) this.fail(`create Lease ${namespace}/${name}`, e);
-      let current: k8s.V1Lease;
-      try {
-        current = await this.withRetry('read lease', () => coord.readNamespacedLease({ name, namespace }));
-      } catch (e2) {
-        this.fail(`read Lease ${namespace}/${name}`, e2);
-      }
-      const renewed = current.spec?.renewTime ? new Date(current.spec.renewTime as unknown as string).getTime() : 0;
-      const ttl = (current.spec?.leaseDurationSeconds ?? durationSeconds) * 1000;
-      const other = current.spec?.holderIdentity;
-      if (other && other !== holder && renewed + ttl > Date.now() && !holderGone(other, holder)) {
-        throw new PreflightError(`another june-ts run holds the lock (Lease ${namespace}/${name}, holder ${other})`, {
-          hint: `wait for it to finish; if it died, its lock expires ${Math.ceil((renewed + ttl - Date.now()) / 1000)}s after its last renewal`,
-        });
-      }
-      current.spec = spec();
-      try {
-        await this.withRetry('take over lease', () => coord.replaceNamespacedLease({ name, namespace, body: current }));
-      } catch (e2) {
-        if (statusOf(e2) === 409) {
-          throw new PreflightError(`another june-ts run took the lock (Lease ${namespace}/${name}) at the same moment`, { hint: 'wait for it to finish' });
-        }
-        this.fail(`take over Lease ${namespace}/${name}`, e2);
-      }
-    }
-    const timer = setInterval(() => {
-      void coord
-        .readNamespacedLease({ name, namespace })
-        .then((l) => {
-          if (l.spec?.holderIdentity !== holder) return;
-          l.spec.renewTime = now();
-          return coord.replaceNamespacedLease({ name, namespace, body: l });
-        })
-        .catch(() => {});
-    }, (durationSeconds * 1000) / 3);
-    timer.unref();
-    return async () => {
-      clearInterval(timer);
-      try {
-        const l = await withRetry('read lease', () => coord.readNamespacedLease({ name, namespace }), this.retry.release, realClock, { onRetry: this.retryHooks.onRetry });
-        if (l.spec?.holderIdentity === holder) await withRetry('delete lease', () => coord.deleteNamespacedLease({ name, namespace }), this.retry.release);
-      } catch {
-        /* an expired lease is harmless */
-      }
+  acquireLease(namespace: string, name: string, holder: string, durationSeconds: number): Promise<() => Promise<void>> {
+    const api = {
+      coord: this.kc.makeApiClient(k8s.CoordinationV1Api),
+      call: <T>(what: string, fn: () => Promise<T>) => this.withRetry(what, fn),
+      fail: (action: string, e: unknown): never => this.fail(action, e),
+      releaseRetry: this.retry.release,
+      onRetry: this.retryHooks.onRetry,
     };
+    return acquireLease(api, namespace, name, holder, durationSeconds);
   }
-}
-
-/**
- * A Lease holder is `<host>/<pid>/<command>`. A run on this host whose process is gone (it
- * died, or failed while the API server was down and could not release the lock) holds
- * nothing: its Lease is taken over at once instead of after leaseDurationSeconds.
- */
-export function holderGone(other: string, self: string, alive: (pid: number) => boolean = processAlive): boolean {
-  const [host, pid] = other.split('/');
-  const [selfHost] = self.split('/');
-  return Boolean(host) && host === selfHost && /^\d+$/.test(pid ?? '') && Number(pid) > 0 && !alive(Number(pid));
-}
-
-export function rolledOut(d: DeploymentInfo | null): boolean {
-  if (!d) return false;
-  return (
-    d.observedGeneration >= d.generation &&
-    d.updatedReplicas >= d.replicas &&
-    d.currentReplicas <= d.updatedReplicas &&
-    d.availableReplicas >= d.replicas &&
-    d.readyReplicas >= d.replicas
-  );
-}
-
-function toSecretInfo(s: k8s.V1Secret): SecretInfo {
-  const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-  for (const v of Object.values(data)) redactor.add(v);
-  return {
-    name: s.metadata?.name ?? '',
-    namespace: s.metadata?.namespace ?? '',
-    data,
-    labels: s.metadata?.labels ?? {},
-    annotations: s.metadata?.annotations ?? {},
-    resourceVersion: s.metadata?.resourceVersion ?? '',
-  };
-}
-
-function toDeploymentInfo(d: k8s.V1Deployment): DeploymentInfo {
-  return {
-    name: d.metadata?.name ?? '',
-    namespace: d.metadata?.namespace ?? '',
-    replicas: d.spec?.replicas ?? 1,
-    readyReplicas: d.status?.readyReplicas ?? 0,
-    updatedReplicas: d.status?.updatedReplicas ?? 0,
-    availableReplicas: d.status?.availableReplicas ?? 0,
-    currentReplicas: d.status?.replicas ?? 0,
-    observedGeneration: d.status?.observedGeneration ?? 0,
-    generation: d.metadata?.generation ?? 0,
-    containers: d.spec?.template.spec?.containers.map((c) => c.name) ?? [],
-    podLabels: d.spec?.selector.matchLabels ?? {},
-  };
-}
-
-function toPodInfo(p: k8s.V1Pod): PodInfo {
-  const statuses = p.status?.containerStatuses ?? [];
-  return {
-    name: p.metadata?.name ?? '',
-    namespace: p.metadata?.namespace ?? '',
-    phase: p.status?.phase ?? 'Unknown',
-    labels: p.metadata?.labels ?? {},
-    deletionTimestamp: p.metadata?.deletionTimestamp ? String(p.metadata.deletionTimestamp) : undefined,
-    containers: (p.spec?.containers ?? []).map((c) => {
-      const st = statuses.find((s) => s.name === c.name);
-      const waiting = st?.state?.waiting?.reason;
-      return { name: c.name, ready: st?.ready ?? false, restartCount: st?.restartCount ?? 0, ...(waiting ? { waitingReason: waiting } : {}) };
-    }),
-  };
 }

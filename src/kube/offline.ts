@@ -1,7 +1,7 @@
 // KubeClient for the static dry-run: no cluster is contacted. Reads see an empty cluster,
 // writes are recorded as plan entries, so the plan shows every write as on a fresh install.
 import type { WriteGate } from '../plan.js';
-import type { ApplySecret, DeploymentInfo, KubeClient, PodInfo, SecretInfo } from './types.js';
+import type { ApplySecret, DeploymentInfo, KubeClient, PodInfo, PodManifest, PodTemplateSpec, SecretInfo } from './types.js';
 
 export class OfflineKube implements KubeClient {
   constructor(private readonly gate: WriteGate) {}
@@ -47,6 +47,22 @@ export class OfflineKube implements KubeClient {
   }
   async listPods(): Promise<PodInfo[]> {
     return [];
+  }
+  async getPod(): Promise<PodInfo | null> {
+    return null;
+  }
+  async getPodTemplate(): Promise<PodTemplateSpec | null> {
+    return null;
+  }
+  async createPod(pod: PodManifest): Promise<string> {
+    this.gate.record({ kind: 'apply', object: `Pod/${pod.metadata.generateName}*`, namespace: pod.metadata.namespace, manifest: pod, note: 'created, then deleted again' });
+    return `${pod.metadata.generateName}dryrun`;
+  }
+  async deletePods(): Promise<number> {
+    return 0;
+  }
+  async podLogTail(): Promise<string> {
+    return '';
   }
   async restartDeployment(namespace: string, name: string): Promise<void> {
     this.gate.record({ kind: 'restart', object: `Deployment/${name}`, namespace });

@@ -25,6 +25,8 @@ export interface DeploymentInfo {
   generation: number;
   containers: string[];
   podLabels: Record<string, string>;
+  /** How many pods a rollout may add above `replicas` (0: each old pod stops before its successor starts). */
+  maxSurge: number;
 }
 
 export interface PodInfo {
@@ -33,7 +35,63 @@ export interface PodInfo {
   phase: string;
   labels: Record<string, string>;
   deletionTimestamp: string | undefined;
-  containers: { name: string; ready: boolean; restartCount: number; waitingReason?: string }[];
+  /** status.reason, e.g. DeadlineExceeded. */
+  reason?: string;
+  containers: {
+    name: string;
+    ready: boolean;
+    restartCount: number;
+    waitingReason?: string;
+    terminated?: { reason?: string; exitCode: number };
+  }[];
+}
+
+/** The parts of a pod template june-ts reads (structural subsets of the Kubernetes types). */
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: unknown;
+}
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  [k: string]: unknown;
+}
+export interface Volume {
+  name: string;
+  emptyDir?: unknown;
+  [k: string]: unknown;
+}
+export interface ContainerSpec {
+  name: string;
+  image?: string;
+  imagePullPolicy?: string;
+  command?: string[];
+  args?: string[];
+  env?: EnvVar[];
+  resources?: unknown;
+  securityContext?: unknown;
+  volumeMounts?: VolumeMount[];
+  [k: string]: unknown;
+}
+export interface PodTemplateSpec {
+  containers: ContainerSpec[];
+  initContainers?: ContainerSpec[];
+  volumes?: Volume[];
+  securityContext?: unknown;
+  nodeSelector?: Record<string, string>;
+  tolerations?: unknown[];
+  affinity?: unknown;
+  imagePullSecrets?: unknown[];
+  priorityClassName?: string;
+}
+
+/** A pod june-ts creates (e.g. a key check); the server picks the name from generateName. */
+export interface PodManifest {
+  apiVersion: 'v1';
+  kind: 'Pod';
+  metadata: { generateName: string; namespace: string; labels: Record<string, string> };
+  spec: Record<string, unknown>;
 }
 
 export interface ApplySecret {
@@ -58,6 +116,15 @@ export interface KubeClient {
   getConfigMap(namespace: string, name: string): Promise<Record<string, string> | null>;
   getDeployment(namespace: string, name: string): Promise<DeploymentInfo | null>;
   listPods(namespace: string, labelSelector: string): Promise<PodInfo[]>;
+  getPod(namespace: string, name: string): Promise<PodInfo | null>;
+  /** The pod template of a Deployment (spec.template.spec), or null when there is none. */
+  getPodTemplate(namespace: string, deployment: string): Promise<PodTemplateSpec | null>;
+  /** Creates a pod; returns the name the server gave it. */
+  createPod(pod: PodManifest): Promise<string>;
+  /** Deletes the pods matching a label selector at once (no grace period); returns how many. */
+  deletePods(namespace: string, labelSelector: string): Promise<number>;
+  /** The last `lines` lines of a container's log ('' when there is none yet). */
+  podLogTail(namespace: string, name: string, container: string, lines: number): Promise<string>;
   /** `kubectl rollout restart`: bumps the pod template's restartedAt annotation. */
   restartDeployment(namespace: string, name: string): Promise<void>;
   /** Waits until every named Deployment has rolled out; throws naming the ones that did not. */

@@ -1,17 +1,27 @@
 // cleanup: the reverse of install, newest first. Sidecars off (other values kept), nodes
 // deleted, Secrets deleted; --purge also expires keys and deletes users; --all uninstalls
 // Headscale. Every step tolerates "already gone", so a second run is a no-op.
-import type { Context } from '../context.js';
+import type { Context, WorkflowRun } from '../context.js';
 import { ExternalError } from '../errors.js';
 import { HEADSCALE_DEPLOYMENT, HOST_USER, headscaleUser, stateSecretName } from '../names.js';
 import { expireKeys } from './keys.js';
-import { applyRelease, mergeValues } from './release.js';
+import { mergeValues } from '../domain/release.js';
+import { applyRelease } from './release.js';
 import type { PhaseDef } from './workflow.js';
 
 export const CLEANUP_ID = 'cleanup';
 
-const counted = (ctx: Context, n: number) => {
-  ctx.state.cleaned = (ctx.state.cleaned ?? 0) + n;
+export interface CleanupData {
+  readonly purge: boolean;
+  readonly all: boolean;
+  /** How many objects the run changed or removed (0: nothing was installed). */
+  cleaned: number;
+}
+
+type CleanupRun = WorkflowRun<CleanupData>;
+
+const counted = (ctx: CleanupRun, n: number) => {
+  ctx.data.cleaned += n;
 };
 
 async function headscaleDeployed(ctx: Context): Promise<boolean> {
@@ -19,7 +29,7 @@ async function headscaleDeployed(ctx: Context): Promise<boolean> {
   return Boolean(await kube.getDeployment(ctx.config.headscale.namespace, HEADSCALE_DEPLOYMENT)) || ctx.gate.mode === 'static';
 }
 
-async function sidecarsOff(ctx: Context): Promise<void> {
+async function sidecarsOff(ctx: CleanupRun): Promise<void> {
   const helm = await ctx.helm();
   const { release, namespace, chart } = ctx.config.platform;
   const [current, values] = await Promise.all([helm.release(release, namespace), helm.values(release, namespace)]);
@@ -36,7 +46,7 @@ async function sidecarsOff(ctx: Context): Promise<void> {
   counted(ctx, 1);
 }
 
-async function deleteNodes(ctx: Context): Promise<void> {
+async function deleteNodes(ctx: CleanupRun): Promise<void> {
   if (!(await headscaleDeployed(ctx))) {
     ctx.log.info('  Headscale is not deployed: no nodes to delete');
     return;
@@ -49,7 +59,7 @@ async function deleteNodes(ctx: Context): Promise<void> {
   ctx.log.info(nodes.length ? `  deleted ${nodes.length} node(s): ${nodes.map((n) => `${n.givenName} (id ${n.id})`).join(', ')}` : '  no service nodes registered');
 }
 
-async function deleteSecrets(ctx: Context): Promise<void> {
+async function deleteSecrets(ctx: CleanupRun): Promise<void> {
   const kube = await ctx.kube();
   const ns = ctx.config.platform.namespace;
   const names = [ctx.config.authSecretName, ...ctx.config.services.map(stateSecretName)];
@@ -59,7 +69,7 @@ async function deleteSecrets(ctx: Context): Promise<void> {
   ctx.log.info(gone.length ? `  deleted Secrets: ${gone.join(', ')}` : '  no Secrets to delete');
 }
 
-async function purge(ctx: Context): Promise<void> {
+async function purge(ctx: CleanupRun): Promise<void> {
   if (!(await headscaleDeployed(ctx))) {
     ctx.log.info('  Headscale is not deployed: no users to delete');
     return;
@@ -90,21 +100,21 @@ async function purge(ctx: Context): Promise<void> {
   ctx.log.info(`  deleted users: ${users.map((u) => u.name).join(', ')}`);
 }
 
-async function uninstallHeadscale(ctx: Context): Promise<void> {
+async function uninstallHeadscale(ctx: CleanupRun): Promise<void> {
   const helm = await ctx.helm();
   const removed = await helm.uninstall(ctx.config.headscale.release, ctx.config.headscale.namespace, ctx.config.waitTimeoutMs);
   if (removed) counted(ctx, 1);
   ctx.log.info(removed ? `  uninstalled release ${ctx.config.headscale.release}` : '  Headscale release not installed');
 }
 
-export const cleanupPhases: PhaseDef<Context> = {
+export const cleanupPhases: PhaseDef<CleanupRun> = {
   id: CLEANUP_ID,
   description: 'Remove the sidecars and what june-ts created, newest first',
   children: [
     { id: 'sidecars-off', description: 'helm upgrade the platform with tailscale.enabled=false (other values kept)', run: sidecarsOff },
     { id: 'nodes', description: 'Delete the services\' nodes from Headscale (by id)', run: deleteNodes },
     { id: 'secrets', description: 'Delete the auth Secret and the sidecars\' state Secrets', run: deleteSecrets },
-    { id: 'purge', description: 'Expire the keys and delete the Headscale users (--purge)', skipIf: (ctx) => (ctx.options.purge || ctx.options.all ? undefined : 'needs --purge'), run: purge },
-    { id: 'headscale', description: 'Uninstall the Headscale release (--all)', skipIf: (ctx) => (ctx.options.all ? undefined : 'needs --all'), run: uninstallHeadscale },
+    { id: 'purge', description: 'Expire the keys and delete the Headscale users (--purge)', skipIf: (ctx) => (ctx.data.purge || ctx.data.all ? undefined : 'needs --purge'), run: purge },
+    { id: 'headscale', description: 'Uninstall the Headscale release (--all)', skipIf: (ctx) => (ctx.data.all ? undefined : 'needs --all'), run: uninstallHeadscale },
   ],
 };

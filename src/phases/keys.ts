@@ -1,52 +1,9 @@
-// Deciding whether a service's pre-auth key in the Secret can be kept, and minting those
-// that cannot. Pure decisions (judgeKey) are unit-tested; mintKeys does the I/O.
-import type { Context, ServiceKey } from '../context.js';
-import { mapLimit } from '../headscale/common.js';
+// Minting the keys that cannot be kept (the rules are domain/keys.ts) and expiring keys.
+import type { Context } from '../context.js';
+import { judgeKey, type ServiceKey } from '../domain/keys.js';
 import type { HeadscaleClient, HsPreAuthKey, HsUser } from '../headscale/types.js';
-import { MINTED_KEYS_ANNOTATION } from '../names.js';
 import { redactor } from '../ui/redact.js';
-
-/** Does Headscale's record `k` describe the key value `value`? */
-export function keyMatches(k: HsPreAuthKey, value: string): boolean {
-  if (k.key) return k.key === value;
-  // 0.28+: keys are hskey-auth-{prefix}-{secret}; list shows only hskey-auth-{prefix}
-  return Boolean(k.keyPrefix) && value.startsWith(`${k.keyPrefix}-`);
-}
-
-export type KeyVerdict = { keep: true; record: HsPreAuthKey } | { keep: false; reason: string };
-
-export function judgeKey(
-  value: string | undefined,
-  user: HsUser,
-  known: readonly HsPreAuthKey[],
-  now: Date,
-  renewBeforeMs: number,
-): KeyVerdict {
-  if (!value) return { keep: false, reason: 'no key in the Secret' };
-  const record = known.find((k) => keyMatches(k, value));
-  if (!record) return { keep: false, reason: 'the key in the Secret is unknown to Headscale (deleted, garbage, or from another server)' };
-  if (record.user && record.user !== user.name) return { keep: false, reason: `the key belongs to user ${record.user}, not ${user.name}` };
-  if (record.expiration && record.expiration.getTime() <= now.getTime()) return { keep: false, reason: 'the key has expired' };
-  if (record.expiration && record.expiration.getTime() - now.getTime() < renewBeforeMs) {
-    const days = Math.floor((record.expiration.getTime() - now.getTime()) / 86_400_000);
-    return { keep: false, reason: `the key expires in ${days} day(s), within the renewal margin` };
-  }
-  if (!record.reusable) return { keep: false, reason: 'the key is not reusable' };
-  return { keep: true, record };
-}
-
-/** The minted-keys annotation: service -> Headscale key id, for keys june-ts created. */
-export function readMintedRecord(annotations: Record<string, string> | undefined): Record<string, string> {
-  try {
-    const parsed = JSON.parse(annotations?.[MINTED_KEYS_ANNOTATION] ?? '{}') as unknown;
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-      return Object.fromEntries(Object.entries(parsed).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
-    }
-  } catch {
-    /* a hand-edited annotation is treated as empty */
-  }
-  return {};
-}
+import { mapLimit } from '../util/concurrency.js';
 
 export async function mintKey(ctx: Pick<Context, 'headscale' | 'config'>, service: string, user: HsUser, reason: string): Promise<ServiceKey> {
   const hs = await ctx.headscale();

@@ -1,7 +1,7 @@
 // Checks that must pass before anything is changed: charts present, helm and the cluster
 // reachable. Read-only; in a static plan only the local checks can run.
-import type { Context } from '../context.js';
-import { assertReleaseSettled } from './release.js';
+import type { WorkflowRun } from '../context.js';
+import { assertReleaseSettled } from '../domain/release.js';
 import type { PhaseDef } from './workflow.js';
 
 type Chart = 'platform' | 'headscale';
@@ -12,7 +12,7 @@ export interface PreflightNeeds {
   releases?: { chart: Chart; phase: string }[];
 }
 
-export function preflightPhase(needs: PreflightNeeds): PhaseDef<Context> {
+export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unknown>> {
   return {
     id: 'preflight',
     description: needs.releases?.length
@@ -25,11 +25,11 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<Context> {
       const kube = await ctx.kube();
       // kubectl carries every Headscale call on the exec transport; a static plan needs no binaries
       const kubectl = ctx.config.headscale.transport === 'exec' && ctx.gate.mode !== 'static'
-        ? ctx.runner.run(ctx.config.kube.kubectl, ['version', '--client', '-o', 'json'])
+        ? ctx.kubectl().then((k) => k.clientVersion())
         : Promise.resolve();
       // a release stuck in pending-* would fail the upgrade after keys were minted: refuse now
       const releases = (needs.releases ?? [])
-        .filter((r) => ctx.state.willRun?.(r.phase) ?? true)
+        .filter((r) => ctx.willRun(r.phase))
         .map((r) => (r.chart === 'platform' ? ctx.config.platform : ctx.config.headscale));
       const settled = Promise.all(releases.map(async (r) => assertReleaseSettled(await helm.release(r.release, r.namespace), r)));
       const [server, major] = await Promise.all([kube.serverVersion(), helm.major(), kubectl, settled]);

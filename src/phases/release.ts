@@ -1,7 +1,9 @@
 // helm upgrade --install only when something would change, so a re-run makes no new revision.
+import { readFile } from 'node:fs/promises';
 import type { Context } from '../context.js';
-import { PreflightError } from '../errors.js';
-import type { ReleaseInfo } from '../helm/helm.js';
+import { assertReleaseSettled, isObject, mergeValues, sameValues } from '../domain/release.js';
+import { ApiUnreachableError, InterruptedError, JuneError, UsageError } from '../errors.js';
+import type { ReleaseInfo } from '../helm/types.js';
 
 export interface ReleaseSpec {
   release: string;
@@ -16,31 +18,9 @@ export interface ReleaseSpec {
 
 export type ReleaseOutcome = 'installed' | 'upgraded' | 'unchanged';
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Deep merge: objects merge, everything else in `over` replaces. */
-export function mergeValues(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) {
-    out[k] = isObject(v) && isObject(out[k]) ? mergeValues(out[k] as Record<string, unknown>, v) : v;
-  }
-  return out;
-}
-
-export function sameValues(a: unknown, b: unknown): boolean {
-  if (isObject(a) && isObject(b)) {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    return [...keys].every((k) => sameValues(a[k], b[k]));
-  }
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameValues(x, b[i]));
-  return a === b;
-}
-
 export async function readValuesFiles(paths: readonly string[]): Promise<Record<string, unknown>[]> {
   if (!paths.length) return [];
-  const [{ readFile }, { parse }, { UsageError }] = await Promise.all([import('node:fs/promises'), import('yaml'), import('../errors.js')]);
+  const { parse } = await import('yaml');
   return Promise.all(
     paths.map(async (p) => {
       let text: string;
@@ -105,30 +85,6 @@ export async function applyRelease(ctx: ReleaseCtx, spec: Omit<ReleaseSpec, 'val
   }
 }
 
-/**
- * A release whose last revision is pending-install/-upgrade/-rollback: a Helm operation on it
- * was killed mid-way (or is running right now). Helm refuses every upgrade then ("another
- * operation is in progress"), and only a human can tell which of the two it is, so june-ts
- * stops before changing anything and names the command that puts the release back.
- */
-export function stuckRelease(info: ReleaseInfo | null, spec: Pick<ReleaseSpec, 'release' | 'namespace'>): PreflightError | undefined {
-  if (!info?.status.startsWith('pending-')) return undefined;
-  const ns = `-n ${spec.namespace}`;
-  const fix = info.status === 'pending-install'
-    ? `\`helm uninstall ${spec.release} ${ns}\` (its first install never finished)`
-    : `\`helm rollback ${spec.release} ${ns}\` (back to the revision before ${info.revision}; see \`helm history ${spec.release} ${ns}\`)`;
-  return new PreflightError(
-    `release ${spec.release} in ${spec.namespace} is ${info.status} (revision ${info.revision}): a Helm operation on it was interrupted, or is still running`,
-    { hint: `if no helm command is working on it, run ${fix}, then re-run june-ts` },
-  );
-}
-
-/** Throws stuckRelease's error, if any. */
-export function assertReleaseSettled(info: ReleaseInfo | null, spec: Pick<ReleaseSpec, 'release' | 'namespace'>): void {
-  const stuck = stuckRelease(info, spec);
-  if (stuck) throw stuck;
-}
-
 function undoPlan(ctx: Pick<Context, 'gate'>, current: ReleaseInfo | null): string {
   if (ctx.gate.mode === 'static') return 'roll back to the previous revision, or uninstall if this was the first install';
   return current ? `roll back to revision ${current.revision}` : 'uninstall';
@@ -157,7 +113,6 @@ async function undoRelease(
   before: ReleaseInfo | null,
   cause: unknown,
 ): Promise<never> {
-  const { ApiUnreachableError, JuneError, InterruptedError } = await import('../errors.js');
   // Interrupted, or the API server went away while we watched: nothing says the release is
   // bad, and a rollback could not reach the cluster either. A re-run finds the release
   // up to date and waits for it.

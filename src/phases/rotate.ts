@@ -1,67 +1,215 @@
-// rotate-keys: mint → Secret → restart → wait online → only then expire the old keys
-// (only keys june-ts minted). A failure before the end restores the Secret; old keys stay valid.
-import { targetServices, type Context } from '../context.js';
+// rotate-keys: a Headscale-and-Secret operation, not a pod operation. A running node does not
+// need the pre-auth key it registered with, so: mint → Secret → prove each new key with a
+// key-check registration → expire the old keys june-ts minted (and delete retired ones past
+// KEY_RETENTION where Headscale can delete keys). The service's pods keep running; --restart
+// re-registers them and waits until the rollout has really finished before anything expires.
+// A failure before the old keys are expired restores the Secret; the old keys stay valid.
+import type { Context, WorkflowRun } from '../context.js';
+import { judgeKey, readMintedRecord } from '../domain/keys.js';
+import { dueForDeletion, readRetiredRecord, withRetired, withoutRetired, type RetiredRecord } from '../domain/retired-keys.js';
+import { rolledOut } from '../kube/rollout.js';
 import type { HsPreAuthKey } from '../headscale/types.js';
-import { workloadName } from '../names.js';
-import { expireKeys, readMintedRecord } from './keys.js';
-import { ensureUsersPhase, resolveKeysPhase, waitForSidecars, writeSecretPhase } from './sidecars.js';
-import type { PhaseDef } from './workflow.js';
+import { SIDECAR_CONTAINER, authKeyEntry, headscaleUser, workloadName } from '../names.js';
+import { ExternalError } from '../errors.js';
+import { proveKeys, type KeyProof } from './key-check.js';
+import { expireKeys } from './keys.js';
+import { discardUnsavedKeys, ensureUsersPhase, resolveKeysPhase, sidecarsData, waitForSidecars, writeSecretPhase, type SidecarsData } from './sidecars.js';
+import { Handoff, type PhaseDef } from './workflow.js';
 
 export const ROTATE_ID = 'rotate';
 
-async function mintPhase(ctx: Context): Promise<void> {
+export interface RotateOptions {
+  /** Re-register the sidecars by restarting their Deployments (off: no pod is touched). */
+  restart: boolean;
+}
+
+export interface RotateData extends SidecarsData {
+  readonly restart: boolean;
+  /** The keys june-ts minted before this rotation (to expire once the new ones are proven). */
+  readonly oldKeys: Handoff<HsPreAuthKey[]>;
+  /** Keys june-ts expired in this or earlier rotations, written to the Secret with the new keys. */
+  readonly retired: Handoff<RetiredRecord>;
+  readonly proofs: Handoff<KeyProof[]>;
+}
+
+export function rotateData(services: readonly string[], options: RotateOptions): RotateData {
+  return {
+    ...sidecarsData(services),
+    restart: options.restart,
+    oldKeys: new Handoff('the keys before the rotation'),
+    retired: new Handoff('the retired keys'),
+    proofs: new Handoff('the proofs of the new keys'),
+  };
+}
+
+type RotateRun = WorkflowRun<RotateData>;
+
+/**
+ * Services whose key in the Secret is missing, unknown to Headscale, or expires within
+ * `windowMs` (rotate-keys --if-expiring-within). Read-only.
+ */
+export async function servicesDue(ctx: Pick<Context, 'config' | 'kube' | 'headscale'>, services: readonly string[], windowMs: number): Promise<{ service: string; reason: string }[]> {
+  const hs = await ctx.headscale();
+  const kube = await ctx.kube();
+  const [secret, users] = await Promise.all([kube.getSecret(ctx.config.platform.namespace, ctx.config.authSecretName), hs.listUsers()]);
+  const mine = users.filter((u) => services.some((s) => headscaleUser(s) === u.name));
+  const known = mine.length ? await hs.listPreAuthKeys(mine) : [];
+  const now = new Date();
+  return services.flatMap((service) => {
+    const user = mine.find((u) => u.name === headscaleUser(service)) ?? { id: '', name: headscaleUser(service) };
+    const verdict = judgeKey(secret?.data[authKeyEntry(service)], user, known, now, windowMs);
+    return verdict.keep ? [] : [{ service, reason: verdict.reason }];
+  });
+}
+
+async function mintPhase(ctx: RotateRun): Promise<void> {
   await ensureUsersPhase(ctx);
   const hs = await ctx.headscale();
   const kube = await ctx.kube();
   const secret = await kube.getSecret(ctx.config.platform.namespace, ctx.config.authSecretName);
   const minted = readMintedRecord(secret?.annotations);
-  const services = targetServices(ctx);
-  const known = await hs.listPreAuthKeys([...ctx.state.users!.values()]);
-  ctx.state.oldKeys = services
-    .map((s) => minted[s])
-    .filter((id): id is string => Boolean(id))
-    .map((id) => known.find((k) => k.id === id))
-    .filter((k): k is HsPreAuthKey => Boolean(k));
+  const known = await hs.listPreAuthKeys([...ctx.data.users.get().values()]);
+  ctx.data.oldKeys.set(
+    ctx.data.services
+      .map((s) => minted[s])
+      .filter((id): id is string => Boolean(id))
+      .map((id) => known.find((k) => k.id === id))
+      .filter((k): k is HsPreAuthKey => Boolean(k)),
+  );
+  // Retired keys Headscale no longer lists were deleted: forget them with this Secret write.
+  const listed = new Set(known.map((k) => k.id));
+  const retired = readRetiredRecord(secret?.annotations);
+  const gone = new Set(Object.values(retired).flat().map((k) => k.id).filter((id) => !listed.has(id)));
+  const canDelete = await hs.canDeletePreAuthKeys();
+  const retiring = canDelete
+    ? ctx.data.oldKeys.get().map((k) => ({ service: ctx.data.services.find((s) => headscaleUser(s) === k.user) ?? k.user, id: k.id }))
+    : [];
+  ctx.data.retired.set(withRetired(withoutRetired(retired, gone), retiring, new Date()));
   await resolveKeysPhase(ctx, true);
 }
 
-async function restartPhase(ctx: Context): Promise<void> {
-  const kube = await ctx.kube();
-  const ns = ctx.config.platform.namespace;
-  const services = targetServices(ctx);
-  const deployments = await Promise.all(services.map((s) => kube.getDeployment(ns, workloadName(s))));
-  await Promise.all(services.filter((_, i) => deployments[i] || ctx.gate.dryRun).map((s) => kube.restartDeployment(ns, workloadName(s))));
+async function provePhase(ctx: RotateRun): Promise<void> {
+  const fresh = [...ctx.data.keys.get().values()].filter((k) => k.minted);
+  const proofs = ctx.data.proofs.set(await proveKeys(ctx, fresh));
+  if (ctx.gate.dryRun) return;
+  for (const p of proofs) {
+    ctx.log.info(
+      p.kind === 'pod'
+        ? `  ${p.service}: new key registered a key-check node (id ${p.nodeId}, removed again)`
+        : `  ${p.service}: new key accepted by Headscale (${p.note}; not proven by a registration)`,
+    );
+  }
 }
 
-async function expireOldPhase(ctx: Context): Promise<void> {
-  const hs = await ctx.headscale();
-  const fresh = new Set([...(ctx.state.keys?.values() ?? [])].map((k) => k.keyId));
-  const old = (ctx.state.oldKeys ?? []).filter((k) => !fresh.has(k.id) && (!k.expiration || k.expiration > new Date()));
-  if (!old.length) {
-    ctx.log.info('  no earlier keys minted by june-ts to expire');
+/** Pods of a Deployment: its rollout finished, no old pod is left, every sidecar Ready. */
+async function podsSettled(ctx: RotateRun, service: string): Promise<boolean> {
+  const kube = await ctx.kube();
+  const ns = ctx.config.platform.namespace;
+  const d = await kube.getDeployment(ns, workloadName(service));
+  if (!d) return true;
+  if (!rolledOut(d)) return false;
+  const selector = Object.entries(d.podLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  const pods = await kube.listPods(ns, selector);
+  return pods.length === d.replicas && pods.every((p) => !p.deletionTimestamp && p.containers.find((c) => c.name === SIDECAR_CONTAINER)?.ready);
+}
+
+async function restartPhase(ctx: RotateRun): Promise<void> {
+  const kube = await ctx.kube();
+  const ns = ctx.config.platform.namespace;
+  const services = ctx.data.services;
+  const deployments = await Promise.all(services.map((s) => kube.getDeployment(ns, workloadName(s))));
+  const present = services.filter((_, i) => deployments[i] || ctx.gate.dryRun);
+  const noSurge = present.filter((_, i) => deployments[i] && deployments[i]!.maxSurge === 0);
+  if (noSurge.length) {
+    ctx.log.warn(
+      `${noSurge.map(workloadName).join(', ')}: the Deployment allows no surge (one state Secret per pod: tailscale.state.persist=true), so each of these services is down from the moment its old pod stops until the new one is Ready`,
+    );
+  }
+  await Promise.all(present.map((s) => kube.restartDeployment(ns, workloadName(s))));
+  if (ctx.gate.dryRun) {
+    ctx.gate.record({ kind: 'note', text: `wait until the new pods of ${present.map(workloadName).join(', ')} are Ready, the old ones gone and every node online` });
     return;
   }
+  const deadline = Date.now() + ctx.config.waitTimeoutMs;
+  for (let pending = present; pending.length; ) {
+    const settled = await Promise.all(pending.map((s) => podsSettled(ctx, s)));
+    pending = pending.filter((_, i) => !settled[i]);
+    if (!pending.length) break;
+    if (Date.now() > deadline || ctx.signal.aborted) {
+      throw new ExternalError(`restart not finished after ${Math.round(ctx.config.waitTimeoutMs / 1000)}s: ${pending.map(workloadName).join(', ')}`, {}, {
+        hint: `kubectl -n ${ns} get pods; kubectl -n ${ns} describe deployment ${workloadName(pending[0]!)}`,
+      });
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await waitForSidecars(ctx, present);
+}
+
+async function expireOldPhase(ctx: RotateRun): Promise<void> {
+  const hs = await ctx.headscale();
+  const fresh = new Set([...ctx.data.keys.get().values()].map((k) => k.keyId));
+  const old = ctx.data.oldKeys.get().filter((k) => !fresh.has(k.id) && (!k.expiration || k.expiration > new Date()));
+  if (!old.length) ctx.log.info('  no earlier keys minted by june-ts to expire');
   const failed = await expireKeys(hs, old);
   for (const f of failed) {
     ctx.log.warn(`old key ${f.key.id} of ${f.key.user} not expired: ${f.error.message} — it stays valid until ${f.key.expiration?.toISOString() ?? 'its expiry'}`);
   }
-  if (failed.length < old.length) ctx.log.info(`  expired ${old.length - failed.length} old key(s)`);
+  if (old.length && failed.length < old.length) ctx.log.info(`  expired ${old.length - failed.length} old key(s)`);
+  const due = dueForDeletion(ctx.data.retired.get(), new Date(), ctx.config.keyRetentionMs).filter((k) => !failed.some((f) => f.key.id === k.id));
+  if (!due.length) return;
+  const results = await Promise.allSettled(due.map((k) => hs.deletePreAuthKey(k.id)));
+  const deleted = results.filter((r) => r.status === 'fulfilled').length;
+  for (const [i, r] of results.entries()) {
+    if (r.status === 'rejected') ctx.log.warn(`retired key ${due[i]!.id} of ${due[i]!.service} not deleted: ${(r.reason as Error).message}; a later rotation tries again`);
+  }
+  if (deleted) ctx.log.info(`  deleted ${deleted} retired key(s) expired more than ${ctx.config.keyRetention} ago`);
 }
 
-export const rotatePhases: PhaseDef<Context> = {
+/**
+ * A rotation that fails after new keys were minted puts the Secret back as it was, so the
+ * running sidecars and the old keys stay valid, and discards the new keys nobody holds now;
+ * a re-run starts over.
+ */
+async function restoreSecret(ctx: RotateRun, error: unknown): Promise<void> {
+  const wrote = [...(ctx.data.keys.peek()?.values() ?? [])].some((k) => k.minted);
+  const previous = ctx.data.previousSecret.peek();
+  if (!wrote || ctx.gate.dryRun || previous === undefined) return;
+  const kube = await ctx.kube();
+  try {
+    await kube.restoreSecret(ctx.config.platform.namespace, ctx.config.authSecretName, previous);
+  } catch (e) {
+    ctx.log.error(`rotation failed and the Secret could not be restored: ${(e as Error).message}`);
+    return;
+  }
+  ctx.log.warn(`rotation failed (${(error as Error).message.split('\n')[0]}); the Secret was restored and the old keys stay valid. Fix the cause and re-run \`june-ts rotate-keys\`.`);
+  const note = await discardUnsavedKeys(ctx, 'are not in the restored Secret').catch((e: Error) => `the keys minted in this run could not be discarded: ${e.message}`);
+  if (note) ctx.log.warn(note);
+}
+
+export const rotatePhases: PhaseDef<RotateRun> = {
   id: ROTATE_ID,
-  description: 'Rotate the sidecars\' pre-auth keys without downtime',
+  description: "Rotate the sidecars' pre-auth keys; running pods are not touched",
+  onFailure: restoreSecret,
   children: [
     { id: 'mint', description: 'Mint a new reusable key per service (old keys stay valid)', run: mintPhase },
     { id: 'secret', description: 'Write the new keys to the auth Secret', requires: [`${ROTATE_ID}/mint`], run: writeSecretPhase },
-    { id: 'restart', description: 'Restart the Deployments that carry sidecars', run: restartPhase },
     {
-      id: 'wait',
-      description: 'Wait until every sidecar is Ready and its node online',
-      run: async (ctx) => {
-        await waitForSidecars(ctx, targetServices(ctx));
-      },
+      id: 'prove',
+      description: "Prove each new key: a short-lived key-check pod registers with it (the service's pods are not touched)",
+      requires: [`${ROTATE_ID}/mint`],
+      run: provePhase,
     },
-    { id: 'expire-old', description: 'Expire the previous keys june-ts minted', requires: [`${ROTATE_ID}/wait`, `${ROTATE_ID}/mint`], run: expireOldPhase },
+    {
+      id: 'restart',
+      description: 'Only with --restart: restart the Deployments and wait until the new pods are Ready and online, the old ones gone',
+      skipIf: (ctx) => (ctx.data.restart ? undefined : 'running nodes keep working without their pre-auth key (--restart re-registers them)'),
+      run: restartPhase,
+    },
+    {
+      id: 'expire-old',
+      description: 'Expire the previous keys june-ts minted; delete retired keys older than KEY_RETENTION',
+      requires: [`${ROTATE_ID}/prove`, `${ROTATE_ID}/mint`],
+      run: expireOldPhase,
+    },
   ],
 };

@@ -1,23 +1,49 @@
 // Phase 11.2: one Headscale user and reusable key per service, the auth Secret, the
 // platform release with sidecars on, and a bounded wait until every sidecar is online.
-import { targetServices, type Context, type ServiceKey } from '../context.js';
+import type { Context, WorkflowRun } from '../context.js';
 import { DegradedError } from '../errors.js';
-import type { HsNode } from '../headscale/types.js';
+import { describeUnhealthy, sidecarHealth } from '../domain/sidecars.js';
+import type { HsNode, HsUser } from '../headscale/types.js';
+import type { SecretInfo } from '../kube/types.js';
 import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   MINTED_KEYS_ANNOTATION,
+  RETIRED_KEYS_ANNOTATION,
   SIDECAR_CONTAINER,
   authKeyEntry,
   headscaleUser,
   tailnetHostname,
   workloadName,
 } from '../names.js';
-import { PartialKeysError, expireKeys, readMintedRecord, resolveKeys } from './keys.js';
+import { readMintedRecord, type ServiceKey } from '../domain/keys.js';
+import { readRetiredRecord, writeRetiredRecord, type RetiredRecord } from '../domain/retired-keys.js';
+import { PartialKeysError, expireKeys, resolveKeys } from './keys.js';
 import { ensureRelease } from './release.js';
-import type { PhaseDef } from './workflow.js';
+import { Handoff, type PhaseDef } from './workflow.js';
 
 export const SIDECARS_ID = '11.2-headscale-sidecars';
+
+/** What phase 11.2's steps read and hand on (rotate-keys reuses users, keys and secret). */
+export interface SidecarsData {
+  /** The services this run acts on (all configured ones, or rotate-keys --service). */
+  readonly services: readonly string[];
+  readonly users: Handoff<Map<string, HsUser>>;
+  readonly keys: Handoff<Map<string, ServiceKey>>;
+  /** The auth Secret as it was before this run wrote it (null: there was none). */
+  readonly previousSecret: Handoff<SecretInfo | null>;
+}
+
+export function sidecarsData(services: readonly string[]): SidecarsData {
+  return {
+    services,
+    users: new Handoff('the Headscale users'),
+    keys: new Handoff('the pre-auth keys'),
+    previousSecret: new Handoff('the auth Secret before this run'),
+  };
+}
+
+type SidecarsRun = WorkflowRun<SidecarsData>;
 
 export function platformSidecarValues(ctx: Pick<Context, 'config'>): Record<string, unknown> {
   const { config } = ctx;
@@ -31,42 +57,43 @@ export function platformSidecarValues(ctx: Pick<Context, 'config'>): Record<stri
   };
 }
 
-export async function ensureUsersPhase(ctx: Context): Promise<void> {
+export async function ensureUsersPhase(ctx: SidecarsRun): Promise<void> {
   const hs = await ctx.headscale();
-  const services = targetServices(ctx);
+  const services = ctx.data.services;
   const users = await hs.ensureUsers(services.map(headscaleUser));
-  ctx.state.users = new Map(services.map((s, i) => [s, users[i]!]));
+  ctx.data.users.set(new Map(services.map((s, i) => [s, users[i]!])));
   ctx.log.info(`  users: ${users.map((u) => u.name).join(', ')}`);
 }
 
 /** Keys decided per service; `force` mints new ones for every target service (rotation). */
-export async function resolveKeysPhase(ctx: Context, force = false): Promise<void> {
+export async function resolveKeysPhase(ctx: SidecarsRun, force = false): Promise<void> {
   const kube = await ctx.kube();
-  const secret = await kube.getSecret(ctx.config.platform.namespace, ctx.config.authSecretName);
-  ctx.state.previousSecret = secret;
+  const secret = ctx.data.previousSecret.set(await kube.getSecret(ctx.config.platform.namespace, ctx.config.authSecretName));
   let keys: Map<string, ServiceKey>;
   try {
-    keys = await resolveKeys(ctx, targetServices(ctx), ctx.state.users!, secret?.data ?? {}, authKeyEntry, force);
+    keys = await resolveKeys(ctx, ctx.data.services, ctx.data.users.get(), secret?.data ?? {}, authKeyEntry, force);
   } catch (e) {
     if (!(e instanceof PartialKeysError)) throw e;
     const minted = e.keys.filter((k) => k.minted);
     // Outside a rotation, keep what was minted so a re-run does not mint it again.
     if (!force && minted.length) {
-      ctx.state.keys = new Map(minted.map((k) => [k.service, k]));
+      ctx.data.keys.set(new Map(minted.map((k) => [k.service, k])));
       await writeSecretPhase(ctx);
       ctx.log.warn(`minting failed part-way; the ${minted.length} key(s) already minted (${minted.map((k) => k.service).join(', ')}) were saved to the Secret`);
     }
     throw e.cause;
   }
-  ctx.state.keys = keys;
+  ctx.data.keys.set(keys);
   for (const k of keys.values()) {
     ctx.log.info(`  ${k.service}: ${k.minted ? `new key (${k.reason})` : `keeping key (expires ${k.expiration?.toISOString().slice(0, 10) ?? 'never'})`}`);
   }
 }
 
-/** The Secret june-ts wants: previous entries of other services kept, ours replaced. */
-export function desiredSecret(ctx: Pick<Context, 'config' | 'state'>, keys: Map<string, ServiceKey>) {
-  const previous = ctx.state.previousSecret;
+/**
+ * The Secret june-ts wants: previous entries of other services kept, ours replaced. Every
+ * annotation june-ts owns is written each time (server-side apply drops the ones left out).
+ */
+export function desiredSecret(previous: SecretInfo | null, keys: Map<string, ServiceKey>, retired?: RetiredRecord) {
   const data: Record<string, string> = { ...(previous?.data ?? {}) };
   const minted = readMintedRecord(previous?.annotations);
   for (const k of keys.values()) {
@@ -77,23 +104,31 @@ export function desiredSecret(ctx: Pick<Context, 'config' | 'state'>, keys: Map<
   return {
     data,
     labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
-    annotations: { [MINTED_KEYS_ANNOTATION]: JSON.stringify(sortKeys(minted)) },
+    annotations: {
+      [MINTED_KEYS_ANNOTATION]: JSON.stringify(sortKeys(minted)),
+      ...nonEmpty(RETIRED_KEYS_ANNOTATION, writeRetiredRecord(retired ?? readRetiredRecord(previous?.annotations))),
+    },
   };
 }
+
+/** june-ts's annotations are JSON maps; an empty one is left out (and so removed by the apply). */
+const OWN_ANNOTATIONS = [MINTED_KEYS_ANNOTATION, RETIRED_KEYS_ANNOTATION] as const;
+const nonEmpty = (name: string, json: string): Record<string, string> => (json === '{}' ? {} : { [name]: json });
+const sameAnnotations = (a: Record<string, string>, b: Record<string, string>) => OWN_ANNOTATIONS.every((k) => (a[k] ?? '{}') === (b[k] ?? '{}'));
 
 function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-export async function writeSecretPhase(ctx: Context): Promise<void> {
+export async function writeSecretPhase(ctx: WorkflowRun<SidecarsData & { retired?: Handoff<RetiredRecord> }>): Promise<void> {
   const kube = await ctx.kube();
-  const want = desiredSecret(ctx, ctx.state.keys!);
-  const prev = ctx.state.previousSecret;
+  const prev = ctx.data.previousSecret.get();
+  const want = desiredSecret(prev, ctx.data.keys.get(), ctx.data.retired?.peek());
   const unchanged =
     prev &&
     Object.entries(want.data).every(([k, v]) => prev.data[k] === v) &&
     prev.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE &&
-    prev.annotations[MINTED_KEYS_ANNOTATION] === want.annotations[MINTED_KEYS_ANNOTATION];
+    sameAnnotations(prev.annotations, want.annotations);
   if (unchanged) {
     ctx.log.info(`  Secret ${ctx.config.authSecretName} is up to date`);
     return;
@@ -108,7 +143,7 @@ export async function writeSecretPhase(ctx: Context): Promise<void> {
       annotations: want.annotations,
     });
   } catch (e) {
-    const note = await expireUnsavedKeys(ctx);
+    const note = await discardUnsavedKeys(ctx);
     if (note && e instanceof Error) e.message += `\n  ${note}`;
     throw e;
   }
@@ -116,23 +151,27 @@ export async function writeSecretPhase(ctx: Context): Promise<void> {
 }
 
 /**
- * The Secret could not be written (e.g. the API server stayed away): the keys minted in
- * this run exist nowhere but in Headscale. Expire them, so no valid reusable key is left
- * that nobody holds; the re-run mints fresh ones. Says what it did, for the error message.
+ * The keys minted in this run are held by nobody: the Secret could not be written (e.g. the
+ * API server stayed away), or a failed rotation put the previous Secret back. Delete them
+ * where Headscale can, expire them otherwise, so no valid reusable key is left that nobody
+ * holds; the re-run mints fresh ones. Says what it did, for the error message.
  */
-async function expireUnsavedKeys(ctx: Context): Promise<string | undefined> {
-  const minted = [...(ctx.state.keys?.values() ?? [])].filter((k) => k.minted && k.keyId);
+export async function discardUnsavedKeys(ctx: WorkflowRun<Pick<SidecarsData, 'keys'>>, why = 'were not saved'): Promise<string | undefined> {
+  const minted = [...(ctx.data.keys.peek()?.values() ?? [])].filter((k) => k.minted && k.keyId);
   if (!minted.length) return undefined;
-  const failures = await expireKeys(
-    await ctx.headscale(),
-    minted.map((k) => ({ id: k.keyId!, user: k.user.name, key: k.key, reusable: true, ephemeral: false, used: false })),
-  );
+  const hs = await ctx.headscale();
+  const deletes = await hs.canDeletePreAuthKeys();
+  const records = minted.map((k) => ({ id: k.keyId!, user: k.user.name, key: k.key, reusable: true, ephemeral: false, used: false }));
+  const failures = deletes
+    ? (await Promise.allSettled(records.map((k) => hs.deletePreAuthKey(k.id)))).flatMap((r, i) => (r.status === 'rejected' ? [{ key: records[i]!, error: r.reason as Error }] : []))
+    : await expireKeys(hs, records);
   const failedIds = new Set(failures.map((f) => f.key.id));
   const failed = minted.filter((k) => failedIds.has(k.keyId!));
   const services = (ks: typeof minted) => ks.map((k) => k.service).join(', ');
-  if (!failed.length) return `the ${minted.length} key(s) minted in this run (${services(minted)}) were not saved, so they were expired in Headscale; a re-run mints new ones`;
-  const why = failures[0]!.error;
-  return `the key(s) minted in this run for ${services(failed)} were not saved and could not be expired (${why?.message ?? why}); expire them in Headscale (key ids ${failed.map((k) => k.keyId).join(', ')})`;
+  const done = deletes ? 'deleted' : 'expired';
+  if (!failed.length) return `the ${minted.length} key(s) minted in this run (${services(minted)}) ${why}, so they were ${done} in Headscale; a re-run mints new ones`;
+  const cause = failures[0]!.error;
+  return `the key(s) minted in this run for ${services(failed)} ${why} and could not be ${done} (${cause?.message ?? cause}); ${deletes ? 'delete' : 'expire'} them in Headscale (key ids ${failed.map((k) => k.keyId).join(', ')})`;
 }
 
 export async function platformReleasePhase(ctx: Context): Promise<void> {
@@ -145,51 +184,6 @@ export async function platformReleasePhase(ctx: Context): Promise<void> {
     values: platformSidecarValues(ctx),
   });
   if (outcome !== 'unchanged') ctx.log.info(`  release ${ctx.config.platform.release} ${outcome} with tailscale.enabled=true`);
-}
-
-export function findNode(nodes: readonly HsNode[], service: string): HsNode | undefined {
-  const host = tailnetHostname(service);
-  const user = headscaleUser(service);
-  const mine = nodes.filter((n) => n.user === user && (n.givenName === host || n.name === host));
-  return mine.find((n) => n.online) ?? mine[0];
-}
-
-export interface SidecarHealth {
-  service: string;
-  deployment: 'missing' | 'no-sidecar' | 'rolling' | 'ready';
-  node: HsNode | undefined;
-}
-
-export async function sidecarHealth(ctx: Context, services: readonly string[]): Promise<SidecarHealth[]> {
-  const kube = await ctx.kube();
-  const hs = await ctx.headscale();
-  const ns = ctx.config.platform.namespace;
-  const [nodes, deployments] = await Promise.all([hs.listNodes(), Promise.all(services.map((s) => kube.getDeployment(ns, workloadName(s))))]);
-  return Promise.all(
-    services.map(async (service, i) => {
-      const d = deployments[i];
-      let deployment: SidecarHealth['deployment'] = 'ready';
-      if (!d) deployment = 'missing';
-      else if (!d.containers.includes(SIDECAR_CONTAINER)) deployment = 'no-sidecar';
-      else {
-        const selector = Object.entries(d.podLabels).map(([k, v]) => `${k}=${v}`).join(',');
-        const pods = (await kube.listPods(ns, selector)).filter((p) => !p.deletionTimestamp);
-        const ready = pods.filter((p) => p.containers.find((c) => c.name === SIDECAR_CONTAINER)?.ready);
-        if (ready.length < d.replicas || d.updatedReplicas < d.replicas) deployment = 'rolling';
-      }
-      return { service, deployment, node: findNode(nodes, service) };
-    }),
-  );
-}
-
-export function describeUnhealthy(h: SidecarHealth): string | undefined {
-  const name = workloadName(h.service);
-  if (h.deployment === 'missing') return `${name}: Deployment not found (is services.${h.service}.enabled=true in the release?)`;
-  if (h.deployment === 'no-sidecar') return `${name}: Deployment has no ${SIDECAR_CONTAINER} container (is tailscale.enabled=true?)`;
-  if (h.deployment === 'rolling') return `${name}: ${SIDECAR_CONTAINER} container not Ready`;
-  if (!h.node) return `${name}: no node registered in Headscale under user ${headscaleUser(h.service)}`;
-  if (!h.node.online) return `${name}: node ${h.node.givenName} (id ${h.node.id}) is offline`;
-  return undefined;
 }
 
 /** Bounded wait until every service's sidecar is Ready and its node online. */
@@ -214,10 +208,9 @@ export async function waitForSidecars(ctx: Context, services: readonly string[])
   }
 }
 
-export const sidecarsPhase: PhaseDef<Context> = {
+export const sidecarsPhase: PhaseDef<SidecarsRun> = {
   id: SIDECARS_ID,
   description: 'Add Tailscale sidecars: Headscale users, pre-auth keys, auth Secret, Helm upgrade',
-  skipIf: (ctx) => (ctx.config.sidecarsEnabled ? undefined : 'ENABLE_TAILSCALE_SIDECARS=false'),
   children: [
     { id: 'users', description: 'Ensure one Headscale user per service', run: ensureUsersPhase },
     {
@@ -237,7 +230,7 @@ export const sidecarsPhase: PhaseDef<Context> = {
       id: 'verify',
       description: 'Wait until every sidecar is Ready and its node online in Headscale',
       run: async (ctx) => {
-        const nodes = await waitForSidecars(ctx, targetServices(ctx));
+        const nodes = await waitForSidecars(ctx, ctx.data.services);
         for (const n of nodes) ctx.log.info(`  ${n.givenName}: online at ${n.ipAddresses.join(', ')} (${n.givenName}.${ctx.config.tailnetDomain})`);
       },
     },

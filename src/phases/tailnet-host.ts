@@ -1,5 +1,5 @@
 // Phase 11.5: join this host to the tailnet with a key of the dedicated host user.
-import type { Context } from '../context.js';
+import type { WorkflowRun } from '../context.js';
 import { PreflightError, UsageError } from '../errors.js';
 import { HOST_USER } from '../names.js';
 import { redactor } from '../ui/redact.js';
@@ -7,11 +7,16 @@ import type { PhaseDef } from './workflow.js';
 
 export const TAILNET_HOST_ID = '11.5-tailnet-host';
 
+export interface TailnetHostData {
+  /** --force-reauth: move a host logged in to another control server. */
+  readonly forceReauth: boolean;
+}
+
 function sameServer(a: string | undefined, b: string): boolean {
   return Boolean(a) && a!.replace(/\/$/, '') === b.replace(/\/$/, '');
 }
 
-export async function joinHost(ctx: Context): Promise<void> {
+export async function joinHost(ctx: WorkflowRun<TailnetHostData>): Promise<void> {
   const ts = await ctx.tailscale();
   const url = ctx.config.headscale.url;
   let status;
@@ -35,7 +40,7 @@ export async function joinHost(ctx: Context): Promise<void> {
     return;
   }
   const elsewhere = status.controlUrl && !sameServer(status.controlUrl, url) && status.backendState !== 'NeedsLogin' && status.backendState !== 'NoState';
-  if (elsewhere && !ctx.options.forceReauth) {
+  if (elsewhere && !ctx.data.forceReauth) {
     throw new UsageError(`this host is logged in to another control server (${status.controlUrl}), not ${url}`, {
       hint: `re-run with --force-reauth to move it to ${url} (its current tailnet connection ends), or --skip ${TAILNET_HOST_ID}`,
     });
@@ -55,7 +60,7 @@ export async function joinHost(ctx: Context): Promise<void> {
   ctx.log.info(`  host joined: ${after.dnsName ?? ctx.config.hostHostname} ${after.ips.join(', ')}`);
 }
 
-export const tailnetHostPhase: PhaseDef<Context> = {
+export const tailnetHostPhase: PhaseDef<WorkflowRun<TailnetHostData>> = {
   id: TAILNET_HOST_ID,
   description: 'Join this host to the tailnet (tailscale up with a key of user june-host)',
   run: joinHost,

@@ -2,7 +2,7 @@
 // (children joined with '/'), selection by --skip/--only, prerequisites checked before anything
 // runs, every failure reported with the phase id. This module stays light: `--help` renders
 // the phase tree from it.
-import { JuneError, PhaseError, UsageError } from '../errors.js';
+import { BugError, InterruptedError, JuneError, PhaseError, UsageError } from '../errors.js';
 import type { PhasePlan, PlanEntry, WriteGate } from '../plan.js';
 
 export interface PhaseDef<C> {
@@ -15,6 +15,11 @@ export interface PhaseDef<C> {
   /** A reason to skip derived from configuration (not from flags), or undefined to run. */
   skipIf?: (ctx: C) => string | undefined;
   run?: (ctx: C) => Promise<void>;
+  /**
+   * Undo on failure: called when this phase or one of its descendants fails (or the run is
+   * interrupted inside it), before the error goes on. It handles its own errors.
+   */
+  onFailure?: (ctx: C, error: unknown) => Promise<void>;
 }
 
 export interface Phase<C> {
@@ -26,6 +31,31 @@ export interface Phase<C> {
   requires: string[];
   skipIf: ((ctx: C) => string | undefined) | undefined;
   run: ((ctx: C) => Promise<void>) | undefined;
+  onFailure: ((ctx: C, error: unknown) => Promise<void>) | undefined;
+}
+
+/**
+ * A value one phase hands on to later phases of the same run. The phase that reads it
+ * names the producing phase in `requires`, so reading it unset is a bug in june-ts.
+ */
+export class Handoff<T> {
+  private value: { v: T } | undefined;
+  constructor(readonly what: string) {}
+
+  set(value: T): T {
+    this.value = { v: value };
+    return value;
+  }
+
+  get(): T {
+    if (!this.value) throw new BugError(`${this.what} was read before the phase that produces it ran`);
+    return this.value.v;
+  }
+
+  /** The value, or undefined when no phase produced it (yet). */
+  peek(): T | undefined {
+    return this.value?.v;
+  }
 }
 
 export function buildTree<C>(defs: readonly PhaseDef<C>[], parent?: Phase<C>): Phase<C>[] {
@@ -39,6 +69,7 @@ export function buildTree<C>(defs: readonly PhaseDef<C>[], parent?: Phase<C>): P
       requires: d.requires ?? [],
       skipIf: d.skipIf,
       run: d.run,
+      onFailure: d.onFailure,
     };
     phase.children = buildTree(d.children ?? [], phase);
     return phase;
@@ -46,7 +77,10 @@ export function buildTree<C>(defs: readonly PhaseDef<C>[], parent?: Phase<C>): P
 }
 
 /** Depth-first, in execution order. */
-export function flatten<C>(tree: readonly Phase<C>[]): Phase<C>[] {
+export function flatten<C>(tree: readonly Phase<C>[]): Phase<C>[];
+/** Any workflow's tree, whatever its data (for listing ids and descriptions). */
+export function flatten(tree: readonly Phase<never>[]): Phase<never>[];
+export function flatten(tree: readonly Phase<never>[]): Phase<never>[] {
   return tree.flatMap((p) => [p, ...flatten(p.children)]);
 }
 
@@ -156,30 +190,37 @@ export async function runPhases<C>(
       }
       continue;
     }
-    if (!s.phase.run) continue;
-    if (signal.aborted) {
-      const { InterruptedError } = await import('../errors.js');
-      throw new InterruptedError();
-    }
-    hooks.onStart?.(s.phase as Phase<unknown>);
+    const run = s.phase.run;
+    if (!run) continue;
     const started = performance.now();
     try {
-      await gate.collect(entries, () => s.phase.run!(ctx));
+      if (signal.aborted) throw new InterruptedError();
+      hooks.onStart?.(s.phase as Phase<unknown>);
+      await gate.collect(entries, () => run(ctx));
     } catch (e) {
-      if (e instanceof PhaseError) throw e;
-      if (e instanceof JuneError) {
-        if (e.exitCode === 130) throw e;
-        throw new PhaseError(s.phase.id, e);
-      }
-      throw e;
+      const error = e instanceof JuneError && !(e instanceof PhaseError) && e.exitCode !== 130 ? new PhaseError(s.phase.id, e) : e;
+      await undo(s.phase, ctx, error, signal);
+      throw error;
     }
     hooks.onDone?.(s.phase as Phase<unknown>, performance.now() - started);
   }
   return plans;
 }
 
+/** The onFailure of the failed phase and of its ancestors, innermost first. */
+async function undo<C>(phase: Phase<C>, ctx: C, error: unknown, signal: AbortSignal): Promise<void> {
+  for (let p: Phase<C> | undefined = phase; p; p = p.parent) {
+    try {
+      await p.onFailure?.(ctx, error);
+    } catch (e) {
+      // an interrupted run reports the interruption, not a failed undo
+      if (!signal.aborted) throw e;
+    }
+  }
+}
+
 /** The phase tree as text, for `june-ts phases` and `--help`. */
-export function renderTree(tree: readonly Phase<unknown>[]): string {
+export function renderTree(tree: readonly Phase<never>[]): string {
   const rows = flatten(tree).map((p) => ({ label: `${'  '.repeat(p.depth)}${p.id}`, desc: p.description }));
   const width = Math.max(...rows.map((r) => r.label.length));
   return rows.map((r) => `  ${r.label.padEnd(width)}  ${r.desc}`).join('\n');

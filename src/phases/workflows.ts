@@ -1,14 +1,23 @@
-// The phase tree of each command. Light: `--help` and `june-ts phases` render from here.
-import type { Context } from '../context.js';
-import { CLEANUP_ID, cleanupPhases } from './cleanup.js';
+// The phase tree of each command, and the data its phases share. Light: `--help` and
+// `june-ts phases` render from here.
+import type { WorkflowRun } from '../context.js';
+import { CLEANUP_ID, cleanupPhases, type CleanupData } from './cleanup.js';
 import { HEADSCALE_ID, headscaleServerPhase } from './headscale-server.js';
 import { preflightPhase } from './preflight.js';
-import { rotatePhases } from './rotate.js';
-import { SIDECARS_ID, sidecarsPhase } from './sidecars.js';
-import { tailnetHostPhase } from './tailnet-host.js';
+import { rotatePhases, type RotateData } from './rotate.js';
+import { SIDECARS_ID, sidecarsPhase, type SidecarsData } from './sidecars.js';
+import { tailnetHostPhase, type TailnetHostData } from './tailnet-host.js';
 import { buildTree, type Phase } from './workflow.js';
 
 export type WorkflowName = 'install' | 'deploy-sidecars' | 'rotate-keys' | 'cleanup';
+
+/** The data each workflow's phases read and hand on; the command settles it before the run. */
+export interface WorkflowData {
+  install: SidecarsData & TailnetHostData;
+  'deploy-sidecars': SidecarsData;
+  'rotate-keys': RotateData;
+  cleanup: CleanupData;
+}
 
 const upgrades = {
   headscale: { chart: 'headscale', phase: `${HEADSCALE_ID}/deploy` },
@@ -16,14 +25,21 @@ const upgrades = {
   sidecarsOff: { chart: 'platform', phase: `${CLEANUP_ID}/sidecars-off` },
 } as const;
 
-export const WORKFLOWS: Record<WorkflowName, Phase<Context>[]> = {
-  install: buildTree([
+export const WORKFLOWS: { [W in WorkflowName]: Phase<WorkflowRun<WorkflowData[W]>>[] } = {
+  install: buildTree<WorkflowRun<WorkflowData['install']>>([
     preflightPhase({ charts: ['headscale', 'platform'], releases: [upgrades.headscale, upgrades.platform] }),
     headscaleServerPhase,
-    sidecarsPhase,
+    // ENABLE_TAILSCALE_SIDECARS=false only gates `install`: deploy-sidecars exists to add them.
+    { ...sidecarsPhase, skipIf: (ctx) => (ctx.config.sidecarsEnabled ? undefined : 'ENABLE_TAILSCALE_SIDECARS=false') },
     tailnetHostPhase,
   ]),
-  'deploy-sidecars': buildTree([preflightPhase({ charts: ['platform'], releases: [upgrades.platform] }), sidecarsPhase]),
-  'rotate-keys': buildTree([preflightPhase({ charts: [] }), rotatePhases]),
-  cleanup: buildTree([preflightPhase({ charts: ['platform'], releases: [upgrades.sidecarsOff] }), cleanupPhases]),
+  'deploy-sidecars': buildTree<WorkflowRun<WorkflowData['deploy-sidecars']>>([
+    preflightPhase({ charts: ['platform'], releases: [upgrades.platform] }),
+    sidecarsPhase,
+  ]),
+  'rotate-keys': buildTree<WorkflowRun<WorkflowData['rotate-keys']>>([preflightPhase({ charts: [] }), rotatePhases]),
+  cleanup: buildTree<WorkflowRun<WorkflowData['cleanup']>>([
+    preflightPhase({ charts: ['platform'], releases: [upgrades.sidecarsOff] }),
+    cleanupPhases,
+  ]),
 };

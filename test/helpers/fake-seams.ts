@@ -54,6 +54,16 @@ export class FakeHeadscale implements HeadscaleClient {
     const found = this.keys.find((x) => x.id === k.id);
     if (found) found.expiration = new Date(Date.now() - 1000);
   }
+  /** 0.28+ can delete keys; set false to act as 0.23–0.27. */
+  deletes = true;
+  deleted: string[] = [];
+  async canDeletePreAuthKeys() {
+    return this.deletes;
+  }
+  async deletePreAuthKey(id: string) {
+    this.deleted.push(id);
+    this.keys = this.keys.filter((k) => k.id !== id);
+  }
   async listNodes() {
     return [...this.nodes];
   }

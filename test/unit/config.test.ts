@@ -175,6 +175,14 @@ const CASES: FieldCase[] = [
     bad: [['30m', "KEY_RENEW_BEFORE: '30m' is not a duration — use a positive number followed by h, d or w, e.g. 30d"]],
   },
   {
+    key: 'KEY_RETENTION',
+    ok: ['0h', (c) => c.keyRetentionMs, 0],
+    bad: [
+      ['-1d', "KEY_RETENTION: '-1d' is not a duration — use a whole number followed by h, d or w, e.g. 30d"],
+      ['7days', "KEY_RETENTION: '7days' is not a duration — use a whole number followed by h, d or w, e.g. 30d"],
+    ],
+  },
+  {
     key: 'AUTH_SECRET_NAME',
     ok: ['june.auth-keys', (c) => c.authSecretName, 'june.auth-keys'],
     bad: [['Auth_Keys', "AUTH_SECRET_NAME: 'Auth_Keys' is not a Secret name — use lowercase letters, digits, - and ."]],

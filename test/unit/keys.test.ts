@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HsPreAuthKey, HsUser } from '../../src/headscale/types.js';
 import { MINTED_KEYS_ANNOTATION } from '../../src/names.js';
-import { judgeKey, keyMatches, readMintedRecord } from '../../src/phases/keys.js';
+import { judgeKey, keyMatches, readMintedRecord } from '../../src/domain/keys.js';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-03-01T12:00:00Z');

@@ -1,6 +1,7 @@
-// withRetry and the API-server error mapping of src/kube/client.ts: which errors are retried,
-// how long (bounded), and what a run prints when the API server stays away. The error
-// shapes come from the real @kubernetes/client-node against real sockets, not from mocks.
+// withRetry (src/kube/retry.ts) and the API-server error mapping of src/kube/client.ts:
+// which errors are retried, how long (bounded), and what a run prints when the API server
+// stays away. The error shapes come from the real @kubernetes/client-node against real
+// sockets, not from mocks.
 import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -8,18 +9,9 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
-import {
-  API_RETRY,
-  ClientNodeKube,
-  RetriesExhausted,
-  errnoOf,
-  holderGone,
-  isConnectionError,
-  isTransient,
-  statusOf,
-  withRetry,
-  type RetryClock,
-} from '../../src/kube/client.js';
+import { ClientNodeKube } from '../../src/kube/client.js';
+import { holderGone } from '../../src/kube/lease.js';
+import { API_RETRY, RetriesExhausted, errnoOf, isConnectionError, isTransient, statusOf, withRetry, type RetryClock } from '../../src/kube/retry.js';
 import { ApiUnreachableError, ExitCode, ExternalError, InterruptedError } from '../../src/errors.js';
 import type { WriteGate } from '../../src/plan.js';
 

@@ -2,16 +2,16 @@
 // Deployments, and the undo (rollback to the deployed revision, or uninstall a first install)
 // when either fails. Fake seams record the calls in order.
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
 import type { Context } from '../../src/context.js';
 import { ApiUnreachableError, ExternalError, PreflightError } from '../../src/errors.js';
-import { HelmCli, type HelmClient, type ReleaseInfo } from '../../src/helm/helm.js';
+import { HelmCli } from '../../src/helm/helm.js';
+import type { HelmClient, ReleaseInfo } from '../../src/helm/types.js';
 import { FakeRunner } from '../helpers/fake-runner.js';
 import type { KubeClient } from '../../src/kube/types.js';
 import { WriteGate, type PlanEntry } from '../../src/plan.js';
 import { applyRelease } from '../../src/phases/release.js';
 import { preflightPhase } from '../../src/phases/preflight.js';
-import { Logger } from '../../src/ui/logger.js';
+import { testContext, testRun } from '../helpers/context.js';
 
 interface Faults { upgrade?: boolean; rollout?: boolean; rollback?: boolean; /** the failed upgrade recorded no revision (e.g. a render error) */ nothingRecorded?: boolean }
 
@@ -49,22 +49,7 @@ function seams(faults: Faults = {}) {
 }
 
 function context(s: ReturnType<typeof seams>, gate = new WriteGate('off')): Context {
-  const sink = { write: () => true } as unknown as NodeJS.WritableStream;
-  return {
-    command: 'deploy-sidecars',
-    config: loadConfig({ env: { HEADSCALE_DOMAIN: 'headscale.example.com' }, configPath: undefined, cwd: '/nonexistent' }),
-    log: new Logger({ stdout: sink, stderr: sink, color: false }),
-    gate,
-    runner: { run: async () => { throw new Error('no commands expected'); } },
-    signal: new AbortController().signal,
-    options: {},
-    state: {},
-    kube: async () => s.kube as KubeClient,
-    helm: async () => s.helm as HelmClient,
-    headscale: async () => { throw new Error('headscale not expected'); },
-    tailscale: async () => { throw new Error('tailscale not expected'); },
-    onExit: () => {},
-  };
+  return testContext({ gate, kube: async () => s.kube as KubeClient, helm: async () => s.helm as HelmClient });
 }
 
 const spec = { label: 'June Platform', release: 'june-platform', namespace: 'june-services', chart: './helm/june-platform' };
@@ -181,12 +166,11 @@ describe('preflight: releases stuck mid-operation', () => {
     return { asked, seams: { calls: [], helm, kube, setLatest: () => null } as unknown as ReturnType<typeof seams> };
   };
   const phase = preflightPhase({ charts: ['platform'], releases: [{ chart: 'platform', phase: '11.2-headscale-sidecars/helm' }] });
-  const apiCtx = (s: ReturnType<typeof seams>, willRun?: (id: string) => boolean) => {
+  const apiCtx = (s: ReturnType<typeof seams>, willRun: (id: string) => boolean) => {
     const ctx = context(s);
     // the API transport needs no kubectl; the exec one would run `kubectl version`
     (ctx.config.headscale as { transport: string }).transport = 'api';
-    ctx.state.willRun = willRun;
-    return ctx;
+    return testRun(ctx, undefined, willRun);
   };
 
   it('refuses a run whose helm step would meet a pending-upgrade release, before anything changes', async () => {

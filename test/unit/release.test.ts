@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeValues, sameValues } from '../../src/phases/release.js';
+import { mergeValues, sameValues } from '../../src/domain/release.js';
 
 describe('mergeValues', () => {
   it('deep-merges objects, june-ts values win', () => {

@@ -1,34 +1,18 @@
 // Phase 11.2's users → keys → secret chain with fake seams: kept and minted keys, the
 // minted-keys record, no write when nothing changed, and keys saved when minting fails part-way.
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
 import { ApiUnreachableError } from '../../src/errors.js';
-import type { Context } from '../../src/context.js';
-import { WriteGate } from '../../src/plan.js';
-import { ensureUsersPhase, resolveKeysPhase, writeSecretPhase } from '../../src/phases/sidecars.js';
-import { Logger } from '../../src/ui/logger.js';
+import { ensureUsersPhase, resolveKeysPhase, sidecarsData, writeSecretPhase, type SidecarsData } from '../../src/phases/sidecars.js';
+import type { WorkflowRun } from '../../src/context.js';
+import { testContext, testRun } from '../helpers/context.js';
 import { FakeHeadscale, FakeKube } from '../helpers/fake-seams.js';
 
-function context(kube: FakeKube, hs: FakeHeadscale, services = 'orchestrator,idp'): Context {
-  const sink = { write: () => true } as unknown as NodeJS.WritableStream;
-  return {
-    command: 'deploy-sidecars',
-    config: loadConfig({ env: { HEADSCALE_DOMAIN: 'headscale.example.com', TAILSCALE_SERVICES: services }, configPath: undefined, cwd: '/nonexistent' }),
-    log: new Logger({ stdout: sink, stderr: sink, color: false }),
-    gate: new WriteGate('off'),
-    runner: { run: async () => { throw new Error('no commands expected'); } },
-    signal: new AbortController().signal,
-    options: {},
-    state: {},
-    kube: async () => kube as never,
-    helm: async () => { throw new Error('helm not expected'); },
-    headscale: async () => hs,
-    tailscale: async () => { throw new Error('tailscale not expected'); },
-    onExit: () => {},
-  };
+function context(kube: FakeKube, hs: FakeHeadscale, services = 'orchestrator,idp'): WorkflowRun<SidecarsData> {
+  const ctx = testContext({ env: { TAILSCALE_SERVICES: services }, kube: async () => kube as never, headscale: async () => hs });
+  return testRun(ctx, sidecarsData(ctx.config.services));
 }
 
-async function run112(ctx: Context) {
+async function run112(ctx: WorkflowRun<SidecarsData>) {
   await ensureUsersPhase(ctx);
   await resolveKeysPhase(ctx);
   await writeSecretPhase(ctx);
@@ -48,21 +32,27 @@ describe('11.2 users, keys, secret', () => {
     expect(s!.labels['app.kubernetes.io/managed-by']).toBe('june-ts');
   });
 
-  it('a Secret that cannot be written: the keys minted in this run are expired, not left valid and unheld', async () => {
-    const kube = new FakeKube();
-    const hs = new FakeHeadscale();
-    kube.applySecret = async () => {
-      throw new ApiUnreachableError('cannot reach the Kubernetes API server at https://127.0.0.1:6443 (apply Secret june-services/headscale-auth-keys)');
-    };
-    const ctx = context(kube, hs);
-    await ensureUsersPhase(ctx);
-    await resolveKeysPhase(ctx);
-    const err = (await writeSecretPhase(ctx).catch((e: unknown) => e)) as Error;
-    expect(err).toBeInstanceOf(ApiUnreachableError);
-    expect(err.message).toMatch(/\n {2}the 2 key\(s\) minted in this run \(orchestrator, idp\) were not saved, so they were expired in Headscale; a re-run mints new ones$/);
-    expect(hs.keys).toHaveLength(2);
-    for (const k of hs.keys) expect(k.expiration!.getTime()).toBeLessThan(Date.now());
-    for (const k of hs.keys) expect(err.message).not.toContain(k.key!);
+  it('a Secret that cannot be written: the keys minted in this run are deleted (0.28+) or expired, not left valid and unheld', async () => {
+    for (const deletes of [true, false]) {
+      const kube = new FakeKube();
+      const hs = new FakeHeadscale();
+      hs.deletes = deletes;
+      kube.applySecret = async () => {
+        throw new ApiUnreachableError('cannot reach the Kubernetes API server at https://127.0.0.1:6443 (apply Secret june-services/headscale-auth-keys)');
+      };
+      const ctx = context(kube, hs);
+      await ensureUsersPhase(ctx);
+      await resolveKeysPhase(ctx);
+      const minted = [...hs.keys];
+      const err = (await writeSecretPhase(ctx).catch((e: unknown) => e)) as Error;
+      expect(err).toBeInstanceOf(ApiUnreachableError);
+      expect(err.message).toMatch(
+        new RegExp(`\n {2}the 2 key\\(s\\) minted in this run \\(orchestrator, idp\\) were not saved, so they were ${deletes ? 'deleted' : 'expired'} in Headscale; a re-run mints new ones$`),
+      );
+      if (deletes) expect(hs.keys).toEqual([]);
+      else for (const k of hs.keys) expect(k.expiration!.getTime()).toBeLessThan(Date.now());
+      for (const k of minted) expect(err.message).not.toContain(k.key);
+    }
   });
 
   it('a second run keeps every key and does not write the Secret', async () => {
@@ -119,7 +109,7 @@ describe('11.2 users, keys, secret', () => {
     s.data['june-orchestrator-authkey'] = 'garbage';
     const ctx = context(kube, hs);
     await run112(ctx);
-    expect([...ctx.state.keys!.values()].map((k) => [k.service, k.minted, k.reason])).toEqual([
+    expect([...ctx.data.keys.get().values()].map((k) => [k.service, k.minted, k.reason])).toEqual([
       ['orchestrator', true, 'the key in the Secret is unknown to Headscale (deleted, garbage, or from another server)'],
       ['idp', true, 'the key has expired'],
     ]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Context } from '../../src/context.js';
+import type { WorkflowRun } from '../../src/context.js';
 import { ExternalError, InterruptedError, PhaseError, UsageError } from '../../src/errors.js';
 import { WriteGate } from '../../src/plan.js';
 import { buildTree, flatten, renderTree, runPhases, selectPhases, splitIds, type Phase, type PhaseDef, type SelectOptions } from '../../src/phases/workflow.js';
@@ -139,7 +139,7 @@ describe('selectPhases on a synthetic tree', () => {
 });
 
 describe('selectPhases on the real workflows', () => {
-  const ctx = (sidecarsEnabled = true, options: Record<string, unknown> = {}) => ({ config: { sidecarsEnabled }, options }) as unknown as Context;
+  const ctx = (sidecarsEnabled = true, data: Record<string, unknown> = {}) => ({ config: { sidecarsEnabled }, data }) as unknown as WorkflowRun<never>;
   const INSTALL = flatten(WORKFLOWS.install).map((p) => p.id);
   const SIDECARS = INSTALL.filter((id) => id === '11.2-headscale-sidecars' || id.startsWith('11.2-headscale-sidecars/'));
 
@@ -199,9 +199,9 @@ describe('selectPhases on the real workflows', () => {
     expect(err.hint!.split('\n').slice(1).map((l) => l.trim())).toEqual(flatten(WORKFLOWS['deploy-sidecars']).map((p) => p.id));
   });
 
-  it('rotate-keys: expire-old needs wait', () => {
-    expect(expectUsage(() => selectPhases(WORKFLOWS['rotate-keys'], { skip: ['rotate/wait'] }, ctx(), 'rotate-keys')).message).toBe(
-      'phase rotate/expire-old needs rotate/wait, which is skipped (--skip rotate/wait)',
+  it('rotate-keys: expire-old needs the proof of the new keys', () => {
+    expect(expectUsage(() => selectPhases(WORKFLOWS['rotate-keys'], { skip: ['rotate/prove'] }, ctx(), 'rotate-keys')).message).toBe(
+      'phase rotate/expire-old needs rotate/prove, which is skipped (--skip rotate/prove)',
     );
   });
 
@@ -263,6 +263,23 @@ describe('runPhases', () => {
       const ctx: Ctx = { ran: [] };
       await expect(runPhases(selectPhases(tree, {}, ctx, 't'), ctx, new WriteGate('off'), signal)).rejects.toBe(thrown);
     }
+  });
+
+  it('a failure calls onFailure of the failed phase and its ancestors, innermost first, with the wrapped error', async () => {
+    const undone: string[] = [];
+    const onFailure = (id: string) => async (_ctx: Ctx, e: unknown) => void undone.push(`${id}: ${(e as Error).message}`);
+    const tree = buildTree<Ctx>([
+      { id: 'other', description: 'o', onFailure: onFailure('other'), run: noop('other') },
+      {
+        id: 'p',
+        description: 'p',
+        onFailure: onFailure('p'),
+        children: [{ id: 'bad', description: 'b', onFailure: onFailure('p/bad'), run: async () => Promise.reject(new ExternalError('boom')) }],
+      },
+    ]);
+    const ctx: Ctx = { ran: [] };
+    await expect(runPhases(selectPhases(tree, {}, ctx, 't'), ctx, new WriteGate('off'), signal)).rejects.toThrow('phase p/bad: boom');
+    expect(undone).toEqual(['p/bad: phase p/bad: boom', 'p: phase p/bad: boom']);
   });
 
   it('an aborted signal stops before the next phase with InterruptedError', async () => {

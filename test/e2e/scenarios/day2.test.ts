@@ -1,5 +1,5 @@
-// Day-2 operations against the real environment: rotate-keys (node identity kept, old keys
-// expired only after the sidecars are back), a rotation that fails halfway (Headscale
+// Day-2 operations against the real environment: rotate-keys (no pod touched, node identity
+// kept, old keys expired only after a key-check node proved the new ones), a rotation that fails halfway (Headscale
 // stopped) leaving the old keys working, status going red, doctor naming the broken thing,
 // 11.5 refusing a host joined elsewhere, and cleanup (twice, and with --purge --all).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,14 @@ describe.skipIf(!canRun)('day-2 operations', () => {
   let s: Scenario;
   let minor: number;
   const nodes = async () => (await s.headscaleJson<HsNode[] | null>(['nodes', 'list'])) ?? [];
-  const serviceNodes = async () => (await nodes()).filter((n) => /^june-(orchestrator|idp)/.test(nameOf(n)));
+  const serviceNodes = async () => (await nodes()).filter((n) => /^june-(orchestrator|idp)$/.test(nameOf(n)));
+  /** Every pod of the services: name, uid and each container's restart count. */
+  const pods = async () => {
+    const list = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'pods', '-l', 'app.kubernetes.io/instance=june-platform', '-o', 'json'])) as {
+      items: { metadata: { name: string; uid: string }; status?: { containerStatuses?: { name: string; restartCount: number }[] } }[];
+    };
+    return list.items.map((p) => ({ name: p.metadata.name, uid: p.metadata.uid, restarts: (p.status?.containerStatuses ?? []).map((c) => `${c.name}=${c.restartCount}`).sort() })).sort((a, b) => a.name.localeCompare(b.name));
+  };
   const keysOf = async (user: string): Promise<HsKey[]> => {
     if (minor >= 28) {
       return ((await s.headscaleJson<HsKey[] | null>(['preauthkeys', 'list'])) ?? []).filter((k) => (typeof k.user === 'string' ? k.user : k.user?.name) === user);
@@ -38,23 +45,30 @@ describe.skipIf(!canRun)('day-2 operations', () => {
     await s?.stop();
   });
 
-  it('rotate-keys: new keys in the Secret, same nodes (state persisted), old keys expired after the rollout', async () => {
+  it('rotate-keys: new keys proven by a key-check node, no pod restarted, same nodes, old keys expired', async () => {
     const before = await s.secret();
     const oldIds = JSON.parse(before!.annotations['june-ts.dev/minted-keys']!) as Record<string, string>;
     const nodesBefore = await serviceNodes();
     expect(nodesBefore.map(nameOf).sort()).toEqual(['june-idp', 'june-orchestrator']);
+    const podsBefore = await pods();
 
     const r = await s.june(['rotate-keys']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/orchestrator: new key registered a key-check node \(id \d+, removed again\)/);
+    expect(r.stderr).toMatch(/rotate\/restart skipped: running nodes keep working without their pre-auth key/);
     const after = await s.secret();
     expect(after!.data['june-orchestrator-authkey']).not.toBe(before!.data['june-orchestrator-authkey']);
     expect(after!.data['june-idp-authkey']).not.toBe(before!.data['june-idp-authkey']);
 
-    // the pods were replaced and their sidecars are back, as the same nodes
-    await s.env.sidecars.waitJoined('june-services', 'june-orchestrator', 60_000);
+    // the services' pods were not touched: same pods, no container restarted
+    expect(await pods()).toEqual(podsBefore);
+    // the same nodes, still online; the key-check pods and their nodes are gone
     const nodesAfter = await serviceNodes();
     expect(nodesAfter.map(nameOf).sort()).toEqual(['june-idp', 'june-orchestrator']);
     expect(nodesAfter.map((n) => String(n.id)).sort()).toEqual(nodesBefore.map((n) => String(n.id)).sort());
+    expect(nodesAfter.every((n) => n.online)).toBe(true);
+    expect((await nodes()).filter((n) => /keycheck/.test(nameOf(n)))).toEqual([]);
+    expect(await s.env.kubectl(['-n', 'june-services', 'get', 'pods', '-l', 'june-ts.dev/key-check', '-o', 'name'])).toBe('');
 
     const oldKey = (await keysOf('june-orchestrator')).find((k) => String(k.id) === String(oldIds.orchestrator));
     if (minor >= 28) {
@@ -64,6 +78,9 @@ describe.skipIf(!canRun)('day-2 operations', () => {
       expect(r.stderr).toMatch(/can only expire a pre-auth key by putting the full key on the command line/);
       expect(oldKey && expired(oldKey)).toBe(false);
     }
+    // right after a rotation everything is green (the old design raced here)
+    const status = await s.june(['status']);
+    expect(status.code, status.stdout + status.stderr).toBe(0);
   });
 
   it('rotate-keys --service idp rotates only idp', async () => {
@@ -80,13 +97,13 @@ describe.skipIf(!canRun)('day-2 operations', () => {
 
   it('a rotation that fails halfway (Headscale stopped) restores the Secret; the old keys keep working; a re-run completes', async () => {
     const before = await s.secret();
-    // pause at the first `nodes list` (the wait step, after mint, Secret and restart), stop Headscale there
+    // pause at the first `nodes list` (the proof step, after mint and Secret), stop Headscale there
     const r = await s.juneWithPause(['rotate-keys'], 'headscale nodes list', async () => {
       await s.env.headscale.stop();
     });
     expect(r.paused).toBe(true);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/phase rotate\/wait/);
+    expect(r.stderr).toMatch(/phase rotate\/prove/);
     expect(r.stderr).toMatch(/the Secret was restored and the old keys stay valid/);
     await s.env.headscale.start();
     const after = await s.secret();
@@ -100,6 +117,9 @@ describe.skipIf(!canRun)('day-2 operations', () => {
     }
     const again = await s.june(['rotate-keys']);
     expect(again.code, again.stderr).toBe(0);
+    // the running nodes reconnect to the restarted Headscale by themselves (nothing restarted them)
+    const back = await s.june(['status', '--wait']);
+    expect(back.code, back.stdout + back.stderr).toBe(0);
   });
 
   it('status goes red when a node goes offline or a key is expired, and exits 4', async () => {

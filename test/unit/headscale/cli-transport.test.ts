@@ -3,8 +3,7 @@
 // secrets never in argv, refusals, errors, dry-run.
 import { describe, expect, it } from 'vitest';
 import { ExternalError, UsageError } from '../../../src/errors.js';
-import { HeadscaleCliClient, kubectlExecPrefix } from '../../../src/headscale/cli-transport.js';
-import { createHeadscaleClient, DRY_RUN_KEY, type HsUser } from '../../../src/headscale/index.js';
+import { createHeadscaleClient, DRY_RUN_KEY, kubectlExecPrefix, type HsUser } from '../../../src/headscale/index.js';
 import { WriteGate, type PlanEntry } from '../../../src/plan.js';
 import { FakeRunner } from '../../helpers/fake-runner.js';
 import { cliRun, fx, GENERATION, VERSIONS, type FixtureVersion } from './fixtures.js';
@@ -114,7 +113,8 @@ describe.each(VERSIONS)('CLI transport, Headscale %s (recorded)', (v) => {
   it('the wrong -u type is what the real binary rejects (why the syntax is versioned)', async () => {
     // what a tool hard-coding one syntax sees on another version
     const runner = runnerFor(v).on(`${P} preauthkeys create`, cliRun(v, 'preauthkeys-create-wrong-user-type'), 1);
-    const hs = new HeadscaleCliClient({
+    const hs = createHeadscaleClient({
+      transport: 'exec',
       runner,
       gate: new WriteGate('off'),
       prefix: PREFIX,
@@ -270,7 +270,7 @@ describe('CLI transport: detection and health', () => {
 
   it('assumeVersion skips detection', async () => {
     const runner = new FakeRunner().on(`${P} preauthkeys list -o json`, { stdout: 'null\n' }, 1);
-    const hs = new HeadscaleCliClient({ runner, gate: new WriteGate('off'), prefix: PREFIX, assumeVersion: '0.28.0' });
+    const hs = createHeadscaleClient({ transport: 'exec', runner, gate: new WriteGate('off'), prefix: PREFIX, assumeVersion: '0.28.0' });
     expect(await hs.listPreAuthKeys([{ id: '1', name: 'june-alpha' }])).toEqual([]);
     expect(runner.calls).toHaveLength(1);
   });

@@ -1,5 +1,6 @@
 // Parsing of every JSON shape the real binaries produced (fixtures/record.sh).
 import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { ExternalError } from '../../../src/errors.js';
 import {
   ApiNodeListSchema,
@@ -11,14 +12,18 @@ import {
   CliPreAuthKeySchema,
   CliUserListSchema,
   CliUserSchema,
-  parseText,
+  parseJsonText,
+  parseWith,
   toNode,
   toPreAuthKey,
   toUser,
+  type ParseContext,
 } from '../../../src/headscale/schemas.js';
 import { redact } from '../../../src/ui/redact.js';
-import { assumedVersion, generationOf, parseVersionString, reportedVersion } from '../../../src/headscale/types.js';
+import { assumedVersion, generationOf, generationRange, parseVersionString, probedVersion, reportedVersion } from '../../../src/headscale/types.js';
 import { fx, GENERATION, VERSIONS } from './fixtures.js';
+
+const parseText = <S extends z.ZodType>(schema: S, text: string, ctx: ParseContext) => parseWith(schema, parseJsonText(text, ctx), ctx, text);
 
 const ctx = (version: string, command = 'headscale test') => ({ command, version });
 
@@ -156,5 +161,7 @@ describe('versions', () => {
       'v028',
     ]);
     expect(assumedVersion('0.27')).toMatchObject({ minor: 27, generation: 'v026', source: 'assumed' });
+    expect((['v023', 'v026', 'v028'] as const).map(generationRange)).toEqual(['0.23–0.25', '0.26–0.27', '0.28+']);
+    expect(probedVersion('v026', 'dev')).toEqual({ major: 0, minor: 26, patch: 0, raw: 'dev', generation: 'v026', source: 'probed' });
   });
 });

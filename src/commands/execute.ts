@@ -1,0 +1,50 @@
+// Running a command's workflow: select the phases, take the run lock, run (or plan) them,
+// print the plan in dry-run, run the exit hooks.
+import type { WorkflowRun } from '../context.js';
+import { InterruptedError } from '../errors.js';
+import type { PhasePlan } from '../plan.js';
+import { runPhases, selectPhases, type Phase, type SelectOptions } from '../phases/workflow.js';
+import { renderPlanJson, renderPlanText } from '../ui/plan.js';
+import type { GlobalOptions } from './options.js';
+import { takeRunLock } from './run-lock.js';
+import type { Session } from './session.js';
+
+/** Select, run (or plan) the phases, print the plan in dry-run, run exit hooks. */
+export async function executeWorkflow<D>(
+  tree: readonly Phase<WorkflowRun<D>>[],
+  { ctx, close }: Session,
+  data: D,
+  g: GlobalOptions,
+  select: SelectOptions,
+): Promise<PhasePlan[]> {
+  let running: ReadonlySet<string> | undefined;
+  const run: WorkflowRun<D> = { ...ctx, data, willRun: (id) => running?.has(id) ?? true };
+  const selection = selectPhases(tree, select, run, ctx.command);
+  running = new Set(selection.filter((s) => s.status === 'run').map((s) => s.phase.id));
+  const log = ctx.log;
+  let plans: PhasePlan[] = [];
+  try {
+    if (ctx.gate.mode === 'off') await takeRunLock(ctx);
+    plans = await runPhases(selection, run, ctx.gate, ctx.signal, {
+      onStart: (p) => {
+        if (!ctx.gate.dryRun) log.info(`${log.c.cyan('▶')} ${p.id}  ${log.c.dim(p.description)}`);
+      },
+      onDone: (p, ms) => {
+        if (!ctx.gate.dryRun) log.success(`${p.id} ${log.c.dim(`(${(ms / 1000).toFixed(1)}s)`)}`);
+      },
+      onSkip: (p, reason) => {
+        if (!ctx.gate.dryRun) log.info(`${log.c.dim(`○ ${p.id} skipped: ${reason}`)}`);
+      },
+    });
+  } catch (e) {
+    if (ctx.signal.aborted && !(e instanceof InterruptedError)) throw new InterruptedError();
+    throw e;
+  } finally {
+    await close();
+  }
+  if (ctx.gate.dryRun) {
+    const doc = { command: ctx.command, mode: ctx.gate.mode, phases: plans };
+    log.print(g.output === 'json' ? renderPlanJson(doc) : renderPlanText(doc, log));
+  }
+  return plans;
+}

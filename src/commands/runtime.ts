@@ -1,0 +1,26 @@
+// What the process gives a command (streams, environment, signal), replaceable by tests,
+// and the logger made from it and the global options.
+import type { ProcessRunner } from '../process/runner.js';
+import { Logger } from '../ui/logger.js';
+import type { GlobalOptions } from './options.js';
+
+export interface Runtime {
+  stdout?: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr?: NodeJS.WritableStream & { isTTY?: boolean };
+  env?: NodeJS.ProcessEnv;
+  runner?: ProcessRunner;
+  signal?: AbortSignal;
+  stdinIsTTY?: boolean;
+  confirm?: (question: string) => Promise<boolean>;
+}
+
+export function makeLogger(g: GlobalOptions, rt: Runtime): Logger {
+  const env = rt.env ?? process.env;
+  return new Logger({
+    // In a dry run the plan is the output; progress lines would describe writes that did not happen.
+    verbosity: g.verbose ? 'verbose' : g.quiet || g.output === 'json' || g.dryRun !== 'off' ? 'quiet' : 'normal',
+    color: g.color === false || 'NO_COLOR' in env ? false : undefined,
+    stdout: rt.stdout,
+    stderr: rt.stderr,
+  });
+}

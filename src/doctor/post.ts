@@ -1,0 +1,178 @@
+// doctor after install: the spec's troubleshooting cases as checks, built on the same
+// health report as `status`, each with the command that fixes it.
+import type { Config } from '../config/load.js';
+import type { Context } from '../context.js';
+import { stuckRelease } from '../domain/release.js';
+import type { HeadscaleVersion } from '../headscale/types.js';
+import { collectHealth, type HealthReport, type ServiceReport } from '../health/report.js';
+import type { ReleaseInfo } from '../helm/types.js';
+import type { SecretInfo } from '../kube/types.js';
+import { HEADSCALE_CONFIGMAP, HEADSCALE_DEPLOYMENT, SIDECAR_CONTAINER, authKeyEntry, sidecarServiceAccount, stateSecretName, workloadName } from '../names.js';
+import type { Check } from './check.js';
+
+function headscaleAndSecretChecks(report: HealthReport, config: Config): Check[] {
+  const ns = config.platform.namespace;
+  return [
+    {
+      name: 'Headscale reachable',
+      ok: report.headscale.healthy,
+      level: 'error',
+      detail: report.headscale.healthy ? `${report.headscale.version}` : report.headscale.error ?? 'unreachable',
+      fix: `kubectl -n ${config.headscale.namespace} get pods; kubectl -n ${config.headscale.namespace} logs deployment/${HEADSCALE_DEPLOYMENT} -c headscale`,
+    },
+    {
+      name: `Secret ${ns}/${config.authSecretName}`,
+      ok: report.secret.exists,
+      level: 'error',
+      detail: report.secret.exists ? 'present' : 'missing: pods with sidecars fail with CreateContainerConfigError',
+      fix: 'june-ts deploy-sidecars',
+    },
+  ];
+}
+
+function releaseCheck(r: { release: string; namespace: string }, current: ReleaseInfo | null): Check {
+  const stuck = stuckRelease(current, r);
+  return {
+    name: `Helm release ${r.namespace}/${r.release} settled`,
+    ok: !stuck,
+    level: 'error',
+    detail: stuck ? stuck.message : current ? `revision ${current.revision} ${current.status}` : 'not installed',
+    ...(stuck?.hint ? { fix: stuck.hint } : {}),
+  };
+}
+
+/** The Secret entry names the chart reads (its authKeyRefs) must exist in the Secret. */
+function authKeyRefsCheck(values: Record<string, unknown> | null, secret: SecretInfo, config: Config): Check {
+  const refs = ((values?.tailscale as { authKeyRefs?: Record<string, string> } | undefined)?.authKeyRefs ?? {}) as Record<string, string>;
+  const mismatched = config.services.filter((s) => (refs[s] ?? authKeyEntry(s)) !== authKeyEntry(s) || !(authKeyEntry(s) in secret.data));
+  return {
+    name: 'Secret keys match the chart\'s authKeyRefs',
+    ok: mismatched.length === 0,
+    level: 'error',
+    detail: mismatched.length
+      ? mismatched.map((s) => `${s}: chart reads '${refs[s] ?? authKeyEntry(s)}', Secret has ${Object.keys(secret.data).join(', ') || 'no keys'}`).join('; ')
+      : 'all present',
+    fix: 'june-ts deploy-sidecars (writes the entries and the matching authKeyRefs)',
+  };
+}
+
+function keyFormatCheck(service: string, value: string, version: HeadscaleVersion): Check {
+  const wantHs = version.generation === 'v028';
+  const formatOk = wantHs ? value.startsWith('hskey-auth-') : !value.startsWith('hskey-');
+  return {
+    name: `${service}: key format`,
+    ok: formatOk,
+    level: 'error',
+    detail: formatOk ? 'matches the Headscale version' : `Headscale ${version.raw} ${wantHs ? 'issues hskey-auth-… keys' : 'does not issue hskey- keys'}; this key comes from another version or server`,
+    fix: 'june-ts deploy-sidecars (re-mints keys Headscale does not know)',
+  };
+}
+
+function keyAndNodeChecks(s: ServiceReport, ns: string): Check[] {
+  const expiringSoon = s.key.level === 'warn';
+  return [
+    {
+      name: `${s.service}: key valid`,
+      ok: s.key.level !== 'error',
+      level: 'error',
+      detail: s.key.problem ?? `expires ${s.key.expiration?.slice(0, 10) ?? 'never'}`,
+      fix: expiringSoon ? 'june-ts rotate-keys' : 'june-ts deploy-sidecars',
+    },
+    {
+      name: `${s.service}: node registered and online`,
+      ok: Boolean(s.node?.online),
+      level: 'error',
+      detail: s.node ? `${s.node.online ? 'online' : 'offline'} (id ${s.node.id}, last seen ${s.node.lastSeen ?? 'never'})` : `no node named ${workloadName(s.service)}`,
+      fix: `kubectl -n ${ns} logs deployment/${workloadName(s.service)} -c ${SIDECAR_CONTAINER}`,
+    },
+  ];
+}
+
+/** A sidecar that is not running, with its recent warning events and log lines. */
+async function sidecarRunningCheck(ctx: Context, s: ServiceReport): Promise<Check> {
+  const ns = ctx.config.platform.namespace;
+  const kubectl = await ctx.kubectl();
+  const name = workloadName(s.service);
+  const [events, logs] = await Promise.all([kubectl.warningEvents(ns), kubectl.logs(ns, name, SIDECAR_CONTAINER, 5)]);
+  const ev = events.filter((l) => l.startsWith(name)).slice(-3);
+  const lg = logs.slice(-5);
+  const evidence = [ev.length ? `\n      events: ${ev.join('\n              ')}` : '', lg.length ? `\n      log: ${lg.join('\n           ')}` : ''].join('');
+  return {
+    name: `${s.service}: sidecar running`,
+    ok: false,
+    level: 'error',
+    detail: `${s.sidecar}${evidence}`,
+    fix: s.sidecar === 'rolling' ? `kubectl -n ${ns} describe pod -l app.kubernetes.io/name=${name}` : 'june-ts deploy-sidecars',
+  };
+}
+
+/** The sidecar's ServiceAccount must manage its own state Secret. */
+async function stateSecretRbacCheck(ctx: Context, service: string): Promise<Check> {
+  const ns = ctx.config.platform.namespace;
+  const kubectl = await ctx.kubectl();
+  const sa = sidecarServiceAccount(service);
+  const as = `system:serviceaccount:${ns}:${sa}`;
+  const [get, update, create] = await Promise.all([
+    kubectl.canI('get', `secrets/${stateSecretName(service)}`, ns, as),
+    kubectl.canI('update', `secrets/${stateSecretName(service)}`, ns, as),
+    kubectl.canI('create', 'secrets', ns, as),
+  ]);
+  const ok = get && update && create;
+  return {
+    name: `${service}: RBAC for the state Secret`,
+    ok,
+    level: 'error',
+    detail: ok ? `${sa} can get/update ${stateSecretName(service)}` : `${sa} lacks ${[!get && 'get', !update && 'update', !create && 'create'].filter(Boolean).join(', ')}`,
+    fix: 'helm upgrade the platform chart (it ships the Role and RoleBinding); check nothing removed them',
+  };
+}
+
+async function serviceChecks(ctx: Context, s: ServiceReport, healthy: boolean, version: HeadscaleVersion | undefined, secret: SecretInfo | null): Promise<Check[]> {
+  const checks: Check[] = [];
+  const value = secret?.data[authKeyEntry(s.service)];
+  if (version && value) checks.push(keyFormatCheck(s.service, value, version));
+  if (healthy) checks.push(...keyAndNodeChecks(s, ctx.config.platform.namespace));
+  if (s.sidecar === 'rolling' || s.sidecar === 'no-sidecar' || s.sidecar === 'missing') checks.push(await sidecarRunningCheck(ctx, s));
+  if (s.sidecar !== 'missing' && s.sidecar !== 'no-sidecar') checks.push(await stateSecretRbacCheck(ctx, s.service));
+  return checks;
+}
+
+/** The MagicDNS base domain in headscale-config must match TAILNET_DOMAIN. */
+async function magicDnsCheck(cm: Record<string, string>, config: Config): Promise<Check> {
+  const { parse } = await import('yaml');
+  let base: string | undefined;
+  try {
+    const doc = parse(cm['config.yaml'] ?? '') as { dns?: { base_domain?: string } } | null;
+    base = doc?.dns?.base_domain;
+  } catch {
+    base = undefined;
+  }
+  return {
+    name: 'MagicDNS base domain',
+    ok: base === config.tailnetDomain,
+    level: 'error',
+    detail: base === config.tailnetDomain ? base : `${HEADSCALE_CONFIGMAP} has dns.base_domain=${base ?? '(none)'}, config has TAILNET_DOMAIN=${config.tailnetDomain}`,
+    fix: 'set TAILNET_DOMAIN to match, or re-run `june-ts install --only 11-headscale` to update the Headscale config',
+  };
+}
+
+export async function postChecks(ctx: Context): Promise<Check[]> {
+  const { config } = ctx;
+  const ns = config.platform.namespace;
+  const report = await collectHealth(ctx);
+  const checks = headscaleAndSecretChecks(report, config);
+  const [helm, kube] = await Promise.all([ctx.helm(), ctx.kube()]);
+  const releases = [config.headscale, config.platform];
+  const [values, secret, ...current] = await Promise.all([
+    helm.values(config.platform.release, ns),
+    kube.getSecret(ns, config.authSecretName),
+    ...releases.map((r) => helm.release(r.release, r.namespace)),
+  ]);
+  releases.forEach((r, i) => checks.push(releaseCheck(r, current[i] ?? null)));
+  if (secret) checks.push(authKeyRefsCheck(values, secret, config));
+  const version = report.headscale.healthy ? await (await ctx.headscale()).version() : undefined;
+  for (const s of report.services) checks.push(...(await serviceChecks(ctx, s, report.headscale.healthy, version, secret)));
+  const cm = await kube.getConfigMap(config.headscale.namespace, HEADSCALE_CONFIGMAP);
+  if (cm) checks.push(await magicDnsCheck(cm, config));
+  return checks;
+}

@@ -1,0 +1,54 @@
+// When a Helm release is stuck, and how june-ts's values combine with the user's. Pure.
+import { PreflightError } from '../errors.js';
+import type { ReleaseInfo } from '../helm/types.js';
+
+export interface ReleaseRef {
+  release: string;
+  namespace: string;
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge: objects merge, everything else in `over` replaces. */
+export function mergeValues(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isObject(v) && isObject(out[k]) ? mergeValues(out[k] as Record<string, unknown>, v) : v;
+  }
+  return out;
+}
+
+export function sameValues(a: unknown, b: unknown): boolean {
+  if (isObject(a) && isObject(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].every((k) => sameValues(a[k], b[k]));
+  }
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameValues(x, b[i]));
+  return a === b;
+}
+
+/**
+ * A release whose last revision is pending-install/-upgrade/-rollback: a Helm operation on it
+ * was killed mid-way (or is running right now). Helm refuses every upgrade then ("another
+ * operation is in progress"), and only a human can tell which of the two it is, so june-ts
+ * stops before changing anything and names the command that puts the release back.
+ */
+export function stuckRelease(info: ReleaseInfo | null, spec: ReleaseRef): PreflightError | undefined {
+  if (!info?.status.startsWith('pending-')) return undefined;
+  const ns = `-n ${spec.namespace}`;
+  const fix = info.status === 'pending-install'
+    ? `\`helm uninstall ${spec.release} ${ns}\` (its first install never finished)`
+    : `\`helm rollback ${spec.release} ${ns}\` (back to the revision before ${info.revision}; see \`helm history ${spec.release} ${ns}\`)`;
+  return new PreflightError(
+    `release ${spec.release} in ${spec.namespace} is ${info.status} (revision ${info.revision}): a Helm operation on it was interrupted, or is still running`,
+    { hint: `if no helm command is working on it, run ${fix}, then re-run june-ts` },
+  );
+}
+
+/** Throws stuckRelease's error, if any. */
+export function assertReleaseSettled(info: ReleaseInfo | null, spec: ReleaseRef): void {
+  const stuck = stuckRelease(info, spec);
+  if (stuck) throw stuck;
+}

@@ -1,0 +1,179 @@
+// The HeadscaleClient for a real Headscale, whatever the version and the wire. It owns what
+// they all share: version detection (once, memoised), ensure-users, the key-listing
+// strategy, id checks, the write gate and the concurrency bound. What to send is asked of
+// the dialect of the detected generation (./dialects.ts); how to send it, of the wire.
+
+import { ExternalError, UsageError } from '../errors.js';
+import type { WriteGate } from '../plan.js';
+import { redactor } from '../ui/redact.js';
+import { mapLimit } from '../util/concurrency.js';
+import { DRY_RUN_ID, dryRunKey, isNumericId, parseDuration, validateUserName } from './common.js';
+import { dialectOf, type Dialect, type Request } from './dialects.js';
+import { assumedVersion, formatVersion } from './types.js';
+import type { CreatePreAuthKeyOptions, HeadscaleClient, HeadscaleVersion, HsNode, HsPreAuthKey, HsUser } from './types.js';
+
+/** How requests reach Headscale: its CLI (./cli-wire.ts) or its REST API (./http-wire.ts). */
+export interface Wire {
+  /** Ask Headscale which version it is (the client asks once). */
+  detectVersion(): Promise<HeadscaleVersion>;
+  /** Send `request` in this wire's form and read the answer; `version` labels errors. */
+  send<T>(request: Request<T>, version: string): Promise<T>;
+  /**
+   * Run the health probe (detection included). The CLI wire explains a failure as "not
+   * healthy"; the HTTP wire then proves that the API key is accepted with `authenticated`.
+   */
+  checkHealth(probe: () => Promise<void>, authenticated: () => Promise<unknown>): Promise<void>;
+  /** Throws when this wire cannot carry a secret to Headscale to `action` (the CLI: it would be in argv). */
+  assertCanCarrySecret(action: string, version: HeadscaleVersion): void;
+}
+
+export interface HeadscaleOptions {
+  gate: WriteGate;
+  /** Skip detection and speak this version's dialect (e.g. `0.26.1`). */
+  assumeVersion?: string;
+  /** Requests in flight when creating users or listing keys per user (default 4). */
+  concurrency?: number;
+}
+
+const DEFAULT_CONCURRENCY = 4;
+
+export class Headscale implements HeadscaleClient {
+  private detected: Promise<HeadscaleVersion> | undefined;
+  private readonly concurrency: number;
+
+  constructor(
+    private readonly wire: Wire,
+    private readonly opts: HeadscaleOptions,
+  ) {
+    this.concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
+    if (opts.assumeVersion) this.detected = Promise.resolve(assumedVersion(opts.assumeVersion));
+  }
+
+  version(): Promise<HeadscaleVersion> {
+    this.detected ??= this.wire.detectVersion().catch((e: unknown) => {
+      this.detected = undefined; // a failed detection may be retried
+      throw e;
+    });
+    return this.detected;
+  }
+
+  async health(): Promise<void> {
+    await this.wire.checkHealth(
+      () => this.send((d) => d.health()),
+      () => this.listUsers(),
+    );
+  }
+
+  listUsers(): Promise<HsUser[]> {
+    return this.send((d) => d.listUsers());
+  }
+
+  listNodes(): Promise<HsNode[]> {
+    return this.send((d) => d.listNodes());
+  }
+
+  async listPreAuthKeys(users: HsUser[]): Promise<HsPreAuthKey[]> {
+    const dialect = await this.dialect();
+    if (!dialect.listsKeysPerUser) {
+      const wanted = new Set(users.map((u) => u.name));
+      return (await this.send((d) => d.listKeys())).filter((k) => wanted.has(k.user));
+    }
+    const owners = users.filter((u, i) => users.findIndex((other) => other.name === u.name) === i);
+    const perUser = await mapLimit(owners, this.concurrency, (user) => this.send((d) => d.listKeys(user)));
+    return perUser.flat();
+  }
+
+  /** Lists once, creates what is missing (bounded), and takes a user someone else created meanwhile. */
+  async ensureUsers(names: string[]): Promise<HsUser[]> {
+    const wanted = [...new Set(names)];
+    wanted.forEach(validateUserName);
+    const byName = (users: HsUser[]) => new Map(users.map((u) => [u.name, u]));
+    const existing = byName(await this.listUsers());
+    let relisted: Map<string, HsUser> | undefined;
+    await mapLimit(
+      wanted.filter((n) => !existing.has(n)),
+      this.concurrency,
+      async (name) => {
+        try {
+          existing.set(name, await this.createUser(name));
+        } catch (e) {
+          relisted ??= byName(await this.listUsers());
+          const found = relisted.get(name);
+          if (!found) throw e;
+          existing.set(name, found);
+        }
+      },
+    );
+    return names.map((n) => existing.get(n) as HsUser);
+  }
+
+  private async createUser(name: string): Promise<HsUser> {
+    validateUserName(name);
+    return this.write('create user', { name }, () => this.send((d) => d.createUser(name)), { id: DRY_RUN_ID, name });
+  }
+
+  async createPreAuthKey(user: HsUser, opts: CreatePreAuthKeyOptions): Promise<HsPreAuthKey & { key: string }> {
+    const ms = parseDuration(opts.expiration); // reject garbage before Headscale sees it
+    const key = { reusable: opts.reusable, ephemeral: opts.ephemeral ?? false, expiration: opts.expiration };
+    return this.write(
+      'create preauthkey',
+      { user: user.name, ...key },
+      () => this.send((d) => d.createKey(user, { ...key, expiresAt: new Date(Date.now() + ms) })),
+      dryRunKey(user, key),
+    );
+  }
+
+  async expirePreAuthKey(key: HsPreAuthKey): Promise<void> {
+    const version = await this.version();
+    const dialect = dialectOf(version.generation);
+    let owner: HsUser = { id: '', name: key.user }; // a name is all 0.23 needs
+    if (dialect.expiresKeysByValue) {
+      this.wire.assertCanCarrySecret('expire a pre-auth key', version);
+      if (!key.key) {
+        throw new UsageError(`Headscale ${formatVersion(version)} expires a pre-auth key by its full value, and key ${key.id} of ${key.user} was listed without it`);
+      }
+      redactor.add(key.key);
+      if (dialect.refersToUsersById) owner = await this.userNamed(key.user);
+    } else if (!isNumericId(key.id)) {
+      throw new UsageError(`cannot expire pre-auth key with id ${JSON.stringify(key.id)}`);
+    }
+    await this.write('expire preauthkey', { id: key.id, user: key.user }, () => this.send((d) => d.expireKey(key, owner)), undefined);
+  }
+
+  async canDeletePreAuthKeys(): Promise<boolean> {
+    return (await this.dialect()).deletesKeys;
+  }
+
+  async deletePreAuthKey(id: string): Promise<void> {
+    if (!isNumericId(id)) throw new UsageError(`cannot delete pre-auth key with id ${JSON.stringify(id)}`);
+    await this.write('delete preauthkey', { id }, () => this.send((d) => d.deleteKey(id)), undefined);
+  }
+
+  async deleteNode(id: string): Promise<void> {
+    if (!isNumericId(id)) throw new UsageError(`Headscale node ids are numeric, got ${JSON.stringify(id)}`);
+    await this.write('delete node', { id }, () => this.send((d) => d.deleteNode(id)), undefined);
+  }
+
+  async deleteUser(user: HsUser): Promise<void> {
+    await this.write('delete user', { name: user.name, id: user.id }, () => this.send((d) => d.deleteUser(user)), undefined);
+  }
+
+  private async userNamed(name: string): Promise<HsUser> {
+    const user = (await this.listUsers()).find((u) => u.name === name);
+    if (!user) throw new ExternalError(`Headscale user ${name} not found`, { command: 'list users' });
+    return user;
+  }
+
+  private async dialect(): Promise<Dialect> {
+    return dialectOf((await this.version()).generation);
+  }
+
+  private async send<T>(build: (dialect: Dialect) => Request<T>): Promise<T> {
+    const version = await this.version();
+    return this.wire.send(build(dialectOf(version.generation)), formatVersion(version));
+  }
+
+  private write<T>(action: string, args: Record<string, unknown>, act: () => Promise<T>, dryResult: T): Promise<T> {
+    return this.opts.gate.write({ kind: 'headscale', action, args }, act, dryResult);
+  }
+}

@@ -1,0 +1,39 @@
+// Waiting for Deployments to roll out: all of them read concurrently, a short poll, bounded.
+import { ExternalError, InterruptedError } from '../errors.js';
+import type { DeploymentInfo, KubeClient } from './types.js';
+
+export function rolledOut(d: DeploymentInfo | null): boolean {
+  if (!d) return false;
+  return (
+    d.observedGeneration >= d.generation &&
+    d.updatedReplicas >= d.replicas &&
+    d.currentReplicas <= d.updatedReplicas &&
+    d.availableReplicas >= d.replicas &&
+    d.readyReplicas >= d.replicas
+  );
+}
+
+export async function waitForRollout(
+  getDeployment: KubeClient['getDeployment'],
+  namespace: string,
+  names: string[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+  let pending = names;
+  while (pending.length) {
+    const states = await Promise.all(pending.map((n) => getDeployment(namespace, n)));
+    pending = pending.filter((_, i) => !rolledOut(states[i] ?? null));
+    if (!pending.length) return;
+    if (signal?.aborted) throw new InterruptedError();
+    if (Date.now() > deadline) {
+      throw new ExternalError(`Deployments not rolled out after ${Math.round(timeoutMs / 1000)}s: ${pending.join(', ')}`, {}, {
+        hint: `inspect with: kubectl -n ${namespace} get pods; kubectl -n ${namespace} describe deployment ${pending[0]}`,
+      });
+    }
+    // A short poll: every Deployment is read concurrently, one GET each, and most
+    // rollouts june-ts starts finish within a few seconds.
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -65,7 +65,7 @@ for (const helm of HELMS) {
       expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
       expect(deployment.spec.replicas).toBe(1);
       const c = pod.containers[0];
-      expect(c.image).toBe('headscale/headscale:0.29.2');
+      expect(c.image).toBe('headscale/headscale:0.29.3');
       expect(c.args).toEqual(['serve']);
       expect(c.livenessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
       expect(c.readinessProbe.httpGet).toEqual({ path: '/health', port: 'http' });

@@ -15,8 +15,8 @@ import {
 
 /** Env the app container gets only with tailscale.proxy.enabled. */
 const PROXY_ENV = new Set(['ALL_PROXY', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY']);
-/** Objects that exist only with the sidecars on. */
-const SIDECAR_ONLY_KINDS = ['Role', 'RoleBinding', 'ServiceAccount'];
+/** Objects that exist only with the sidecars on (Secret: the empty node state Secret). */
+const SIDECAR_ONLY_KINDS = ['Role', 'RoleBinding', 'Secret', 'ServiceAccount'];
 
 /**
  * A Deployment with every sidecar-related field removed: the `tailscale` container, the
@@ -80,7 +80,7 @@ for (const helm of HELMS) {
             expect(names.filter((n: string) => n === 'tailscale')).toHaveLength(1);
           }
 
-          // Nothing disappears; what appears is the sidecar RBAC.
+          // Nothing disappears; what appears is the sidecar RBAC and state Secret.
           const key = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
           const offKeys = new Set(off.map(key));
           const onKeys = new Set(on.map(key));

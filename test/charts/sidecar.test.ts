@@ -114,20 +114,34 @@ for (const helm of HELMS) {
       expect(none.appEnv.ALL_PROXY).toBeUndefined();
     });
 
-    it('persisted state: no surge on rollout and a Role limited to the state Secret', async () => {
+    it('persisted state: no surge on rollout and a Role limited to the state Secret, without create', async () => {
       const { objects } = await pod(helm);
       expect(byName(objects, 'Deployment', 'june-orchestrator').spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
       expect(byName(objects, 'Role', 'june-orchestrator-tailscale').rules).toEqual([
-        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
         { apiGroups: [''], resources: ['secrets'], resourceNames: ['june-orchestrator-tailscale-state'], verbs: ['get', 'update', 'patch'] },
         { apiGroups: [''], resources: ['events'], verbs: ['get', 'create', 'patch'] },
       ]);
     });
 
-    it('state.persist=false: in-memory state, no Role, replicas > 1 allowed', async () => {
+    it('persisted state: the chart creates each state Secret empty and keeps it on uninstall', async () => {
+      const { objects } = await pod(helm, { 'services.stt.enabled': true });
+      const secrets = ofKind(objects, 'Secret');
+      expect(secrets.map((s) => s.metadata.name).sort()).toEqual(
+        ['june-idp-tailscale-state', 'june-orchestrator-tailscale-state', 'june-stt-tailscale-state'],
+      );
+      for (const secret of secrets) {
+        // No data or stringData: containerboot owns them, and Helm must never send them.
+        expect(Object.keys(secret).sort()).toEqual(['apiVersion', 'kind', 'metadata', 'type']);
+        expect(secret.type).toBe('Opaque');
+        expect(secret.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+      }
+    });
+
+    it('state.persist=false: in-memory state, no Role, no state Secret, replicas > 1 allowed', async () => {
       const { objects, env } = await pod(helm, { 'tailscale.state.persist': false, 'services.orchestrator.replicas': 3 });
       expect(env.TS_KUBE_SECRET).toBe('');
       expect(ofKind(objects, 'Role')).toEqual([]);
+      expect(ofKind(objects, 'Secret')).toEqual([]);
       const d = byName(objects, 'Deployment', 'june-orchestrator');
       expect(d.spec.replicas).toBe(3);
       expect(d.spec.strategy).toBeUndefined();

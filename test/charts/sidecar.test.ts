@@ -42,6 +42,7 @@ for (const helm of HELMS) {
         'TS_KUBE_SECRET',
         'TS_AUTH_ONCE',
         'TS_ACCEPT_DNS',
+        'TS_NO_LOGS_NO_SUPPORT',
         'TS_ENABLE_HEALTH_CHECK',
         'TS_LOCAL_ADDR_PORT',
         'POD_NAME',
@@ -55,9 +56,16 @@ for (const helm of HELMS) {
         TS_KUBE_SECRET: 'june-orchestrator-tailscale-state',
         TS_AUTH_ONCE: 'true',
         TS_ACCEPT_DNS: 'false',
+        TS_NO_LOGS_NO_SUPPORT: 'true',
         TS_ENABLE_HEALTH_CHECK: 'true',
         TS_LOCAL_ADDR_PORT: '[::]:9002',
       });
+    });
+
+    it('log upload to Tailscale is off unless tailscale.logUpload=true', async () => {
+      expect((await pod(helm)).env.TS_NO_LOGS_NO_SUPPORT).toBe('true');
+      const on = await pod(helm, { 'tailscale.logUpload': true });
+      expect(on.env).not.toHaveProperty('TS_NO_LOGS_NO_SUPPORT');
     });
 
     it('appends extraArgs after --login-server and follows controlUrl/authSecretName', async () => {

@@ -97,6 +97,10 @@ Usage: {{ include "june.tailscale.sidecar" (dict "root" $ "svc" "orchestrator") 
       value: {{ $ts.authOnce | toString | quote }}
     - name: TS_ACCEPT_DNS
       value: {{ $ts.acceptDns | toString | quote }}
+    {{- if not $ts.logUpload }}
+    - name: TS_NO_LOGS_NO_SUPPORT
+      value: "true"
+    {{- end }}
     - name: TS_ENABLE_HEALTH_CHECK
       value: "true"
     - name: TS_LOCAL_ADDR_PORT

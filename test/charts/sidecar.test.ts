@@ -87,9 +87,37 @@ for (const helm of HELMS) {
         readOnlyRootFilesystem: true,
         capabilities: { drop: ['ALL'] },
       });
-      expect(sidecar.volumeMounts).toEqual([{ name: 'tailscale-tmp', mountPath: '/tmp' }]);
+      expect(sidecar.volumeMounts).toContainEqual({ name: 'tailscale-tmp', mountPath: '/tmp' });
       expect(spec.volumes.find((v: { name: string }) => v.name === 'tailscale-tmp').emptyDir).toBeDefined();
       expect(sidecar.resources).toEqual({ requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '200m', memory: '256Mi' } });
+    });
+
+    it('only the tailscale container gets the ServiceAccount token, through a projected volume', async () => {
+      for (const svc of ['orchestrator', 'idp']) {
+        const { spec, sidecar, objects } = await pod(helm, {}, svc);
+        expect(spec.automountServiceAccountToken).toBe(false);
+        expect(byName(objects, 'ServiceAccount', `june-${svc}-tailscale`).automountServiceAccountToken).toBe(false);
+        const volume = spec.volumes.find((v: { name: string }) => v.name === 'tailscale-serviceaccount');
+        expect(volume.projected.sources).toEqual([
+          { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+          { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+          { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+        ]);
+        expect(sidecar.volumeMounts).toContainEqual({
+          name: 'tailscale-serviceaccount',
+          mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+          readOnly: true,
+        });
+        // Every other container, whatever it is, mounts no volume with a token in it.
+        const tokenVolumes = new Set(
+          spec.volumes
+            .filter((v: { projected?: { sources: Array<Record<string, unknown>> } }) => v.projected?.sources.some((s) => 'serviceAccountToken' in s))
+            .map((v: { name: string }) => v.name),
+        );
+        for (const c of [...spec.containers, ...(spec.initContainers ?? [])].filter((c: { name: string }) => c.name !== 'tailscale')) {
+          expect((c.volumeMounts ?? []).filter((m: { name: string; mountPath: string }) => tokenVolumes.has(m.name) || m.mountPath.startsWith('/var/run/secrets'))).toEqual([]);
+        }
+      }
     });
 
     it('kernel mode (userspace: false) asks for NET_ADMIN instead', async () => {

@@ -160,6 +160,40 @@ Usage: {{ include "june.tailscale.sidecar" (dict "root" $ "svc" "orchestrator") 
     # tailscaled socket and statedir (containerboot uses /tmp); the root filesystem is read-only.
     - name: tailscale-tmp
       mountPath: /tmp
+    # Only this container gets the ServiceAccount token (the pod's automount is off).
+    - name: tailscale-serviceaccount
+      mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+      readOnly: true
+{{- end -}}
+
+{{/*
+The sidecar's volumes. The projected token volume is what the kubelet would mount into
+every container with automountServiceAccountToken; expirationSeconds 3607 is the
+kubelet's own value, which the API server recognises to keep legacy clients working
+(containerboot re-reads the token only every 30 minutes).
+*/}}
+{{- define "june.tailscale.volumes" -}}
+- name: tailscale-tmp
+  emptyDir:
+    medium: Memory
+    sizeLimit: 64Mi
+- name: tailscale-serviceaccount
+  projected:
+    sources:
+      - serviceAccountToken:
+          path: token
+          expirationSeconds: 3607
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+            - key: ca.crt
+              path: ca.crt
+      - downwardAPI:
+          items:
+            - path: namespace
+              fieldRef:
+                apiVersion: v1
+                fieldPath: metadata.namespace
 {{- end -}}
 
 {{/* Env the app container gets to dial into the tailnet through the sidecar's proxy. */}}

@@ -120,11 +120,12 @@ for (const helm of HELMS) {
       }
     });
 
-    it('kernel mode (userspace: false) asks for NET_ADMIN instead', async () => {
-      const { sidecar, env } = await pod(helm, { 'tailscale.userspace': false });
+    it('kernel mode (userspace: false, acknowledged) runs the sidecar as root with NET_ADMIN instead', async () => {
+      const { sidecar, env } = await pod(helm, { 'tailscale.userspace': false, 'tailscale.allowKernelMode': true });
       expect(env.TS_USERSPACE).toBe('false');
       expect(sidecar.securityContext.capabilities).toEqual({ add: ['NET_ADMIN', 'NET_RAW'] });
-      expect(sidecar.securityContext.runAsNonRoot).toBeUndefined();
+      // Overrides the pod's runAsNonRoot default, which would keep a root container from starting.
+      expect(sidecar.securityContext).toMatchObject({ runAsNonRoot: false, runAsUser: 0 });
     });
 
     it('readiness on /healthz at the health port, switchable', async () => {

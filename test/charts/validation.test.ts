@@ -61,6 +61,31 @@ const platformCases: Array<[string, RenderOptions, RegExp[]]> = [
     ],
   ],
   [
+    'kernel mode without allowKernelMode',
+    { set: { ...ON, 'tailscale.userspace': false } },
+    [/tailscale\.userspace is false \(kernel networking\)/, /Pod Security "restricted" and "baseline" refuse/, /set tailscale\.allowKernelMode=true/],
+  ],
+  [
+    'a pod label the chart sets itself',
+    { set: { 'services.idp.podLabels': { 'app.kubernetes.io/name': 'kc' } } },
+    [/services\.idp\.podLabels \(or serviceDefaults\.podLabels\) sets "app\.kubernetes\.io\/name", a label the chart sets itself/],
+  ],
+  [
+    'a default pod label the chart sets itself',
+    { set: { 'serviceDefaults.podLabels': { 'app.kubernetes.io/instance': 'x' } } },
+    [/podLabels \(or serviceDefaults\.podLabels\) sets "app\.kubernetes\.io\/instance"/],
+  ],
+  [
+    'a securityContext that is not a map (schema)',
+    { set: { 'services.orchestrator.securityContext': 'restricted' } },
+    [/services[./]orchestrator[./]securityContext/],
+  ],
+  [
+    'an imagePullSecrets entry without a name (schema)',
+    { set: { 'serviceDefaults.imagePullSecrets': [{}] } },
+    [/serviceDefaults[./]imagePullSecrets/],
+  ],
+  [
     'a misspelt tailscale key (schema)',
     { set: { ...ON, 'tailscale.controlURL': 'https://headscale.ozzu.world' } },
     [/controlURL/],

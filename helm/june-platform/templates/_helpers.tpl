@@ -22,6 +22,29 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
 {{- end -}}
 
+{{/*
+A service's pod settings: services.<svc>.<key> over serviceDefaults.<key>. Maps are merged
+one level deep (the service's top-level keys win, so `runAsNonRoot: false` overrides a
+default true); lists and strings replace the default when the service sets them.
+Returns YAML; use with fromYaml. (dict "root" $ "svc" $svc "cfg" $cfg)
+*/}}
+{{- define "june.podSettings" -}}
+{{- $defaults := .root.Values.serviceDefaults | default dict -}}
+{{- $cfg := .cfg -}}
+{{- $out := dict -}}
+{{- range $key := list "podSecurityContext" "securityContext" "nodeSelector" "affinity" "podAnnotations" "podLabels" -}}
+  {{- $merged := deepCopy (get $defaults $key | default dict) -}}
+  {{- range $k, $v := (get $cfg $key | default dict) -}}
+    {{- $_ := set $merged $k $v -}}
+  {{- end -}}
+  {{- $_ := set $out $key $merged -}}
+{{- end -}}
+{{- range $key := list "tolerations" "imagePullSecrets" "topologySpreadConstraints" "extraVolumes" "extraVolumeMounts" "priorityClassName" -}}
+  {{- $_ := set $out $key (hasKey $cfg $key | ternary (get $cfg $key) (get $defaults $key)) -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
 {{/* True when sidecars keep their node state in a Secret (TS_KUBE_SECRET). */}}
 {{- define "june.tailscale.persist" -}}
 {{- if and .Values.tailscale.enabled .Values.tailscale.state.persist }}true{{ end -}}
@@ -42,6 +65,9 @@ structurally wrong; these catch what needs several values at once.
   {{- end -}}
   {{- if not $ts.authSecretName -}}
     {{- fail "tailscale.enabled is true but tailscale.authSecretName is empty: name the Secret holding the pre-auth keys (default headscale-auth-keys)" -}}
+  {{- end -}}
+  {{- if and (not $ts.userspace) (not $ts.allowKernelMode) -}}
+    {{- fail "tailscale.userspace is false (kernel networking): the tailscale container then runs as root with NET_ADMIN and NET_RAW, which Pod Security \"restricted\" and \"baseline\" refuse. Keep tailscale.userspace=true (works under \"restricted\"), or set tailscale.allowKernelMode=true to confirm the namespace admits privileged pods" -}}
   {{- end -}}
   {{- range $arg := $ts.extraArgs -}}
     {{- if regexMatch "^--?auth-?key" $arg -}}
@@ -151,7 +177,10 @@ Usage: {{ include "june.tailscale.sidecar" (dict "root" $ "svc" "orchestrator") 
     seccompProfile:
       type: RuntimeDefault
   {{- else }}
-    # Kernel networking needs root, NET_ADMIN and /dev/net/tun (set userspace: true to avoid).
+    # Kernel networking needs root, NET_ADMIN and /dev/net/tun (set userspace: true to
+    # avoid): only a namespace at Pod Security "privileged" admits it (tailscale.allowKernelMode).
+    runAsNonRoot: false
+    runAsUser: 0
     allowPrivilegeEscalation: false
     capabilities:
       add: ["NET_ADMIN", "NET_RAW"]

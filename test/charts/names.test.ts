@@ -85,9 +85,9 @@ for (const helm of HELMS) {
       const deployment = byName(platform, 'Deployment', workloadName(svc));
       expect(byName(platform, 'Service', workloadName(svc)).spec.selector).toEqual(deployment.spec.selector.matchLabels);
 
-      const pod = deployment.spec.template.spec as { serviceAccountName: string; containers: Container[] };
+      const pod = deployment.spec.template.spec as { serviceAccountName: string; containers: Container[]; initContainers?: Container[] };
       expect(pod.serviceAccountName).toBe(sidecarServiceAccount(svc));
-      const sidecar = pod.containers.find((c) => c.name === SIDECAR_CONTAINER);
+      const sidecar = [...(pod.initContainers ?? []), ...pod.containers].find((c) => c.name === SIDECAR_CONTAINER);
       expect(sidecar, `no ${SIDECAR_CONTAINER} container in ${workloadName(svc)}`).toBeDefined();
       if (!sidecar) return;
 

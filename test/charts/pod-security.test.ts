@@ -85,6 +85,7 @@ const restrictedRenders: Array<[string, string, RenderOptions]> = [
   ['june-platform, sidecars on', PLATFORM_CHART, ON],
   ['june-platform, sidecars on, stt+tts, proxy', PLATFORM_CHART, { ...ON, set: { 'services.stt.enabled': true, 'services.tts.enabled': true, 'tailscale.proxy.enabled': true } }],
   ['june-platform, sidecars on, ephemeral state', PLATFORM_CHART, { ...ON, set: { 'tailscale.state.persist': false } }],
+  ['june-platform, sidecars on, plain sidecar container', PLATFORM_CHART, { ...ON, set: { 'tailscale.nativeSidecar': false } }],
   ['headscale', HEADSCALE_CHART, {}],
   ['headscale, embedded DERP', HEADSCALE_CHART, { set: { 'headscale.derp.server.enabled': true } }],
 ];
@@ -109,7 +110,7 @@ for (const helm of HELMS) {
       const found = pods(await template(helm, PLATFORM_CHART, { ...ON, set: { 'tailscale.userspace': false, 'tailscale.allowKernelMode': true } }));
       for (const { pod } of found) {
         const violations = podSecurityViolations(pod, 'baseline');
-        expect(violations).toEqual(['container tailscale: adds capability NET_ADMIN', 'container tailscale: adds capability NET_RAW']);
+        expect(violations).toEqual(['initContainer tailscale: adds capability NET_ADMIN', 'initContainer tailscale: adds capability NET_RAW']);
       }
     });
   });

@@ -71,6 +71,34 @@ for (const helm of HELMS) {
       }
     });
 
+    it('every app container has a readiness probe by default, sidecars on and off (Keycloak: /health/ready on 9000)', async () => {
+      const enableAll = { 'services.stt.enabled': true, 'services.tts.enabled': true };
+      for (const sidecars of [false, true]) {
+        const objects = parseManifests(
+          await template(helm, PLATFORM_CHART, sidecars ? { valuesFiles: ['values-headscale.yaml'], set: enableAll } : { set: enableAll }),
+        );
+        for (const svc of ['orchestrator', 'idp', 'stt', 'tts']) {
+          const spec = byName(objects, 'Deployment', `june-${svc}`).spec.template.spec;
+          const app = spec.containers.find((c: { name: string }) => c.name === `june-${svc}`);
+          expect(app.readinessProbe, `${svc} sidecars=${sidecars}`).toEqual(
+            svc === 'idp'
+              ? { httpGet: { path: '/health/ready', port: 9000 }, periodSeconds: 10, failureThreshold: 3 }
+              : { tcpSocket: { port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
+          );
+        }
+      }
+    });
+
+    it('a readiness probe is replaced by nulling the default handler, or removed with null', async () => {
+      const own = { httpGet: { path: '/ready', port: 'http' } };
+      const { orchestrator, idp } = await pods(helm, {
+        'services.orchestrator.readinessProbe': { ...own, tcpSocket: null },
+        'services.idp.readinessProbe': null,
+      });
+      expect(orchestrator.app.readinessProbe).toEqual({ ...own, periodSeconds: 10, failureThreshold: 3 });
+      expect(idp.app).not.toHaveProperty('readinessProbe');
+    });
+
     it('extra volumes go into the pod, their mounts into the app container only', async () => {
       const volume = { name: 'cache', emptyDir: { sizeLimit: '1Gi' } };
       const mount = { name: 'cache', mountPath: '/var/cache/june' };

@@ -31,6 +31,10 @@ function withoutSidecar(deployment: K8sObject): K8sObject {
   delete pod.serviceAccountName;
   delete pod.automountServiceAccountToken;
   pod.containers = pod.containers.filter((c: { name: string }) => c.name !== 'tailscale');
+  if (pod.initContainers) {
+    pod.initContainers = pod.initContainers.filter((c: { name: string }) => c.name !== 'tailscale');
+    if (pod.initContainers.length === 0) delete pod.initContainers;
+  }
   for (const c of pod.containers) {
     if (c.env) {
       c.env = c.env.filter((e: { name: string }) => !PROXY_ENV.has(e.name));
@@ -78,7 +82,8 @@ for (const helm of HELMS) {
           expect(onDeployments.map(withoutSidecar)).toEqual(offDeployments.map(withoutSidecar));
           // ...and the sidecar really is there, one per Deployment.
           for (const d of onDeployments) {
-            const names = d.spec.template.spec.containers.map((c: { name: string }) => c.name);
+            const pod = d.spec.template.spec;
+            const names = [...(pod.initContainers ?? []), ...pod.containers].map((c: { name: string }) => c.name);
             expect(names.filter((n: string) => n === 'tailscale')).toHaveLength(1);
           }
 

@@ -8,12 +8,13 @@ interface EnvVar {
   valueFrom?: unknown;
 }
 
-async function pod(helm: Helm, set: Record<string, unknown> = {}, svc = 'orchestrator') {
+async function pod(helm: Helm, set: Record<string, unknown> = {}, svc = 'orchestrator', kubeVersion?: string) {
   const objects = parseManifests(
-    await template(helm, PLATFORM_CHART, { valuesFiles: ['values-headscale.yaml'], set }),
+    await template(helm, PLATFORM_CHART, { valuesFiles: ['values-headscale.yaml'], set, kubeVersion }),
   );
   const spec = byName(objects, 'Deployment', `june-${svc}`).spec.template.spec;
-  const sidecar = spec.containers.find((c: { name: string }) => c.name === 'tailscale');
+  // A native sidecar is an init container, a plain one a container.
+  const sidecar = [...(spec.initContainers ?? []), ...spec.containers].find((c: { name: string }) => c.name === 'tailscale');
   const app = spec.containers.find((c: { name: string }) => c.name === `june-${svc}`);
   const envOf = (c: { env?: EnvVar[] }) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
   return { objects, spec, sidecar, app, env: sidecar ? envOf(sidecar) : {}, appEnv: envOf(app) };
@@ -126,6 +127,30 @@ for (const helm of HELMS) {
       expect(sidecar.securityContext.capabilities).toEqual({ add: ['NET_ADMIN', 'NET_RAW'] });
       // Overrides the pod's runAsNonRoot default, which would keep a root container from starting.
       expect(sidecar.securityContext).toMatchObject({ runAsNonRoot: false, runAsUser: 0 });
+    });
+
+    it('native sidecar: auto on Kubernetes 1.33+, an init container with restartPolicy Always and a startup probe', async () => {
+      for (const [kubeVersion, setting, native] of [
+        ['1.34.0', 'auto', true],
+        ['1.33.0', 'auto', true],
+        ['1.32.5', 'auto', false],
+        ['1.29.0', true, true],
+        ['1.34.0', false, false],
+      ] as const) {
+        const { spec, sidecar, app } = await pod(helm, { 'tailscale.nativeSidecar': setting }, 'orchestrator', kubeVersion);
+        const label = `${kubeVersion} nativeSidecar=${setting}`;
+        expect(spec.containers.map((c: { name: string }) => c.name), label).toEqual(native ? ['june-orchestrator'] : ['june-orchestrator', 'tailscale']);
+        expect(spec.initContainers?.map((c: { name: string }) => c.name), label).toEqual(native ? ['tailscale'] : undefined);
+        expect(sidecar.restartPolicy, label).toBe(native ? 'Always' : undefined);
+        if (native) {
+          expect(sidecar.startupProbe).toEqual({ httpGet: { path: '/healthz', port: 'ts-health' }, periodSeconds: 2, failureThreshold: 90 });
+        } else {
+          expect(sidecar.startupProbe, label).toBeUndefined();
+        }
+        expect(sidecar.readinessProbe.httpGet, label).toEqual({ path: '/healthz', port: 'ts-health' });
+        expect(app.readinessProbe, label).toBeDefined();
+      }
+      expect((await pod(helm, { 'tailscale.healthCheck.startupFailureThreshold': 30 })).sidecar.startupProbe.failureThreshold).toBe(30);
     });
 
     it('readiness on /healthz at the health port, switchable', async () => {

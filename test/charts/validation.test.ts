@@ -86,6 +86,11 @@ const platformCases: Array<[string, RenderOptions, RegExp[]]> = [
     [/serviceDefaults[./]imagePullSecrets/],
   ],
   [
+    'a readiness probe merged into the default one (two handlers)',
+    { set: { 'services.orchestrator.readinessProbe': { httpGet: { path: '/ready', port: 'http' } } } },
+    [/services\.orchestrator\.readinessProbe has httpGet and tcpSocket, and a probe takes one: Helm merges a probe you set into the chart's default one/, /Set the handler you do not want to null \(services\.orchestrator\.readinessProbe\.<handler>=null\)/],
+  ],
+  [
     'a misspelt tailscale key (schema)',
     { set: { ...ON, 'tailscale.controlURL': 'https://headscale.ozzu.world' } },
     [/controlURL/],

@@ -45,6 +45,20 @@ Returns YAML; use with fromYaml. (dict "root" $ "svc" $svc "cfg" $cfg)
 {{- toYaml $out -}}
 {{- end -}}
 
+{{/*
+True when the sidecar runs as a native sidecar (an init container with restartPolicy:
+Always): tailscale.nativeSidecar true, or "auto" on Kubernetes 1.33+, where the feature is
+GA and every kubelet within the supported version skew (1.30+) runs it. 1.29-1.32 have it
+on by default but it can be switched off, and an older kubelet would run the sidecar as a
+plain init container that never ends: set true there explicitly.
+*/}}
+{{- define "june.tailscale.native" -}}
+{{- $n := .Values.tailscale.nativeSidecar -}}
+{{- if eq (toString $n) "auto" -}}
+  {{- if semverCompare ">=1.33.0-0" .Capabilities.KubeVersion.Version }}true{{ end -}}
+{{- else if $n }}true{{ end -}}
+{{- end -}}
+
 {{/* True when sidecars keep their node state in a Secret (TS_KUBE_SECRET). */}}
 {{- define "june.tailscale.persist" -}}
 {{- if and .Values.tailscale.enabled .Values.tailscale.state.persist }}true{{ end -}}
@@ -56,6 +70,19 @@ structurally wrong; these catch what needs several values at once.
 */}}
 {{- define "june.validate" -}}
 {{- $ts := .Values.tailscale -}}
+{{- range $svc, $cfg := .Values.services -}}
+  {{- if $cfg.enabled -}}
+    {{- range $probe := list "readinessProbe" "livenessProbe" -}}
+      {{- $handlers := list -}}
+      {{- range $h := list "httpGet" "tcpSocket" "exec" "grpc" -}}
+        {{- if hasKey (get $cfg $probe | default dict) $h }}{{ $handlers = append $handlers $h }}{{ end -}}
+      {{- end -}}
+      {{- if gt (len $handlers) 1 -}}
+        {{- fail (printf "services.%s.%s has %s, and a probe takes one: Helm merges a probe you set into the chart's default one. Set the handler you do not want to null (services.%s.%s.<handler>=null), or the whole probe to null to have none" $svc $probe (join " and " $handlers) $svc $probe) -}}
+      {{- end -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
 {{- if $ts.enabled -}}
   {{- if not $ts.controlUrl -}}
     {{- fail "tailscale.enabled is true but tailscale.controlUrl is empty: set it to your Headscale URL, e.g. --set tailscale.controlUrl=https://headscale.ozzu.world" -}}
@@ -102,9 +129,14 @@ Usage: {{ include "june.tailscale.sidecar" (dict "root" $ "svc" "orchestrator") 
 {{- $ts := .root.Values.tailscale -}}
 {{- $svc := .svc -}}
 {{- $extraArgs := prepend ($ts.extraArgs | default list) (printf "--login-server=%s" $ts.controlUrl) -}}
+{{- $native := include "june.tailscale.native" .root }}
 - name: tailscale
   image: {{ $ts.image | quote }}
   imagePullPolicy: {{ $ts.imagePullPolicy }}
+  {{- if $native }}
+  # Native sidecar: started before the app containers, stopped after them.
+  restartPolicy: Always
+  {{- end }}
   env:
     - name: TS_AUTHKEY
       valueFrom:
@@ -152,6 +184,15 @@ Usage: {{ include "june.tailscale.sidecar" (dict "root" $ "svc" "orchestrator") 
     - name: ts-health
       containerPort: {{ $ts.healthCheck.port }}
       protocol: TCP
+  {{- if $native }}
+  # The app containers start only once this succeeds: the node has a tailnet IP.
+  startupProbe:
+    httpGet:
+      path: /healthz
+      port: ts-health
+    periodSeconds: 2
+    failureThreshold: {{ $ts.healthCheck.startupFailureThreshold }}
+  {{- end }}
   {{- if $ts.healthCheck.readinessProbe }}
   readinessProbe:
     httpGet:

@@ -124,6 +124,51 @@ const headscaleCases: Array<[string, RenderOptions, RegExp[]]> = [
     [/headscale[./]serverUrl/, /does not match pattern/i],
   ],
   [
+    'an ephemeral inactivity timeout of 65s',
+    { set: { 'headscale.ephemeralNodeInactivityTimeout': '65s' } },
+    [/headscale\.ephemeralNodeInactivityTimeout "65s" must be more than 65s: Headscale 0\.29\.3 refuses to start otherwise/],
+  ],
+  [
+    'an ephemeral inactivity timeout of 1m5s on 0.26',
+    { set: { 'image.tag': '0.26.1', 'headscale.ephemeralNodeInactivityTimeout': '1m5s' } },
+    [/headscale\.ephemeralNodeInactivityTimeout "1m5s" must be more than 65s: Headscale 0\.26\.1 refuses/],
+  ],
+  [
+    'an ephemeral inactivity timeout without a unit (schema)',
+    { set: { 'headscale.ephemeralNodeInactivityTimeout': '90' } },
+    [/headscale[./]ephemeralNodeInactivityTimeout/],
+  ],
+  [
+    'overrideLocalDns with no global nameservers (0.29)',
+    { set: { 'headscale.dns.nameservers.global': [] } },
+    [/headscale\.dns\.overrideLocalDns is true but headscale\.dns\.nameservers\.global is empty: Headscale 0\.29\.3 refuses to start/],
+  ],
+  [
+    'overrideLocalDns with no global nameservers (0.26)',
+    { set: { 'image.tag': 'v0.26.1', 'headscale.dns.nameservers.global': [] } },
+    [/headscale\.dns\.nameservers\.global is empty: Headscale 0\.26\.1 refuses to start/],
+  ],
+  [
+    'randomize_client_port in extraConfig on 0.29',
+    { set: { 'headscale.extraConfig': { randomize_client_port: true } } },
+    [/headscale\.extraConfig\.randomize_client_port was removed in Headscale 0\.29/],
+  ],
+  [
+    'the old ephemeral key in extraConfig on 0.29',
+    { set: { 'headscale.extraConfig': { ephemeral_node_inactivity_timeout: '5m' } } },
+    [/headscale\.extraConfig\.ephemeral_node_inactivity_timeout: set headscale\.ephemeralNodeInactivityTimeout instead/],
+  ],
+  [
+    'a pre-0.23 key in extraConfig',
+    { set: { 'headscale.extraConfig': { dns_config: { magic_dns: true } } } },
+    [/headscale\.extraConfig\.dns_config is a pre-0\.23 key that Headscale 0\.29\.3 refuses/],
+  ],
+  [
+    'metrics on the Service while they listen on loopback',
+    { set: { 'service.exposeMetrics': true } },
+    [/service\.exposeMetrics is true but headscale\.metricsListenAddr "127\.0\.0\.1:9090" listens on loopback only/],
+  ],
+  [
     'MagicDNS without a base domain',
     { set: { 'headscale.dns.baseDomain': '' } },
     [/headscale\.dns\.magicDns is true but headscale\.dns\.baseDomain is empty/],

@@ -162,6 +162,11 @@ for (const helm of HELMS) {
       expect(off.env.TS_ENABLE_HEALTH_CHECK).toBe('true');
     });
 
+    it('port checks ignore the proxy ports while the proxy is off', async () => {
+      const { env } = await pod(helm, { 'tailscale.proxy.socks5Port': 8080, 'tailscale.proxy.httpPort': 8080 });
+      expect(env.TS_SOCKS5_SERVER).toBeUndefined();
+    });
+
     it('proxy: sidecar listens on localhost, the app container points at it', async () => {
       const { env, appEnv } = await pod(helm, { 'tailscale.proxy.enabled': true });
       expect(env.TS_SOCKS5_SERVER).toBe('localhost:1055');

@@ -91,6 +91,31 @@ const platformCases: Array<[string, RenderOptions, RegExp[]]> = [
     [/services\.orchestrator\.readinessProbe has httpGet and tcpSocket, and a probe takes one: Helm merges a probe you set into the chart's default one/, /Set the handler you do not want to null \(services\.orchestrator\.readinessProbe\.<handler>=null\)/],
   ],
   [
+    'the sidecar health port equal to an app port',
+    { set: { ...ON, 'tailscale.healthCheck.port': 8080 } },
+    [/june-idp: tailscale\.healthCheck\.port and services\.idp\.port are both port 8080: the tailscale sidecar shares the pod's network with the app/, /Choose another tailscale\.healthCheck\.port/],
+  ],
+  [
+    "the sidecar health port equal to Keycloak's management (probe) port",
+    { set: { ...ON, 'tailscale.healthCheck.port': 9000 } },
+    [/june-idp: tailscale\.healthCheck\.port and services\.idp\.readinessProbe\.httpGet\.port are both port 9000/],
+  ],
+  [
+    'a proxy port equal to the health port',
+    { set: { ...ON, 'tailscale.proxy.enabled': true, 'tailscale.proxy.socks5Port': 9002 } },
+    [/tailscale\.proxy\.socks5Port and tailscale\.healthCheck\.port are both port 9002: the sidecar cannot listen on one port twice/],
+  ],
+  [
+    'the two proxy ports equal',
+    { set: { ...ON, 'tailscale.proxy.enabled': true, 'tailscale.proxy.httpPort': 1055 } },
+    [/tailscale\.proxy\.socks5Port and tailscale\.proxy\.httpPort are both port 1055: choose two different ports/],
+  ],
+  [
+    'a proxy port equal to an app port',
+    { set: { ...ON, 'tailscale.proxy.enabled': true, 'tailscale.proxy.httpPort': 8000, 'services.stt.enabled': true } },
+    [/june-stt: tailscale\.proxy\.httpPort and services\.stt\.port are both port 8000/],
+  ],
+  [
     'a misspelt tailscale key (schema)',
     { set: { ...ON, 'tailscale.controlURL': 'https://headscale.ozzu.world' } },
     [/controlURL/],

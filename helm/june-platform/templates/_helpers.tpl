@@ -104,6 +104,21 @@ structurally wrong; these catch what needs several values at once.
       {{- fail "tailscale.extraArgs must not set --login-server: set tailscale.controlUrl instead" -}}
     {{- end -}}
   {{- end -}}
+  {{- $sidecarPorts := dict "tailscale.healthCheck.port" (int $ts.healthCheck.port) -}}
+  {{- if $ts.proxy.enabled -}}
+    {{- $socks := int $ts.proxy.socks5Port -}}
+    {{- $http := int $ts.proxy.httpPort -}}
+    {{- range $name, $port := dict "tailscale.proxy.socks5Port" $socks "tailscale.proxy.httpPort" $http -}}
+      {{- if eq $port (int $ts.healthCheck.port) -}}
+        {{- fail (printf "%s and tailscale.healthCheck.port are both port %d: the sidecar cannot listen on one port twice. Choose another %s" $name $port $name) -}}
+      {{- end -}}
+    {{- end -}}
+    {{- if eq $socks $http -}}
+      {{- fail (printf "tailscale.proxy.socks5Port and tailscale.proxy.httpPort are both port %d: choose two different ports" $socks) -}}
+    {{- end -}}
+    {{- $_ := set $sidecarPorts "tailscale.proxy.socks5Port" $socks -}}
+    {{- $_ := set $sidecarPorts "tailscale.proxy.httpPort" $http -}}
+  {{- end -}}
   {{- range $svc, $cfg := $.Values.services -}}
     {{- if $cfg.enabled -}}
       {{- $ref := index ($ts.authKeyRefs | default dict) $svc -}}
@@ -112,6 +127,21 @@ structurally wrong; these catch what needs several values at once.
       {{- end -}}
       {{- if regexMatch "^(tskey|hskey)-" $ref -}}
         {{- fail (printf "tailscale.authKeyRefs.%s looks like an auth key itself: it must be the NAME of a key inside Secret %s (e.g. june-%s-authkey), never the key" $svc $ts.authSecretName $svc) -}}
+      {{- end -}}
+      {{- /* The sidecar shares the pod's network: its ports must not be the app's. */ -}}
+      {{- $appPorts := dict (toString (int $cfg.port)) (printf "services.%s.port" $svc) -}}
+      {{- range $probe := list "readinessProbe" "livenessProbe" -}}
+        {{- range $h := list "httpGet" "tcpSocket" "grpc" -}}
+          {{- $p := dig $probe $h "port" "" $cfg -}}
+          {{- if kindIs "float64" $p }}{{ $_ := set $appPorts (toString (int $p)) (printf "services.%s.%s.%s.port" $svc $probe $h) }}{{ end -}}
+          {{- if kindIs "int64" $p }}{{ $_ := set $appPorts (toString $p) (printf "services.%s.%s.%s.port" $svc $probe $h) }}{{ end -}}
+        {{- end -}}
+      {{- end -}}
+      {{- range $name, $port := $sidecarPorts -}}
+        {{- $clash := get $appPorts (toString $port) -}}
+        {{- if $clash -}}
+          {{- fail (printf "june-%s: %s and %s are both port %d: the tailscale sidecar shares the pod's network with the app, so one of them could not listen. Choose another %s" $svc $name $clash (int $port) $name) -}}
+        {{- end -}}
       {{- end -}}
       {{- if and $ts.state.persist (gt (int $cfg.replicas) 1) -}}
         {{- fail (printf "june-%s: replicas > 1 would share one Tailscale state Secret (june-%s-tailscale-state): the pods would be one node with a cloned machine key. Set services.%s.replicas: 1, or tailscale.state.persist: false (every pod start then registers a fresh, unpersisted node), or tailscale.enabled: false" $svc $svc $svc) -}}

@@ -110,6 +110,23 @@ for (const helm of HELMS) {
       expect(config.dns).toMatchObject({ override_local_dns: true, nameservers: { global: [] } });
     });
 
+    it('pod settings: labels, annotations, pull secrets, priority, spread constraints', async () => {
+      const spread = { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway' };
+      const { deployment, pod } = await render(helm, {
+        set: {
+          podLabels: { team: 'net' },
+          podAnnotations: { 'backup/skip': 'true' },
+          imagePullSecrets: [{ name: 'regcred' }],
+          priorityClassName: 'infra',
+          topologySpreadConstraints: [spread],
+        },
+      });
+      expect(deployment.spec.template.metadata.labels).toMatchObject({ team: 'net', 'app.kubernetes.io/name': 'headscale' });
+      expect(deployment.spec.template.metadata.annotations).toMatchObject({ 'backup/skip': 'true' });
+      expect(deployment.spec.template.metadata.annotations['checksum/config']).toBeDefined();
+      expect(pod).toMatchObject({ imagePullSecrets: [{ name: 'regcred' }], priorityClassName: 'infra', topologySpreadConstraints: [spread] });
+    });
+
     it('persistence: PVC size and class, or an existing claim', async () => {
       const { objects } = await render(helm, { set: { 'persistence.size': '5Gi', 'persistence.storageClass': 'fast' } });
       const pvc = byName(objects, 'PersistentVolumeClaim', 'headscale-data');

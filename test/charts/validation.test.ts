@@ -194,6 +194,11 @@ const headscaleCases: Array<[string, RenderOptions, RegExp[]]> = [
     [/service\.exposeMetrics is true but headscale\.metricsListenAddr "127\.0\.0\.1:9090" listens on loopback only/],
   ],
   [
+    'a pod label the headscale chart sets itself',
+    { set: { podLabels: { 'app.kubernetes.io/instance': 'x' } } },
+    [/podLabels sets "app\.kubernetes\.io\/instance", a label the chart sets itself/],
+  ],
+  [
     'MagicDNS without a base domain',
     { set: { 'headscale.dns.baseDomain': '' } },
     [/headscale\.dns\.magicDns is true but headscale\.dns\.baseDomain is empty/],

@@ -79,6 +79,11 @@ The Headscale version the config is rendered for: image.tag when it reads as a v
 {{- if and $h.policy.inline $h.policy.path -}}
   {{- fail "headscale.policy: set either inline or path, not both" -}}
 {{- end -}}
+{{- range $key, $_ := .Values.podLabels | default dict -}}
+  {{- if hasKey (fromYaml (include "headscale.labels" $)) $key -}}
+    {{- fail (printf "podLabels sets %q, a label the chart sets itself (and partly selects the pod by): choose another label name" $key) -}}
+  {{- end -}}
+{{- end -}}
 {{- $version := include "headscale.version" . -}}
 {{- $timeout := include "headscale.durationSeconds" (dict "name" "headscale.ephemeralNodeInactivityTimeout" "value" $h.ephemeralNodeInactivityTimeout) -}}
 {{- if le (float64 $timeout) 65.0 -}}

@@ -29,6 +29,15 @@ for (const helm of HELMS) {
       expect(orchestrator.app).not.toHaveProperty('volumeMounts');
     });
 
+    it('sidecars off: no token in the app pods unless a service asks for it', async () => {
+      const { orchestrator, idp } = await pods(helm, { 'services.idp.automountServiceAccountToken': true });
+      expect(orchestrator.spec.automountServiceAccountToken).toBe(false);
+      expect(idp.spec.automountServiceAccountToken).toBe(true);
+      // With sidecars on, the pod never automounts: only the sidecar mounts its token.
+      const on = await pods(helm, { 'services.idp.automountServiceAccountToken': true }, true);
+      expect(on.idp.spec.automountServiceAccountToken).toBe(false);
+    });
+
     it('maps merge one level deep, the service winning (false overrides true)', async () => {
       const { orchestrator, idp } = await pods(helm, {
         'serviceDefaults.nodeSelector': { pool: 'general', zone: 'a' },

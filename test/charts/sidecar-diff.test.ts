@@ -20,8 +20,7 @@ const SIDECAR_ONLY_KINDS = ['Role', 'RoleBinding', 'Secret', 'ServiceAccount'];
 
 /**
  * A Deployment with every sidecar-related field removed: the `tailscale` container, the
- * pod's serviceAccountName (sidecar account on, `default` off) and token automount (off: only the
- * sidecar mounts the token), the sidecar's volumes, the proxy env of the app container, and
+ * pod's serviceAccountName (sidecar account on, `default` off), the sidecar's volumes, the proxy env of the app container, and
  * the no-surge rollout strategy that keeps two pods from sharing one node state Secret.
  */
 function withoutSidecar(deployment: K8sObject): K8sObject {
@@ -29,7 +28,6 @@ function withoutSidecar(deployment: K8sObject): K8sObject {
   delete d.spec.strategy;
   const pod = d.spec.template.spec;
   delete pod.serviceAccountName;
-  delete pod.automountServiceAccountToken;
   pod.containers = pod.containers.filter((c: { name: string }) => c.name !== 'tailscale');
   if (pod.initContainers) {
     pod.initContainers = pod.initContainers.filter((c: { name: string }) => c.name !== 'tailscale');

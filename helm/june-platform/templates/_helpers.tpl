@@ -39,7 +39,7 @@ Returns YAML; use with fromYaml. (dict "root" $ "svc" $svc "cfg" $cfg)
   {{- end -}}
   {{- $_ := set $out $key $merged -}}
 {{- end -}}
-{{- range $key := list "tolerations" "imagePullSecrets" "topologySpreadConstraints" "extraVolumes" "extraVolumeMounts" "priorityClassName" -}}
+{{- range $key := list "tolerations" "imagePullSecrets" "topologySpreadConstraints" "extraVolumes" "extraVolumeMounts" "priorityClassName" "automountServiceAccountToken" -}}
   {{- $_ := set $out $key (hasKey $cfg $key | ternary (get $cfg $key) (get $defaults $key)) -}}
 {{- end -}}
 {{- toYaml $out -}}

@@ -10,6 +10,8 @@ const goldens: Array<[string, string, RenderOptions]> = [
   ['platform-sidecars-on', PLATFORM_CHART, ON],
   ['platform-sidecars-on-stt-tts', PLATFORM_CHART, { ...ON, set: { 'services.stt.enabled': true, 'services.tts.enabled': true } }],
   ['platform-sidecars-on-proxy', PLATFORM_CHART, { ...ON, set: { 'tailscale.proxy.enabled': true } }],
+  // Native sidecars are automatic from Kubernetes 1.33 (renders assume RENDER_KUBE_VERSION).
+  ['platform-sidecars-on-kube-1.32', PLATFORM_CHART, { ...ON, kubeVersion: '1.32.0' }],
   // replicas > 1 is only renderable without persisted state (see validation.test.ts for the refusal).
   [
     'platform-sidecars-on-replicas2-ephemeral',
@@ -22,6 +24,7 @@ const goldens: Array<[string, string, RenderOptions]> = [
     HEADSCALE_CHART,
     { set: { 'headscale.derp.server.enabled': true, 'headscale.derp.urls': [], 'headscale.grpc.enabled': true } },
   ],
+  ['headscale-0.26-metrics', HEADSCALE_CHART, { set: { 'image.tag': '0.26.1', 'service.exposeMetrics': true, 'headscale.metricsListenAddr': '0.0.0.0:9090' } }],
 ];
 
 for (const helm of HELMS) {

@@ -36,11 +36,14 @@ describe.skipIf(HEADSCALES.length === 0 || HELM === undefined)('headscale config
   });
 
   /** Render config.yaml, with the in-pod paths moved into a fresh temp dir. */
-  async function renderConfig(name: string, opts: RenderOptions, edit: (cfg: string) => string = (c) => c): Promise<string> {
+  async function renderConfig(name: string, opts: RenderOptions, edit?: (cfg: string) => string): Promise<string> {
     if (!HELM) throw new Error('unreachable: no helm');
     const cm = byName(parseManifests(await template(HELM, HEADSCALE_CHART, opts)), 'ConfigMap', HEADSCALE_CONFIGMAP);
     const dir = mkdtempSync(join(work, `${name}-`));
-    const config = edit(cm.data['config.yaml'] as string)
+    const rendered = cm.data['config.yaml'] as string;
+    const edited = edit ? edit(rendered) : rendered;
+    if (edit && edited === rendered) throw new Error(`${name}: the edit changed nothing in the rendered config.yaml`);
+    const config = edited
       .replaceAll('/var/lib/headscale', join(dir, 'data'))
       .replaceAll('/var/run/headscale', dir);
     parse(config); // still YAML
@@ -49,21 +52,61 @@ describe.skipIf(HEADSCALES.length === 0 || HELM === undefined)('headscale config
     return path;
   }
 
-  describe.each(HEADSCALES)('headscale %s', (_version, bin) => {
+  describe.each(HEADSCALES)('headscale %s', (version, bin) => {
+    /** Rendered as the chart renders it when it deploys this version. */
+    const forVersion = (opts: RenderOptions = {}): RenderOptions => ({ ...opts, set: { 'image.tag': version.replace(/^v/, ''), ...opts.set } });
+    const minor = Number(version.replace(/^v/, '').split('.')[1]);
+
     it.each([
       ['default', {}],
       ['embedded DERP + gRPC', { set: { 'headscale.derp.server.enabled': true, 'headscale.derp.urls': [], 'headscale.grpc.enabled': true } }],
+      ['metrics exposed', { set: { 'service.exposeMetrics': true, 'headscale.metricsListenAddr': '0.0.0.0:9090' } }],
+      ['ephemeral timeout of 66s', { set: { 'headscale.ephemeralNodeInactivityTimeout': '66s' } }],
     ] as Array<[string, RenderOptions]>)('accepts %s without warnings', async (name, opts) => {
-      const res = await configtest(bin, await renderConfig(name.replace(/\W+/g, '-'), opts));
+      const res = await configtest(bin, await renderConfig(name.replace(/\W+/g, '-'), forVersion(opts)));
       expect(res.code, res.output).toBe(0);
       expect(res.output).not.toMatch(/\bWRN\b|deprecated/i);
     });
 
     it('itself rejects the base_domain the chart refuses at render time', async () => {
-      const path = await renderConfig('bad-base', {}, (c) => c.replace('base_domain: tail.ozzu.world', 'base_domain: ozzu.world'));
+      const path = await renderConfig('bad-base', forVersion(), (c) => c.replace('base_domain: tail.ozzu.world', 'base_domain: ozzu.world'));
       const res = await configtest(bin, path);
       expect(res.code).not.toBe(0);
       expect(res.output).toMatch(/server_url/);
+    });
+
+    // Each edit makes the config what the chart refuses to render (validation.test.ts).
+    it('itself rejects an ephemeral inactivity timeout of 65s', async () => {
+      const path = await renderConfig('short-ephemeral', forVersion(), (c) => c.replace(/inactivity_timeout: 30m/, 'inactivity_timeout: 65s'));
+      const res = await configtest(bin, path);
+      expect(res.code, res.output).not.toBe(0);
+      expect(res.output).toMatch(/inactivity_timeout.*too low/);
+    });
+
+    it(`${minor >= 26 ? 'rejects' : 'accepts'} override_local_dns with no global nameservers (the chart refuses it from 0.26)`, async () => {
+      const path = await renderConfig(
+        'no-nameservers',
+        forVersion({ set: { 'headscale.dns.nameservers.global': [], 'headscale.dns.overrideLocalDns': false } }),
+        (c) => c.replace('override_local_dns: false', 'override_local_dns: true'),
+      );
+      const res = await configtest(bin, path);
+      if (minor >= 26) {
+        expect(res.code, res.output).not.toBe(0);
+        expect(res.output).toMatch(/dns\.nameservers\.global must be set when dns\.override_local_dns is true/);
+      } else {
+        expect(res.code, res.output).toBe(0);
+      }
+    });
+
+    it(`${minor >= 29 ? 'rejects' : 'accepts'} randomize_client_port (the chart refuses it in extraConfig from 0.29)`, async () => {
+      const path = await renderConfig('randomize', forVersion(), (c) => `${c}randomize_client_port: true\n`);
+      const res = await configtest(bin, path);
+      if (minor >= 29) {
+        expect(res.code, res.output).not.toBe(0);
+        expect(res.output).toMatch(/randomize_client_port/);
+      } else {
+        expect(res.code, res.output).toBe(0);
+      }
     });
   });
 });

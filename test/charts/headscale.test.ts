@@ -23,7 +23,7 @@ for (const helm of HELMS) {
       const { config } = await render(helm);
       expect(config.server_url).toBe('https://headscale.ozzu.world');
       expect(config.listen_addr).toBe('0.0.0.0:8080');
-      expect(config.metrics_listen_addr).toBe('0.0.0.0:9090');
+      expect(config.metrics_listen_addr).toBe('127.0.0.1:9090');
       expect(config.grpc_listen_addr).toBeDefined();
       expect(config.noise.private_key_path).toBe('/var/lib/headscale/noise_private.key');
       expect(config.prefixes).toMatchObject({ v4: '100.64.0.0/10', v6: 'fd7a:115c:a1e0::/48' });
@@ -65,9 +65,11 @@ for (const helm of HELMS) {
       expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
       expect(deployment.spec.replicas).toBe(1);
       const c = pod.containers[0];
-      expect(c.image).toBe('headscale/headscale:0.29.2');
+      expect(c.image).toBe('headscale/headscale:0.29.3');
       expect(c.args).toEqual(['serve']);
+      expect(c.startupProbe).toEqual({ httpGet: { path: '/health', port: 'http' }, periodSeconds: 5, failureThreshold: 120 });
       expect(c.livenessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
+      expect(c.livenessProbe.initialDelaySeconds).toBeUndefined();
       expect(c.readinessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
       expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
@@ -76,6 +78,53 @@ for (const helm of HELMS) {
       const volumes = Object.fromEntries(pod.volumes.map((v: { name: string }) => [v.name, v]));
       expect(volumes.run.emptyDir).toEqual({});
       expect(volumes.data.persistentVolumeClaim).toEqual({ claimName: 'headscale-data' });
+    });
+
+    it('metrics/debug port: loopback and off the Service unless service.exposeMetrics', async () => {
+      const off = await render(helm);
+      expect(off.pod.containers[0].ports.map((p: { name: string }) => p.name)).toEqual(['http']);
+      expect(byName(off.objects, 'Service', 'headscale').spec.ports.map((p: { name: string }) => p.name)).toEqual(['http']);
+      const on = await render(helm, { set: { 'service.exposeMetrics': true, 'headscale.metricsListenAddr': '0.0.0.0:9090', 'service.metricsPort': 9100 } });
+      expect(on.config.metrics_listen_addr).toBe('0.0.0.0:9090');
+      expect(on.pod.containers[0].ports).toContainEqual({ name: 'metrics', containerPort: 9090, protocol: 'TCP' });
+      expect(byName(on.objects, 'Service', 'headscale').spec.ports).toContainEqual({ name: 'metrics', port: 9100, targetPort: 'metrics', protocol: 'TCP' });
+    });
+
+    it('writes the ephemeral timeout under the key the deployed version reads', async () => {
+      for (const [tag, newKey] of [['0.29.3', true], ['v0.29.0', true], ['0.26.1', false], ['0.23.0', false]] as const) {
+        const { config } = await render(helm, { set: { 'image.tag': tag, 'headscale.ephemeralNodeInactivityTimeout': '10m' } });
+        if (newKey) {
+          expect(config.node, tag).toEqual({ ephemeral: { inactivity_timeout: '10m' } });
+          expect(config, tag).not.toHaveProperty('ephemeral_node_inactivity_timeout');
+        } else {
+          expect(config.ephemeral_node_inactivity_timeout, tag).toBe('10m');
+          expect(config, tag).not.toHaveProperty('node');
+        }
+      }
+      // A tag that is no version (a digest, a custom build) is taken as the chart's appVersion.
+      expect((await render(helm, { set: { 'image.tag': 'sha-abc123' } })).config.node).toBeDefined();
+    });
+
+    it('allows overrideLocalDns with no global nameservers on 0.23 (which has no such check)', async () => {
+      const { config } = await render(helm, { set: { 'image.tag': '0.23.0', 'headscale.dns.nameservers.global': [] } });
+      expect(config.dns).toMatchObject({ override_local_dns: true, nameservers: { global: [] } });
+    });
+
+    it('pod settings: labels, annotations, pull secrets, priority, spread constraints', async () => {
+      const spread = { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway' };
+      const { deployment, pod } = await render(helm, {
+        set: {
+          podLabels: { team: 'net' },
+          podAnnotations: { 'backup/skip': 'true' },
+          imagePullSecrets: [{ name: 'regcred' }],
+          priorityClassName: 'infra',
+          topologySpreadConstraints: [spread],
+        },
+      });
+      expect(deployment.spec.template.metadata.labels).toMatchObject({ team: 'net', 'app.kubernetes.io/name': 'headscale' });
+      expect(deployment.spec.template.metadata.annotations).toMatchObject({ 'backup/skip': 'true' });
+      expect(deployment.spec.template.metadata.annotations['checksum/config']).toBeDefined();
+      expect(pod).toMatchObject({ imagePullSecrets: [{ name: 'regcred' }], priorityClassName: 'infra', topologySpreadConstraints: [spread] });
     });
 
     it('persistence: PVC size and class, or an existing claim', async () => {

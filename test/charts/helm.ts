@@ -96,7 +96,15 @@ export interface RenderOptions {
   valuesFiles?: string[];
   /** --set-json entries: key path -> any JSON value (strings need no quoting games). */
   set?: Record<string, unknown>;
+  /**
+   * --kube-version for `helm template` (.Capabilities.KubeVersion). Defaults to
+   * RENDER_KUBE_VERSION: Helm 3 and 4 assume different versions without it.
+   */
+  kubeVersion?: string;
 }
+
+/** The Kubernetes version renders assume unless a test says otherwise (the e2e cluster's minor). */
+export const RENDER_KUBE_VERSION = '1.34.0';
 
 function valueArgs(chart: string, opts: RenderOptions): string[] {
   const args: string[] = [];
@@ -109,7 +117,8 @@ function valueArgs(chart: string, opts: RenderOptions): string[] {
 export function templateRaw(helm: Helm, chart: string, opts: RenderOptions = {}): Promise<HelmResult> {
   const release = opts.release ?? (chart === HEADSCALE_CHART ? 'headscale' : 'june-platform');
   const namespace = opts.namespace ?? (chart === HEADSCALE_CHART ? 'headscale' : 'june-services');
-  return run(requireBin(helm), ['template', release, chart, '--namespace', namespace, ...valueArgs(chart, opts)]);
+  const kubeVersion = ['--kube-version', opts.kubeVersion ?? RENDER_KUBE_VERSION];
+  return run(requireBin(helm), ['template', release, chart, '--namespace', namespace, ...kubeVersion, ...valueArgs(chart, opts)]);
 }
 
 /** `helm template` that must succeed; returns the manifest stream. */

@@ -85,9 +85,9 @@ for (const helm of HELMS) {
       const deployment = byName(platform, 'Deployment', workloadName(svc));
       expect(byName(platform, 'Service', workloadName(svc)).spec.selector).toEqual(deployment.spec.selector.matchLabels);
 
-      const pod = deployment.spec.template.spec as { serviceAccountName: string; containers: Container[] };
+      const pod = deployment.spec.template.spec as { serviceAccountName: string; containers: Container[]; initContainers?: Container[] };
       expect(pod.serviceAccountName).toBe(sidecarServiceAccount(svc));
-      const sidecar = pod.containers.find((c) => c.name === SIDECAR_CONTAINER);
+      const sidecar = [...(pod.initContainers ?? []), ...pod.containers].find((c) => c.name === SIDECAR_CONTAINER);
       expect(sidecar, `no ${SIDECAR_CONTAINER} container in ${workloadName(svc)}`).toBeDefined();
       if (!sidecar) return;
 
@@ -106,6 +106,8 @@ for (const helm of HELMS) {
       );
       expect(named?.resourceNames).toEqual([stateSecretName(svc)]);
       expect(named?.verbs).toEqual(['get', 'update', 'patch']);
+      expect(role.rules.some((r: { verbs: string[]; resources: string[] }) => r.resources.includes('secrets') && r.verbs.includes('create'))).toBe(false);
+      byName(platform, 'Secret', stateSecretName(svc));
       const binding = byName(platform, 'RoleBinding', sidecarServiceAccount(svc));
       expect(binding.roleRef.name).toBe(sidecarServiceAccount(svc));
       expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sidecarServiceAccount(svc), namespace: 'june-services' }]);

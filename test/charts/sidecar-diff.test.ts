@@ -15,8 +15,8 @@ import {
 
 /** Env the app container gets only with tailscale.proxy.enabled. */
 const PROXY_ENV = new Set(['ALL_PROXY', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY']);
-/** Objects that exist only with the sidecars on. */
-const SIDECAR_ONLY_KINDS = ['Role', 'RoleBinding', 'ServiceAccount'];
+/** Objects that exist only with the sidecars on (Secret: the empty node state Secret). */
+const SIDECAR_ONLY_KINDS = ['Role', 'RoleBinding', 'Secret', 'ServiceAccount'];
 
 /**
  * A Deployment with every sidecar-related field removed: the `tailscale` container, the
@@ -29,6 +29,10 @@ function withoutSidecar(deployment: K8sObject): K8sObject {
   const pod = d.spec.template.spec;
   delete pod.serviceAccountName;
   pod.containers = pod.containers.filter((c: { name: string }) => c.name !== 'tailscale');
+  if (pod.initContainers) {
+    pod.initContainers = pod.initContainers.filter((c: { name: string }) => c.name !== 'tailscale');
+    if (pod.initContainers.length === 0) delete pod.initContainers;
+  }
   for (const c of pod.containers) {
     if (c.env) {
       c.env = c.env.filter((e: { name: string }) => !PROXY_ENV.has(e.name));
@@ -76,11 +80,12 @@ for (const helm of HELMS) {
           expect(onDeployments.map(withoutSidecar)).toEqual(offDeployments.map(withoutSidecar));
           // ...and the sidecar really is there, one per Deployment.
           for (const d of onDeployments) {
-            const names = d.spec.template.spec.containers.map((c: { name: string }) => c.name);
+            const pod = d.spec.template.spec;
+            const names = [...(pod.initContainers ?? []), ...pod.containers].map((c: { name: string }) => c.name);
             expect(names.filter((n: string) => n === 'tailscale')).toHaveLength(1);
           }
 
-          // Nothing disappears; what appears is the sidecar RBAC.
+          // Nothing disappears; what appears is the sidecar RBAC and state Secret.
           const key = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
           const offKeys = new Set(off.map(key));
           const onKeys = new Set(on.map(key));

@@ -61,6 +61,61 @@ const platformCases: Array<[string, RenderOptions, RegExp[]]> = [
     ],
   ],
   [
+    'kernel mode without allowKernelMode',
+    { set: { ...ON, 'tailscale.userspace': false } },
+    [/tailscale\.userspace is false \(kernel networking\)/, /Pod Security "restricted" and "baseline" refuse/, /set tailscale\.allowKernelMode=true/],
+  ],
+  [
+    'a pod label the chart sets itself',
+    { set: { 'services.idp.podLabels': { 'app.kubernetes.io/name': 'kc' } } },
+    [/services\.idp\.podLabels \(or serviceDefaults\.podLabels\) sets "app\.kubernetes\.io\/name", a label the chart sets itself/],
+  ],
+  [
+    'a default pod label the chart sets itself',
+    { set: { 'serviceDefaults.podLabels': { 'app.kubernetes.io/instance': 'x' } } },
+    [/podLabels \(or serviceDefaults\.podLabels\) sets "app\.kubernetes\.io\/instance"/],
+  ],
+  [
+    'a securityContext that is not a map (schema)',
+    { set: { 'services.orchestrator.securityContext': 'restricted' } },
+    [/services[./]orchestrator[./]securityContext/],
+  ],
+  [
+    'an imagePullSecrets entry without a name (schema)',
+    { set: { 'serviceDefaults.imagePullSecrets': [{}] } },
+    [/serviceDefaults[./]imagePullSecrets/],
+  ],
+  [
+    'a readiness probe merged into the default one (two handlers)',
+    { set: { 'services.orchestrator.readinessProbe': { httpGet: { path: '/ready', port: 'http' } } } },
+    [/services\.orchestrator\.readinessProbe has httpGet and tcpSocket, and a probe takes one: Helm merges a probe you set into the chart's default one/, /Set the handler you do not want to null \(services\.orchestrator\.readinessProbe\.<handler>=null\)/],
+  ],
+  [
+    'the sidecar health port equal to an app port',
+    { set: { ...ON, 'tailscale.healthCheck.port': 8080 } },
+    [/june-idp: tailscale\.healthCheck\.port and services\.idp\.port are both port 8080: the tailscale sidecar shares the pod's network with the app/, /Choose another tailscale\.healthCheck\.port/],
+  ],
+  [
+    "the sidecar health port equal to Keycloak's management (probe) port",
+    { set: { ...ON, 'tailscale.healthCheck.port': 9000 } },
+    [/june-idp: tailscale\.healthCheck\.port and services\.idp\.readinessProbe\.httpGet\.port are both port 9000/],
+  ],
+  [
+    'a proxy port equal to the health port',
+    { set: { ...ON, 'tailscale.proxy.enabled': true, 'tailscale.proxy.socks5Port': 9002 } },
+    [/tailscale\.proxy\.socks5Port and tailscale\.healthCheck\.port are both port 9002: the sidecar cannot listen on one port twice/],
+  ],
+  [
+    'the two proxy ports equal',
+    { set: { ...ON, 'tailscale.proxy.enabled': true, 'tailscale.proxy.httpPort': 1055 } },
+    [/tailscale\.proxy\.socks5Port and tailscale\.proxy\.httpPort are both port 1055: choose two different ports/],
+  ],
+  [
+    'a proxy port equal to an app port',
+    { set: { ...ON, 'tailscale.proxy.enabled': true, 'tailscale.proxy.httpPort': 8000, 'services.stt.enabled': true } },
+    [/june-stt: tailscale\.proxy\.httpPort and services\.stt\.port are both port 8000/],
+  ],
+  [
     'a misspelt tailscale key (schema)',
     { set: { ...ON, 'tailscale.controlURL': 'https://headscale.ozzu.world' } },
     [/controlURL/],
@@ -92,6 +147,56 @@ const headscaleCases: Array<[string, RenderOptions, RegExp[]]> = [
     'a serverUrl that is not an http(s) URL (schema)',
     { set: { 'headscale.serverUrl': 'headscale.ozzu.world' } },
     [/headscale[./]serverUrl/, /does not match pattern/i],
+  ],
+  [
+    'an ephemeral inactivity timeout of 65s',
+    { set: { 'headscale.ephemeralNodeInactivityTimeout': '65s' } },
+    [/headscale\.ephemeralNodeInactivityTimeout "65s" must be more than 65s: Headscale 0\.29\.3 refuses to start otherwise/],
+  ],
+  [
+    'an ephemeral inactivity timeout of 1m5s on 0.26',
+    { set: { 'image.tag': '0.26.1', 'headscale.ephemeralNodeInactivityTimeout': '1m5s' } },
+    [/headscale\.ephemeralNodeInactivityTimeout "1m5s" must be more than 65s: Headscale 0\.26\.1 refuses/],
+  ],
+  [
+    'an ephemeral inactivity timeout without a unit (schema)',
+    { set: { 'headscale.ephemeralNodeInactivityTimeout': '90' } },
+    [/headscale[./]ephemeralNodeInactivityTimeout/],
+  ],
+  [
+    'overrideLocalDns with no global nameservers (0.29)',
+    { set: { 'headscale.dns.nameservers.global': [] } },
+    [/headscale\.dns\.overrideLocalDns is true but headscale\.dns\.nameservers\.global is empty: Headscale 0\.29\.3 refuses to start/],
+  ],
+  [
+    'overrideLocalDns with no global nameservers (0.26)',
+    { set: { 'image.tag': 'v0.26.1', 'headscale.dns.nameservers.global': [] } },
+    [/headscale\.dns\.nameservers\.global is empty: Headscale 0\.26\.1 refuses to start/],
+  ],
+  [
+    'randomize_client_port in extraConfig on 0.29',
+    { set: { 'headscale.extraConfig': { randomize_client_port: true } } },
+    [/headscale\.extraConfig\.randomize_client_port was removed in Headscale 0\.29/],
+  ],
+  [
+    'the old ephemeral key in extraConfig on 0.29',
+    { set: { 'headscale.extraConfig': { ephemeral_node_inactivity_timeout: '5m' } } },
+    [/headscale\.extraConfig\.ephemeral_node_inactivity_timeout: set headscale\.ephemeralNodeInactivityTimeout instead/],
+  ],
+  [
+    'a pre-0.23 key in extraConfig',
+    { set: { 'headscale.extraConfig': { dns_config: { magic_dns: true } } } },
+    [/headscale\.extraConfig\.dns_config is a pre-0\.23 key that Headscale 0\.29\.3 refuses/],
+  ],
+  [
+    'metrics on the Service while they listen on loopback',
+    { set: { 'service.exposeMetrics': true } },
+    [/service\.exposeMetrics is true but headscale\.metricsListenAddr "127\.0\.0\.1:9090" listens on loopback only/],
+  ],
+  [
+    'a pod label the headscale chart sets itself',
+    { set: { podLabels: { 'app.kubernetes.io/instance': 'x' } } },
+    [/podLabels sets "app\.kubernetes\.io\/instance", a label the chart sets itself/],
   ],
   [
     'MagicDNS without a base domain',

@@ -106,23 +106,23 @@ async function sidecarRunningCheck(ctx: Context, s: ServiceReport): Promise<Chec
   };
 }
 
-/** The sidecar's ServiceAccount must manage its own state Secret. */
+/**
+ * The sidecar's ServiceAccount must read and write its own state Secret (the chart creates
+ * the Secret, so the Role has no `create`).
+ */
 async function stateSecretRbacCheck(ctx: Context, service: string): Promise<Check> {
   const ns = ctx.config.platform.namespace;
   const kubectl = await ctx.kubectl();
   const sa = sidecarServiceAccount(service);
   const as = `system:serviceaccount:${ns}:${sa}`;
-  const [get, update, create] = await Promise.all([
-    kubectl.canI('get', `secrets/${stateSecretName(service)}`, ns, as),
-    kubectl.canI('update', `secrets/${stateSecretName(service)}`, ns, as),
-    kubectl.canI('create', 'secrets', ns, as),
-  ]);
-  const ok = get && update && create;
+  const verbs = ['get', 'update', 'patch'] as const;
+  const allowed = await Promise.all(verbs.map((v) => kubectl.canI(v, `secrets/${stateSecretName(service)}`, ns, as)));
+  const missing = verbs.filter((_, i) => !allowed[i]);
   return {
     name: `${service}: RBAC for the state Secret`,
-    ok,
+    ok: !missing.length,
     level: 'error',
-    detail: ok ? `${sa} can get/update ${stateSecretName(service)}` : `${sa} lacks ${[!get && 'get', !update && 'update', !create && 'create'].filter(Boolean).join(', ')}`,
+    detail: missing.length ? `${sa} lacks ${missing.join(', ')} on ${stateSecretName(service)}` : `${sa} can get/update/patch ${stateSecretName(service)}`,
     fix: 'helm upgrade the platform chart (it ships the Role and RoleBinding); check nothing removed them',
   };
 }

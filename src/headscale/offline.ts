@@ -9,7 +9,7 @@ import { assumedVersion } from './types.js';
 import type { CreatePreAuthKeyOptions, HeadscaleClient, HeadscaleVersion, HsNode, HsPreAuthKey, HsUser } from './types.js';
 
 /** The version a static dry-run plans for when none is configured. */
-export const OFFLINE_DEFAULT_VERSION = '0.29.2';
+export const OFFLINE_DEFAULT_VERSION = '0.29.3';
 
 export class OfflineHeadscale implements HeadscaleClient {
   private readonly v: HeadscaleVersion;

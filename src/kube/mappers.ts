@@ -28,7 +28,7 @@ export function toDeploymentInfo(d: k8s.V1Deployment): DeploymentInfo {
     currentReplicas: d.status?.replicas ?? 0,
     observedGeneration: d.status?.observedGeneration ?? 0,
     generation: d.metadata?.generation ?? 0,
-    containers: d.spec?.template.spec?.containers.map((c) => c.name) ?? [],
+    containers: d.spec ? longRunning(d.spec.template.spec).map((c) => c.name) : [],
     podLabels: d.spec?.selector.matchLabels ?? {},
     maxSurge: maxSurgeOf(d),
   };
@@ -44,8 +44,16 @@ function maxSurgeOf(d: k8s.V1Deployment): number {
   return pct ? Math.ceil(((d.spec?.replicas ?? 1) * Number(pct[1])) / 100) : Number(surge) || 0;
 }
 
+/**
+ * The containers that run for the pod's life: its containers and its native sidecars (init
+ * containers with restartPolicy Always, Kubernetes 1.29+), e.g. a `tailscale` sidecar.
+ */
+function longRunning(spec: k8s.V1PodSpec | undefined): k8s.V1Container[] {
+  return [...(spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'), ...(spec?.containers ?? [])];
+}
+
 export function toPodInfo(p: k8s.V1Pod): PodInfo {
-  const statuses = p.status?.containerStatuses ?? [];
+  const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])];
   return {
     name: p.metadata?.name ?? '',
     namespace: p.metadata?.namespace ?? '',
@@ -53,7 +61,7 @@ export function toPodInfo(p: k8s.V1Pod): PodInfo {
     labels: p.metadata?.labels ?? {},
     deletionTimestamp: p.metadata?.deletionTimestamp ? String(p.metadata.deletionTimestamp) : undefined,
     ...(p.status?.reason ? { reason: p.status.reason } : {}),
-    containers: (p.spec?.containers ?? []).map((c) => {
+    containers: longRunning(p.spec).map((c) => {
       const st = statuses.find((s) => s.name === c.name);
       const waiting = st?.state?.waiting?.reason;
       const done = st?.state?.terminated;

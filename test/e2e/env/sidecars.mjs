@@ -175,7 +175,7 @@ export function startSidecarKubelet({ kubeconfig, dir, logsDir, tsBin, tsCli, po
     const list = await core.listPodForAllNamespaces();
     const seen = new Set();
     for (const pod of list.items) {
-      const c = pod.spec?.containers?.find((x) => x.name === 'tailscale');
+      const c = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((x) => x.name === 'tailscale');
       if (!c) continue;
       const uid = pod.metadata.uid;
       const gone = !!pod.metadata.deletionTimestamp || ['Succeeded', 'Failed'].includes(pod.status?.phase ?? '');

@@ -174,7 +174,7 @@ describe.skipIf(!canRun)('day-2 operations', () => {
     await s.env.kubectl(['-n', 'june-services', 'delete', 'rolebinding', 'june-orchestrator-tailscale']);
     const rbac = await s.june(['doctor']);
     expect(rbac.code).toBe(4);
-    expect(rbac.stdout).toMatch(/✗ orchestrator: RBAC for the state Secret: june-orchestrator-tailscale lacks get, update, create/);
+    expect(rbac.stdout).toMatch(/✗ orchestrator: RBAC for the state Secret: june-orchestrator-tailscale lacks get, update, patch on june-orchestrator-tailscale-state/);
     // a re-run of the chart's upgrade restores it (helm re-creates the missing object)
     await s.env.helm(['upgrade', 'june-platform', `${process.cwd()}/helm/june-platform`, '-n', 'june-services', '--reuse-values', '--wait']);
     expect((await s.june(['doctor'])).code).toBe(0);
@@ -233,7 +233,7 @@ describe.skipIf(!canRun)('day-2 operations', () => {
     const values = JSON.parse(await s.env.helm(['get', 'values', 'june-platform', '-n', 'june-services', '-o', 'json']));
     expect(values.tailscale.enabled).toBe(false);
     const d = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'deployment', 'june-orchestrator', '-o', 'json']));
-    expect(d.spec.template.spec.containers.map((c: { name: string }) => c.name)).not.toContain('tailscale');
+    expect([...(d.spec.template.spec.initContainers ?? []), ...d.spec.template.spec.containers].map((c: { name: string }) => c.name)).not.toContain('tailscale');
     const svcAfter = await s.env.kubectl(['-n', 'june-services', 'get', 'services,ingresses', '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name} {.spec}{"\\n"}{end}']);
     expect(svcAfter).toBe(svcBefore);
 

@@ -14,8 +14,11 @@ describe.skipIf(!canRun).each(['exec', 'api'] as const)('sidecars on an existing
   const cfg = (): Record<string, string> =>
     transport === 'api' ? { HEADSCALE_TRANSPORT: 'api', HEADSCALE_API_URL: s.env.headscale.url, HEADSCALE_API_KEY: s.env.headscale.apiKey } : {};
   const userNames = async () => (await s.headscaleJson<HsUser[] | null>(['users', 'list']) ?? []).map((u) => u.name).sort();
-  const containers = async (d: string) =>
-    JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'deployment', d, '-o', 'json'])).spec.template.spec.containers.map((c: { name: string }) => c.name);
+  /** Containers and native sidecars (init containers that run for the pod's life). */
+  const containers = async (d: string) => {
+    const spec = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'deployment', d, '-o', 'json'])).spec.template.spec;
+    return [...(spec.initContainers ?? []), ...spec.containers].map((c: { name: string }) => c.name);
+  };
   const platformRevision = async () =>
     (JSON.parse(await s.env.helm(['list', '-n', 'june-services', '-o', 'json'])) as { name: string; revision: number | string }[]).find((r) => r.name === 'june-platform')!.revision;
 

@@ -2,7 +2,7 @@
 // only when their command runs; errors become exit codes here and only here.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, isJuneError, type ExitCodeValue } from './errors.js';
+import { EXIT_CODES, ExitCode, isJuneError, type ExitCodeValue } from './errors.js';
 import { renderTree } from './phases/workflow.js';
 import { WORKFLOWS, type WorkflowName } from './phases/workflows.js';
 import type { Runtime } from './commands/runtime.js';
@@ -21,13 +21,10 @@ function phaseTree(name: WorkflowName): string {
   return renderTree(WORKFLOWS[name] as never);
 }
 
-const EXIT_CODES_HELP = `Exit codes:
-  0    success
-  1    an external command or API call failed
-  2    a preflight check failed (missing binary, unreachable cluster, …)
-  3    invalid configuration, flags or phase selection (nothing was changed)
-  4    degraded: status/verify found something unhealthy
-  130  interrupted`;
+const EXIT_CODES_HELP = ['Exit codes:', ...EXIT_CODES.map((e) => `  ${String(e.code).padEnd(5)}${e.summary}`)].join('\n');
+
+/** For scripts/gen-docs.mjs, which reads the built cli.js. */
+export { EXIT_CODES };
 
 export function buildProgram(rt: Runtime, run: (load: () => Promise<{ run: (raw: unknown, rt: Runtime) => Promise<void> }>, cmd: Command) => Promise<void>): Command {
   const program = new Command('june-ts')

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Regenerates the README sections that document code: the configuration table (from
 // src/config/fields.ts), the command reference with every workflow's phases (from the
-// commander program and src/phases/workflows.ts) and the exit codes (src/errors.ts). Needs dist/: `npm run docs` builds first.
+// commander program and src/phases/workflows.ts) and the exit codes (src/errors.ts).
+// Needs dist/: `npm run docs` builds first.
 // test/unit/docs.test.ts fails when README.md differs from what this would write.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -93,7 +94,7 @@ export async function generate() {
     import(pathToFileURL(resolve(ROOT, 'dist/config/fields.js')).href),
     import(pathToFileURL(resolve(ROOT, 'dist/cli.js')).href),
     import(pathToFileURL(resolve(ROOT, 'dist/phases/workflows.js')).href),
-    import(pathToFileURL(resolve(ROOT, 'dist/phases/workflow.js')).href),
+    import(pathToFileURL(resolve(ROOT, 'dist/phases/engine.js')).href),
   ]);
   const program = buildProgram({}, async () => {});
   return { config: configSection(FIELDS), commands: commandsSection(program, WORKFLOWS, flatten), 'exit-codes': exitCodesSection(EXIT_CODES) };

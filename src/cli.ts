@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT_CODES, ExitCode, isJuneError, type ExitCodeValue } from './errors.js';
-import { renderTree } from './phases/workflow.js';
+import { renderTree } from './phases/engine.js';
+import { redact } from './ui/redact.js';
 import { WORKFLOWS, type WorkflowName } from './phases/workflows.js';
 import type { Runtime } from './commands/runtime.js';
 
@@ -155,7 +156,6 @@ async function report(e: unknown, stderr: NodeJS.WritableStream, env: NodeJS.Pro
     stderr.write('(see `june-ts --help`)\n');
     return ExitCode.usage;
   }
-  const { redact } = await import('./ui/redact.js');
   const color = !('NO_COLOR' in env) && Boolean((stderr as { isTTY?: boolean }).isTTY);
   const red = (s: string) => (color ? `\u001b[31m${s}\u001b[39m` : s);
   if (isJuneError(e)) {

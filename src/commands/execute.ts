@@ -2,8 +2,8 @@
 // print the plan in dry-run, run the exit hooks.
 import type { WorkflowRun } from '../context.js';
 import { InterruptedError } from '../errors.js';
-import type { PhasePlan } from '../plan.js';
-import { runPhases, selectPhases, type Phase, type SelectOptions } from '../phases/workflow.js';
+import type { PhasePlan } from '../write-gate.js';
+import { runPhases, selectPhases, type Phase, type SelectOptions } from '../phases/engine.js';
 import { renderPlanJson, renderPlanText } from '../ui/plan.js';
 import type { GlobalOptions } from './options.js';
 import { takeRunLock } from './run-lock.js';

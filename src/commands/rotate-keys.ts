@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Config } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import { rotateData } from '../phases/rotate.js';
-import { splitIds } from '../phases/workflow.js';
+import { splitIds } from '../phases/engine.js';
 import { WORKFLOWS } from '../phases/workflows.js';
 import { executeWorkflow } from './execute.js';
 import { globalOptionsSchema, parseOptions } from './options.js';

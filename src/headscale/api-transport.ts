@@ -12,7 +12,7 @@
 //   delete user: 0.23 DELETE /api/v1/user/{name} · 0.26+ DELETE /api/v1/user/{id}
 
 import { ExternalError, UsageError } from '../errors.js';
-import type { WriteGate } from '../plan.js';
+import type { WriteGate } from '../write-gate.js';
 import { redact, redactor } from '../ui/redact.js';
 import {
   DEFAULT_CONCURRENCY,

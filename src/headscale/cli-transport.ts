@@ -9,7 +9,7 @@
 
 import { ExternalError, UsageError } from '../errors.js';
 import { HEADSCALE_CONTAINER, HEADSCALE_DEPLOYMENT } from '../names.js';
-import type { WriteGate } from '../plan.js';
+import type { WriteGate } from '../write-gate.js';
 import { formatCommand, type ProcessRunner } from '../process/runner.js';
 import { redact, redactor } from '../ui/redact.js';
 import {

@@ -4,7 +4,7 @@
 //   offline — static dry-run without a cluster
 
 import { UsageError } from '../errors.js';
-import type { WriteGate } from '../plan.js';
+import type { WriteGate } from '../write-gate.js';
 import type { ProcessRunner } from '../process/runner.js';
 import { HeadscaleApiClient } from './api-transport.js';
 import { HeadscaleCliClient, kubectlExecPrefix, type KubectlExecOptions } from './cli-transport.js';

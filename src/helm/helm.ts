@@ -4,8 +4,9 @@ import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExternalError, PreflightError, UsageError } from '../errors.js';
-import type { WriteGate } from '../plan.js';
+import type { WriteGate } from '../write-gate.js';
 import type { ProcessRunner } from '../process/runner.js';
+import { parseReleaseList, parseValues } from './schemas.js';
 import type { HelmClient, ReleaseInfo, UpgradeRequest } from './types.js';
 
 export interface HelmOptions {
@@ -68,7 +69,6 @@ export class HelmCli implements HelmClient {
     const { stdout } = await this.o.runner.run(this.o.bin, [
       'list', '--namespace', namespace, '--deployed', '--failed', '--pending', '--filter', `^${release}$`, '--output', 'json', ...this.kubeFlags(),
     ]);
-    const { parseReleaseList } = await import('./schemas.js');
     const found = parseReleaseList(stdout).find((r) => r.name === release);
     return found ?? null;
   }
@@ -83,7 +83,6 @@ export class HelmCli implements HelmClient {
       if (/not found/i.test(res.stderr)) return null;
       throw new ExternalError(`helm get values ${release} failed: ${res.stderr.trim()}`, { stderr: res.stderr, exitCode: res.exitCode });
     }
-    const { parseValues } = await import('./schemas.js');
     return parseValues(res.stdout);
   }
 

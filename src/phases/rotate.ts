@@ -6,7 +6,7 @@ import { workloadName } from '../names.js';
 import { readMintedRecord } from '../domain/keys.js';
 import { expireKeys } from './keys.js';
 import { ensureUsersPhase, resolveKeysPhase, sidecarsData, waitForSidecars, writeSecretPhase, type SidecarsData } from './sidecars.js';
-import { Handoff, type PhaseDef } from './workflow.js';
+import { Handoff, type PhaseDef } from './engine.js';
 
 export const ROTATE_ID = 'rotate';
 

@@ -18,7 +18,7 @@ import {
 import { readMintedRecord, type ServiceKey } from '../domain/keys.js';
 import { PartialKeysError, expireKeys, resolveKeys } from './keys.js';
 import { ensureRelease } from './release.js';
-import { Handoff, type PhaseDef } from './workflow.js';
+import { Handoff, type PhaseDef } from './engine.js';
 
 export const SIDECARS_ID = '11.2-headscale-sidecars';
 

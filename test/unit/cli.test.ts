@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { flatten, renderTree, type Phase } from '../../src/phases/workflow.js';
+import { flatten, renderTree, type Phase } from '../../src/phases/engine.js';
 import { WORKFLOWS } from '../../src/phases/workflows.js';
 
 const ROOT = resolve(__dirname, '../..');

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FIELDS } from '../../src/config/fields.js';
 import { EXIT_CODES, ExitCode } from '../../src/errors.js';
-import { flatten } from '../../src/phases/workflow.js';
+import { flatten } from '../../src/phases/engine.js';
 import { WORKFLOWS } from '../../src/phases/workflows.js';
 
 const ROOT = resolve(__dirname, '../..');

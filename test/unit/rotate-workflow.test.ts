@@ -3,9 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { ExternalError, PhaseError } from '../../src/errors.js';
 import type { SecretInfo } from '../../src/kube/types.js';
-import { WriteGate } from '../../src/plan.js';
+import { WriteGate } from '../../src/write-gate.js';
 import { rotateData } from '../../src/phases/rotate.js';
-import { runPhases, selectPhases } from '../../src/phases/workflow.js';
+import { runPhases, selectPhases } from '../../src/phases/engine.js';
 import { WORKFLOWS } from '../../src/phases/workflows.js';
 import { Logger } from '../../src/ui/logger.js';
 import { testContext, testRun } from '../helpers/context.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ExternalError, UsageError } from '../../../src/errors.js';
 import { HeadscaleCliClient, kubectlExecPrefix } from '../../../src/headscale/cli-transport.js';
 import { createHeadscaleClient, DRY_RUN_KEY, type HsUser } from '../../../src/headscale/index.js';
-import { WriteGate, type PlanEntry } from '../../../src/plan.js';
+import { WriteGate, type PlanEntry } from '../../../src/write-gate.js';
 import { FakeRunner } from '../../helpers/fake-runner.js';
 import { cliRun, fx, GENERATION, VERSIONS, type FixtureVersion } from './fixtures.js';
 

@@ -3,7 +3,7 @@
 // runs, every failure reported with the phase id. This module stays light: `--help` renders
 // the phase tree from it.
 import { BugError, ExitCode, InterruptedError, JuneError, PhaseError, UsageError } from '../errors.js';
-import type { PhasePlan, PlanEntry, WriteGate } from '../plan.js';
+import type { PhasePlan, PlanEntry, WriteGate } from '../write-gate.js';
 
 export interface PhaseDef<C> {
   /** Local id; the full id is the parent's full id + '/' + this. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { WorkflowRun } from '../../src/context.js';
 import { ExternalError, InterruptedError, PhaseError, UsageError } from '../../src/errors.js';
-import { WriteGate } from '../../src/plan.js';
-import { buildTree, flatten, renderTree, runPhases, selectPhases, splitIds, type Phase, type PhaseDef, type SelectOptions } from '../../src/phases/workflow.js';
+import { WriteGate } from '../../src/write-gate.js';
+import { buildTree, flatten, renderTree, runPhases, selectPhases, splitIds, type Phase, type PhaseDef, type SelectOptions } from '../../src/phases/engine.js';
 import { WORKFLOWS } from '../../src/phases/workflows.js';
 
 interface Ctx {

@@ -103,9 +103,9 @@ export class HelmCli implements HelmClient {
 
   /**
    * Applies the chart and returns without waiting: the caller waits for the rollout itself
-   * (concurrently, through the Kubernetes seam) and rolls back on failure. Helm 4's own
-   * --wait (kstatus watcher, forced on by --rollback-on-failure) took 3x longer than the
-   * rollout itself for 20 Deployments, and Helm 3's --atomic polls every 2 s.
+   * (concurrently, through the Kubernetes seam) and rolls back on failure, rather than
+   * Helm's own --wait (Helm 4's watcher is forced on by --rollback-on-failure and is slow
+   * for many Deployments; Helm 3's --atomic polls every 2 s).
    */
   async upgradeInstall(req: UpgradeRequest): Promise<void> {
     const flags = ['--namespace', req.namespace, '--create-namespace', ...timeoutFlag(req.timeoutMs), ...this.kubeFlags()];

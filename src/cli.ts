@@ -27,7 +27,9 @@ const EXIT_CODES_HELP = ['Exit codes:', ...EXIT_CODES.map((e) => `  ${String(e.c
 /** For scripts/gen-docs.mjs, which reads the built cli.js. */
 export { EXIT_CODES };
 
-export function buildProgram(rt: Runtime, run: (load: () => Promise<{ run: (raw: unknown, rt: Runtime) => Promise<void> }>, cmd: Command) => Promise<void>): Command {
+type CommandModule = { run: (raw: unknown, rt: Runtime) => Promise<void> };
+
+export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModule>, cmd: Command) => Promise<void>): Command {
   const program = new Command('june-ts')
     .description('Put June Platform services on a private Headscale tailnet with Tailscale sidecars on Kubernetes.')
     .version(packageVersion(), '--version')

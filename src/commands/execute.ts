@@ -17,12 +17,12 @@ export async function executeWorkflow<D>(
   g: GlobalOptions,
   select: SelectOptions,
 ): Promise<PhasePlan[]> {
-  let running: ReadonlySet<string> | undefined;
-  const run: WorkflowRun<D> = { ...ctx, data, willRun: (id) => running?.has(id) ?? true };
+  const running = new Set<string>();
+  const run: WorkflowRun<D> = { ...ctx, data, willRun: (id) => running.has(id) };
   const selection = selectPhases(tree, select, run, ctx.command);
-  running = new Set(selection.filter((s) => s.status === 'run').map((s) => s.phase.id));
+  for (const s of selection) if (s.status === 'run') running.add(s.phase.id);
   const log = ctx.log;
-  let plans: PhasePlan[] = [];
+  let plans: PhasePlan[];
   try {
     if (ctx.gate.mode === 'off') await takeRunLock(ctx);
     plans = await runPhases(selection, run, ctx.gate, ctx.signal, {

@@ -44,7 +44,12 @@ export function makeSeams(config: Config, gate: WriteGate, runner: ProcessRunner
         transport: 'exec',
         runner,
         gate,
-        kubectl: { kubectl: config.kube.kubectl, kubeconfig: config.kube.kubeconfig, context: config.kube.context, namespace: config.headscale.namespace },
+        kubectl: {
+          kubectl: config.kube.kubectl,
+          kubeconfig: config.kube.kubeconfig,
+          context: config.kube.context,
+          namespace: config.headscale.namespace,
+        },
       });
     }),
     tailscale: once(async () => {

@@ -44,7 +44,12 @@ export function toPodInfo(p: k8s.V1Pod): PodInfo {
     containers: (p.spec?.containers ?? []).map((c) => {
       const st = statuses.find((s) => s.name === c.name);
       const waiting = st?.state?.waiting?.reason;
-      return { name: c.name, ready: st?.ready ?? false, restartCount: st?.restartCount ?? 0, ...(waiting ? { waitingReason: waiting } : {}) };
+      return {
+        name: c.name,
+        ready: st?.ready ?? false,
+        restartCount: st?.restartCount ?? 0,
+        ...(waiting ? { waitingReason: waiting } : {}),
+      };
     }),
   };
 }

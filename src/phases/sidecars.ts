@@ -12,7 +12,6 @@ import {
   SIDECAR_CONTAINER,
   authKeyEntry,
   headscaleUser,
-  tailnetHostname,
   workloadName,
 } from '../names.js';
 import { readMintedRecord, type ServiceKey } from '../domain/keys.js';

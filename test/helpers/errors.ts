@@ -3,7 +3,10 @@
 import { expect } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 
-export function expectUsageError<E extends UsageError = UsageError>(fn: () => unknown, type: abstract new (...args: never[]) => E = UsageError as never): E {
+export function expectUsageError<E extends UsageError = UsageError>(
+  fn: () => unknown,
+  type: abstract new (...args: never[]) => E = UsageError as never,
+): E {
   let err: unknown;
   try {
     fn();

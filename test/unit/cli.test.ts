@@ -30,6 +30,7 @@ function cli(args: string[], options: { env?: Record<string, string>; nodeArgs?:
 }
 
 const NO_STACK = /^\s+at /m;
+// eslint-disable-next-line no-control-regex -- an ANSI escape sequence is what this looks for
 const ANSI = /\u001b\[/;
 
 describe('help and phases', () => {

@@ -13,7 +13,13 @@ import { applyRelease } from '../../src/phases/release.js';
 import { preflightPhase } from '../../src/phases/preflight.js';
 import { testContext, testRun } from '../helpers/context.js';
 
-interface Faults { upgrade?: boolean; rollout?: boolean; rollback?: boolean; /** the failed upgrade recorded no revision (e.g. a render error) */ nothingRecorded?: boolean }
+interface Faults {
+  upgrade?: boolean;
+  rollout?: boolean;
+  rollback?: boolean;
+  /** the failed upgrade recorded no revision (e.g. a render error) */
+  nothingRecorded?: boolean;
+}
 
 function seams(faults: Faults = {}) {
   const calls: string[] = [];

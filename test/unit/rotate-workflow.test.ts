@@ -38,7 +38,14 @@ describe('rotate workflow', () => {
   it('a failure after the Secret was written restores it and names the failed phase', async () => {
     const kube = new RotateKube();
     const hs = new FakeHeadscale();
-    const before: SecretInfo = { name: 'headscale-auth-keys', namespace: 'june-services', data: { 'june-orchestrator-authkey': 'old' }, labels: {}, annotations: {}, resourceVersion: '1' };
+    const before: SecretInfo = {
+      name: 'headscale-auth-keys',
+      namespace: 'june-services',
+      data: { 'june-orchestrator-authkey': 'old' },
+      labels: {},
+      annotations: {},
+      resourceVersion: '1',
+    };
     kube.secrets.set('june-services/headscale-auth-keys', before);
     const { run, warnings } = rotateRun(kube, hs);
     const err = await runPhases(selectPhases(tree, {}, run, 'rotate-keys'), run, new WriteGate('off'), run.signal).catch((e: unknown) => e);
@@ -57,7 +64,9 @@ describe('rotate workflow', () => {
     const hs = new FakeHeadscale();
     hs.failMintFor.add('june-orchestrator');
     const { run, warnings } = rotateRun(kube, hs);
-    await expect(runPhases(selectPhases(tree, {}, run, 'rotate-keys'), run, new WriteGate('off'), run.signal)).rejects.toThrow(/minting for june-orchestrator/);
+    await expect(runPhases(selectPhases(tree, {}, run, 'rotate-keys'), run, new WriteGate('off'), run.signal)).rejects.toThrow(
+      /minting for june-orchestrator/,
+    );
     expect(kube.restored).toEqual([]);
     expect(warnings).toEqual([]);
   });

@@ -9,7 +9,7 @@
 //   chunks/*.js            code shared between entries, and one chunk per dynamic import():
 //                          every `import()` in src stays lazy (splitting), so --help still
 //                          loads none of zod, execa, ora or @kubernetes/client-node
-//   config/fields.js, phases/workflows.js, phases/workflow.js
+//   config/fields.js, phases/workflows.js, phases/engine.js
 //                          entries for scripts/gen-docs.mjs (they share chunks with cli.js)
 //   *.js.map               source maps; not loaded at start-up (see README "Build")
 //   meta.json              esbuild's metafile: which source modules each output file holds
@@ -25,7 +25,7 @@ import { pathToFileURL } from 'node:url';
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT = join(ROOT, 'dist');
 
-export const ENTRY_POINTS = ['src/cli.ts', 'src/config/fields.ts', 'src/phases/workflows.ts', 'src/phases/workflow.ts'];
+export const ENTRY_POINTS = ['src/cli.ts', 'src/config/fields.ts', 'src/phases/workflows.ts', 'src/phases/engine.ts'];
 export const EXTERNAL = [];
 
 // esbuild gives `await import('pkg')` of a bundled CommonJS package (yaml) only a default

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Regenerates the README sections that document code: the configuration table (from
-// src/config/fields.ts) and the command reference with every workflow's phases (from the
-// commander program and src/phases/workflows.ts). Needs dist/: `npm run docs` builds first.
+// src/config/fields.ts), the command reference with every workflow's phases (from the
+// commander program and src/phases/workflows.ts) and the exit codes (src/errors.ts).
+// Needs dist/: `npm run docs` builds first.
 // test/unit/docs.test.ts fails when README.md differs from what this would write.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -63,6 +64,11 @@ export function commandsSection(program, workflows, flatten) {
   return out.join('\n');
 }
 
+/** The exit-code table. */
+export function exitCodesSection(exitCodes) {
+  return ['| code | meaning |', '|---|---|', ...exitCodes.map((e) => `| ${e.code} | ${cell(e.meaning)} |`)].join('\n');
+}
+
 /** Replaces the text between `<!-- name:start -->` and `<!-- name:end -->`. */
 export function replaceSection(text, name, body) {
   const start = `<!-- ${name}:start -->`;
@@ -82,21 +88,21 @@ export function readSection(text, name) {
   return text.slice(i + start.length, j).replace(/^\n/, '').replace(/\n$/, '');
 }
 
-/** Both sections, computed from the built code. */
+/** Every section, computed from the built code. */
 export async function generate() {
-  const [{ FIELDS }, { buildProgram }, { WORKFLOWS }, { flatten }] = await Promise.all([
+  const [{ FIELDS }, { buildProgram, EXIT_CODES }, { WORKFLOWS }, { flatten }] = await Promise.all([
     import(pathToFileURL(resolve(ROOT, 'dist/config/fields.js')).href),
     import(pathToFileURL(resolve(ROOT, 'dist/cli.js')).href),
     import(pathToFileURL(resolve(ROOT, 'dist/phases/workflows.js')).href),
-    import(pathToFileURL(resolve(ROOT, 'dist/phases/workflow.js')).href),
+    import(pathToFileURL(resolve(ROOT, 'dist/phases/engine.js')).href),
   ]);
   const program = buildProgram({}, async () => {});
-  return { config: configSection(FIELDS), commands: commandsSection(program, WORKFLOWS, flatten) };
+  return { config: configSection(FIELDS), commands: commandsSection(program, WORKFLOWS, flatten), 'exit-codes': exitCodesSection(EXIT_CODES) };
 }
 
-/** README text with both sections regenerated. */
+/** README text with every section regenerated. */
 export function render(readme, sections) {
-  return replaceSection(replaceSection(readme, 'config', sections.config), 'commands', sections.commands);
+  return Object.entries(sections).reduce((text, [name, body]) => replaceSection(text, name, body), readme);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs npm dependencies, builds the real
-# binaries the tests drive (cached in ~/.cache/june-ts-e2e), builds june-ts, then runs the
-# unit, chart and end-to-end projects, the end-to-end ones across the version matrix.
+# binaries the tests drive (cached in ~/.cache/june-ts-e2e), builds june-ts, lints and
+# checks formatting, then runs the unit, chart and end-to-end projects, the end-to-end ones
+# across the version matrix.
 # `npm test` and .ci/run call exactly this. Under CI=true a skipped test is a failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,6 +31,12 @@ run_vitest() { # name, env..., -- vitest args
   env "${envs[@]}" npx vitest run "$@" --reporter=default --reporter=json --outputFile.json="$RESULTS/$name.json" || status=1
 }
 status=0
+# Lint (typescript-eslint, import cycles, layer rules, line length) and formatting; a failure
+# fails the run, and the tests still run so one report shows everything.
+step "lint"
+npm run --silent lint || status=1
+step "format check"
+npm run --silent format:check || status=1
 run_vitest unit-charts -- --project unit --project charts
 # End-to-end. The default pair (newest Headscale, Helm 4) runs every e2e file. The june-ts
 # scenarios then run on two more pairs chosen so that every Headscale CLI generation

@@ -2,8 +2,9 @@
 // only when their command runs; errors become exit codes here and only here.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, isJuneError, type ExitCodeValue } from './errors.js';
-import { renderTree } from './phases/workflow.js';
+import { EXIT_CODES, ExitCode, isJuneError, type ExitCodeValue } from './errors.js';
+import { renderTree } from './phases/engine.js';
+import { redact } from './ui/redact.js';
 import { WORKFLOWS, type WorkflowName } from './phases/workflows.js';
 import type { Runtime } from './commands/runtime.js';
 
@@ -21,15 +22,14 @@ function phaseTree(name: WorkflowName): string {
   return renderTree(WORKFLOWS[name] as never);
 }
 
-const EXIT_CODES_HELP = `Exit codes:
-  0    success
-  1    an external command or API call failed
-  2    a preflight check failed (missing binary, unreachable cluster, …)
-  3    invalid configuration, flags or phase selection (nothing was changed)
-  4    degraded: status/verify found something unhealthy
-  130  interrupted`;
+const EXIT_CODES_HELP = ['Exit codes:', ...EXIT_CODES.map((e) => `  ${String(e.code).padEnd(5)}${e.summary}`)].join('\n');
 
-export function buildProgram(rt: Runtime, run: (load: () => Promise<{ run: (raw: unknown, rt: Runtime) => Promise<void> }>, cmd: Command) => Promise<void>): Command {
+/** For scripts/gen-docs.mjs, which reads the built cli.js. */
+export { EXIT_CODES };
+
+type CommandModule = { run: (raw: unknown, rt: Runtime) => Promise<void> };
+
+export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModule>, cmd: Command) => Promise<void>): Command {
   const program = new Command('june-ts')
     .description('Put June Platform services on a private Headscale tailnet with Tailscale sidecars on Kubernetes.')
     .version(packageVersion(), '--version')
@@ -160,7 +160,6 @@ async function report(e: unknown, stderr: NodeJS.WritableStream, env: NodeJS.Pro
     stderr.write('(see `june-ts --help`)\n');
     return ExitCode.usage;
   }
-  const { redact } = await import('./ui/redact.js');
   const color = !('NO_COLOR' in env) && Boolean((stderr as { isTTY?: boolean }).isTTY);
   const red = (s: string) => (color ? `\u001b[31m${s}\u001b[39m` : s);
   if (isJuneError(e)) {

@@ -6,7 +6,7 @@ import type { HeadscaleClient } from './headscale/types.js';
 import type { HelmClient } from './helm/types.js';
 import type { Kubectl } from './kube/kubectl.js';
 import type { KubeClient } from './kube/types.js';
-import type { WriteGate } from './plan.js';
+import type { WriteGate } from './write-gate.js';
 import type { ProcessRunner } from './process/runner.js';
 import type { HostTailscale } from './tailscale/host.js';
 import type { Logger } from './ui/logger.js';

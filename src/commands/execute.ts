@@ -2,8 +2,8 @@
 // print the plan in dry-run, run the exit hooks.
 import type { WorkflowRun } from '../context.js';
 import { InterruptedError } from '../errors.js';
-import type { PhasePlan } from '../plan.js';
-import { runPhases, selectPhases, type Phase, type SelectOptions } from '../phases/workflow.js';
+import type { PhasePlan } from '../write-gate.js';
+import { runPhases, selectPhases, type Phase, type SelectOptions } from '../phases/engine.js';
 import { renderPlanJson, renderPlanText } from '../ui/plan.js';
 import type { GlobalOptions } from './options.js';
 import { takeRunLock } from './run-lock.js';
@@ -17,12 +17,12 @@ export async function executeWorkflow<D>(
   g: GlobalOptions,
   select: SelectOptions,
 ): Promise<PhasePlan[]> {
-  let running: ReadonlySet<string> | undefined;
-  const run: WorkflowRun<D> = { ...ctx, data, willRun: (id) => running?.has(id) ?? true };
+  const running = new Set<string>();
+  const run: WorkflowRun<D> = { ...ctx, data, willRun: (id) => running.has(id) };
   const selection = selectPhases(tree, select, run, ctx.command);
-  running = new Set(selection.filter((s) => s.status === 'run').map((s) => s.phase.id));
+  for (const s of selection) if (s.status === 'run') running.add(s.phase.id);
   const log = ctx.log;
-  let plans: PhasePlan[] = [];
+  let plans: PhasePlan[];
   try {
     if (ctx.gate.mode === 'off') await takeRunLock(ctx);
     plans = await runPhases(selection, run, ctx.gate, ctx.signal, {

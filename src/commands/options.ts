@@ -1,7 +1,7 @@
 // The global options every command accepts (zod), and how command options are parsed.
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import type { DryRunMode } from '../plan.js';
+import type { DryRunMode } from '../write-gate.js';
 
 export const globalOptionsSchema = z
   .object({

@@ -7,7 +7,7 @@ import type { Config } from '../config/load.js';
 import { keyDurationMs } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { rotateData, servicesDue } from '../phases/rotate.js';
-import { splitIds } from '../phases/workflow.js';
+import { splitIds } from '../phases/engine.js';
 import { WORKFLOWS } from '../phases/workflows.js';
 import { executeWorkflow } from './execute.js';
 import { globalOptionsSchema, parseOptions } from './options.js';

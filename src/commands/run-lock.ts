@@ -9,7 +9,10 @@ export const RUN_LOCK = { namespace: 'default', name: 'june-ts-lock', seconds: 6
 export async function takeRunLock(ctx: Context): Promise<void> {
   // Start `helm version` (memoized; preflight reads it) while client-node loads. Its
   // failure is reported by preflight, not here.
-  void ctx.helm().then((h) => h.major()).catch(() => undefined);
+  void ctx
+    .helm()
+    .then((h) => h.major())
+    .catch(() => undefined);
   const kube = await ctx.kube();
   await kube.serverVersion(); // a clear "cannot reach the API server" before anything else
   const holder = `${hostname()}/${process.pid}/${ctx.command}`;

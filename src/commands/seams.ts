@@ -3,7 +3,7 @@
 // @kubernetes/client-node and `status` never loads helm's code.
 import type { Config } from '../config/load.js';
 import type { Context } from '../context.js';
-import type { WriteGate } from '../plan.js';
+import type { WriteGate } from '../write-gate.js';
 import type { ProcessRunner } from '../process/runner.js';
 import type { Logger } from '../ui/logger.js';
 import { once } from '../util/concurrency.js';
@@ -44,7 +44,12 @@ export function makeSeams(config: Config, gate: WriteGate, runner: ProcessRunner
         transport: 'exec',
         runner,
         gate,
-        kubectl: { kubectl: config.kube.kubectl, kubeconfig: config.kube.kubeconfig, context: config.kube.context, namespace: config.headscale.namespace },
+        kubectl: {
+          kubectl: config.kube.kubectl,
+          kubeconfig: config.kube.kubeconfig,
+          context: config.kube.context,
+          namespace: config.headscale.namespace,
+        },
       });
     }),
     tailscale: once(async () => {

@@ -1,7 +1,7 @@
 // The configuration a command runs with, and the Context built from it.
 import { loadConfig, type Config } from '../config/load.js';
 import type { Context } from '../context.js';
-import { WriteGate } from '../plan.js';
+import { WriteGate } from '../write-gate.js';
 import { ExecaRunner } from '../process/runner.js';
 import type { Logger } from '../ui/logger.js';
 import type { GlobalOptions } from './options.js';

@@ -7,7 +7,15 @@ import type { HeadscaleVersion } from '../headscale/types.js';
 import { collectHealth, type HealthReport, type ServiceReport } from '../health/report.js';
 import type { ReleaseInfo } from '../helm/types.js';
 import type { SecretInfo } from '../kube/types.js';
-import { HEADSCALE_CONFIGMAP, HEADSCALE_DEPLOYMENT, SIDECAR_CONTAINER, authKeyEntry, sidecarServiceAccount, stateSecretName, workloadName } from '../names.js';
+import {
+  HEADSCALE_CONFIGMAP,
+  HEADSCALE_DEPLOYMENT,
+  SIDECAR_CONTAINER,
+  authKeyEntry,
+  sidecarServiceAccount,
+  stateSecretName,
+  workloadName,
+} from '../names.js';
 import type { Check } from './check.js';
 
 function headscaleAndSecretChecks(report: HealthReport, config: Config): Check[] {
@@ -17,7 +25,7 @@ function headscaleAndSecretChecks(report: HealthReport, config: Config): Check[]
       name: 'Headscale reachable',
       ok: report.headscale.healthy,
       level: 'error',
-      detail: report.headscale.healthy ? `${report.headscale.version}` : report.headscale.error ?? 'unreachable',
+      detail: report.headscale.healthy ? `${report.headscale.version}` : (report.headscale.error ?? 'unreachable'),
       fix: `kubectl -n ${config.headscale.namespace} get pods; kubectl -n ${config.headscale.namespace} logs deployment/${HEADSCALE_DEPLOYMENT} -c headscale`,
     },
     {
@@ -46,11 +54,13 @@ function authKeyRefsCheck(values: Record<string, unknown> | null, secret: Secret
   const refs = ((values?.tailscale as { authKeyRefs?: Record<string, string> } | undefined)?.authKeyRefs ?? {}) as Record<string, string>;
   const mismatched = config.services.filter((s) => (refs[s] ?? authKeyEntry(s)) !== authKeyEntry(s) || !(authKeyEntry(s) in secret.data));
   return {
-    name: 'Secret keys match the chart\'s authKeyRefs',
+    name: "Secret keys match the chart's authKeyRefs",
     ok: mismatched.length === 0,
     level: 'error',
     detail: mismatched.length
-      ? mismatched.map((s) => `${s}: chart reads '${refs[s] ?? authKeyEntry(s)}', Secret has ${Object.keys(secret.data).join(', ') || 'no keys'}`).join('; ')
+      ? mismatched
+          .map((s) => `${s}: chart reads '${refs[s] ?? authKeyEntry(s)}', Secret has ${Object.keys(secret.data).join(', ') || 'no keys'}`)
+          .join('; ')
       : 'all present',
     fix: 'june-ts deploy-sidecars (writes the entries and the matching authKeyRefs)',
   };
@@ -63,7 +73,9 @@ function keyFormatCheck(service: string, value: string, version: HeadscaleVersio
     name: `${service}: key format`,
     ok: formatOk,
     level: 'error',
-    detail: formatOk ? 'matches the Headscale version' : `Headscale ${version.raw} ${wantHs ? 'issues hskey-auth-… keys' : 'does not issue hskey- keys'}; this key comes from another version or server`,
+    detail: formatOk
+      ? 'matches the Headscale version'
+      : `Headscale ${version.raw} ${wantHs ? 'issues hskey-auth-… keys' : 'does not issue hskey- keys'}; this key comes from another version or server`,
     fix: 'june-ts deploy-sidecars (re-mints keys Headscale does not know)',
   };
 }
@@ -82,7 +94,9 @@ function keyAndNodeChecks(s: ServiceReport, ns: string): Check[] {
       name: `${s.service}: node registered and online`,
       ok: Boolean(s.node?.online),
       level: 'error',
-      detail: s.node ? `${s.node.online ? 'online' : 'offline'} (id ${s.node.id}, last seen ${s.node.lastSeen ?? 'never'})` : `no node named ${workloadName(s.service)}`,
+      detail: s.node
+        ? `${s.node.online ? 'online' : 'offline'} (id ${s.node.id}, last seen ${s.node.lastSeen ?? 'never'})`
+        : `no node named ${workloadName(s.service)}`,
       fix: `kubectl -n ${ns} logs deployment/${workloadName(s.service)} -c ${SIDECAR_CONTAINER}`,
     },
   ];
@@ -96,7 +110,10 @@ async function sidecarRunningCheck(ctx: Context, s: ServiceReport): Promise<Chec
   const [events, logs] = await Promise.all([kubectl.warningEvents(ns), kubectl.logs(ns, name, SIDECAR_CONTAINER, 5)]);
   const ev = events.filter((l) => l.startsWith(name)).slice(-3);
   const lg = logs.slice(-5);
-  const evidence = [ev.length ? `\n      events: ${ev.join('\n              ')}` : '', lg.length ? `\n      log: ${lg.join('\n           ')}` : ''].join('');
+  const evidence = [
+    ev.length ? `\n      events: ${ev.join('\n              ')}` : '',
+    lg.length ? `\n      log: ${lg.join('\n           ')}` : '',
+  ].join('');
   return {
     name: `${s.service}: sidecar running`,
     ok: false,
@@ -127,7 +144,13 @@ async function stateSecretRbacCheck(ctx: Context, service: string): Promise<Chec
   };
 }
 
-async function serviceChecks(ctx: Context, s: ServiceReport, healthy: boolean, version: HeadscaleVersion | undefined, secret: SecretInfo | null): Promise<Check[]> {
+async function serviceChecks(
+  ctx: Context,
+  s: ServiceReport,
+  healthy: boolean,
+  version: HeadscaleVersion | undefined,
+  secret: SecretInfo | null,
+): Promise<Check[]> {
   const checks: Check[] = [];
   const value = secret?.data[authKeyEntry(s.service)];
   if (version && value) checks.push(keyFormatCheck(s.service, value, version));
@@ -151,7 +174,10 @@ async function magicDnsCheck(cm: Record<string, string>, config: Config): Promis
     name: 'MagicDNS base domain',
     ok: base === config.tailnetDomain,
     level: 'error',
-    detail: base === config.tailnetDomain ? base : `${HEADSCALE_CONFIGMAP} has dns.base_domain=${base ?? '(none)'}, config has TAILNET_DOMAIN=${config.tailnetDomain}`,
+    detail:
+      base === config.tailnetDomain
+        ? base
+        : `${HEADSCALE_CONFIGMAP} has dns.base_domain=${base ?? '(none)'}, config has TAILNET_DOMAIN=${config.tailnetDomain}`,
     fix: 'set TAILNET_DOMAIN to match, or re-run `june-ts install --only 11-headscale` to update the Headscale config',
   };
 }

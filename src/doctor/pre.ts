@@ -43,7 +43,14 @@ export async function preChecks(ctx: Context): Promise<Check[]> {
   const checks = await Promise.all([
     binaryCheck(ctx, 'kubectl', config.kube.kubectl, ['version', '--client', '-o', 'json'], true, 'install kubectl (or set KUBECTL)'),
     binaryCheck(ctx, 'helm', config.helm, ['version', '--short'], true, 'install Helm 3 or 4 (or set HELM)'),
-    binaryCheck(ctx, 'tailscale', config.tailscale.bin, ['version'], false, 'install Tailscale for 11.5-tailnet-host, or skip that phase with --skip 11.5-tailnet-host'),
+    binaryCheck(
+      ctx,
+      'tailscale',
+      config.tailscale.bin,
+      ['version'],
+      false,
+      'install Tailscale for 11.5-tailnet-host, or skip that phase with --skip 11.5-tailnet-host',
+    ),
   ]);
   const helmCheck = checks[1]!;
   if (helmCheck.ok && !/^v[34]\./.test(helmCheck.detail)) {

@@ -38,9 +38,10 @@ export function sameValues(a: unknown, b: unknown): boolean {
 export function stuckRelease(info: ReleaseInfo | null, spec: ReleaseRef): PreflightError | undefined {
   if (!info?.status.startsWith('pending-')) return undefined;
   const ns = `-n ${spec.namespace}`;
-  const fix = info.status === 'pending-install'
-    ? `\`helm uninstall ${spec.release} ${ns}\` (its first install never finished)`
-    : `\`helm rollback ${spec.release} ${ns}\` (back to the revision before ${info.revision}; see \`helm history ${spec.release} ${ns}\`)`;
+  const fix =
+    info.status === 'pending-install'
+      ? `\`helm uninstall ${spec.release} ${ns}\` (its first install never finished)`
+      : `\`helm rollback ${spec.release} ${ns}\` (back to the revision before ${info.revision}; see \`helm history ${spec.release} ${ns}\`)`;
   return new PreflightError(
     `release ${spec.release} in ${spec.namespace} is ${info.status} (revision ${info.revision}): a Helm operation on it was interrupted, or is still running`,
     { hint: `if no helm command is working on it, run ${fix}, then re-run june-ts` },

@@ -30,7 +30,10 @@ export async function sidecarHealth(ctx: SidecarReads, services: readonly string
   const kube = await ctx.kube();
   const hs = await ctx.headscale();
   const ns = ctx.config.platform.namespace;
-  const [nodes, deployments] = await Promise.all([hs.listNodes(), Promise.all(services.map((s) => kube.getDeployment(ns, workloadName(s))))]);
+  const [nodes, deployments] = await Promise.all([
+    hs.listNodes(),
+    Promise.all(services.map((s) => kube.getDeployment(ns, workloadName(s)))),
+  ]);
   return Promise.all(
     services.map(async (service, i) => {
       const d = deployments[i];
@@ -38,7 +41,9 @@ export async function sidecarHealth(ctx: SidecarReads, services: readonly string
       if (!d) deployment = 'missing';
       else if (!d.containers.includes(SIDECAR_CONTAINER)) deployment = 'no-sidecar';
       else {
-        const selector = Object.entries(d.podLabels).map(([k, v]) => `${k}=${v}`).join(',');
+        const selector = Object.entries(d.podLabels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',');
         const pods = (await kube.listPods(ns, selector)).filter((p) => !p.deletionTimestamp);
         const ready = pods.filter((p) => p.containers.find((c) => c.name === SIDECAR_CONTAINER)?.ready);
         if (ready.length < d.replicas || d.updatedReplicas < d.replicas) deployment = 'rolling';

@@ -4,7 +4,7 @@
 // the dialect of the detected generation (./dialects.ts); how to send it, of the wire.
 
 import { ExternalError, UsageError } from '../errors.js';
-import type { WriteGate } from '../plan.js';
+import type { WriteGate } from '../write-gate.js';
 import { redactor } from '../ui/redact.js';
 import { mapLimit } from '../util/concurrency.js';
 import { DRY_RUN_ID, dryRunKey, isNumericId, parseDuration, validateUserName } from './common.js';

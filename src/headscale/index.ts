@@ -6,7 +6,7 @@
 // ./http-wire.ts), speaking the dialect of the detected version (./dialects.ts).
 
 import { UsageError } from '../errors.js';
-import type { WriteGate } from '../plan.js';
+import type { WriteGate } from '../write-gate.js';
 import type { ProcessRunner } from '../process/runner.js';
 import { Headscale } from './client.js';
 import { CliWire, kubectlExecPrefix, type KubectlExecOptions } from './cli-wire.js';

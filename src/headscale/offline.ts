@@ -2,7 +2,7 @@
 // the configured one (or an assumed current release), writes are recorded by the gate.
 
 import { BugError } from '../errors.js';
-import type { WriteGate } from '../plan.js';
+import type { WriteGate } from '../write-gate.js';
 import { DRY_RUN_ID, dryRunKey, parseDuration, validateUserName } from './common.js';
 import { dialectOf } from './dialects.js';
 import { assumedVersion } from './types.js';

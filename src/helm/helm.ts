@@ -4,8 +4,9 @@ import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExternalError, PreflightError, UsageError } from '../errors.js';
-import type { WriteGate } from '../plan.js';
+import type { WriteGate } from '../write-gate.js';
 import type { ProcessRunner } from '../process/runner.js';
+import { parseReleaseList, parseValues } from './schemas.js';
 import type { HelmClient, ReleaseInfo, UpgradeRequest } from './types.js';
 
 export interface HelmOptions {
@@ -68,7 +69,6 @@ export class HelmCli implements HelmClient {
     const { stdout } = await this.o.runner.run(this.o.bin, [
       'list', '--namespace', namespace, '--deployed', '--failed', '--pending', '--filter', `^${release}$`, '--output', 'json', ...this.kubeFlags(),
     ]);
-    const { parseReleaseList } = await import('./schemas.js');
     const found = parseReleaseList(stdout).find((r) => r.name === release);
     return found ?? null;
   }
@@ -83,7 +83,6 @@ export class HelmCli implements HelmClient {
       if (/not found/i.test(res.stderr)) return null;
       throw new ExternalError(`helm get values ${release} failed: ${res.stderr.trim()}`, { stderr: res.stderr, exitCode: res.exitCode });
     }
-    const { parseValues } = await import('./schemas.js');
     return parseValues(res.stdout);
   }
 
@@ -104,9 +103,9 @@ export class HelmCli implements HelmClient {
 
   /**
    * Applies the chart and returns without waiting: the caller waits for the rollout itself
-   * (concurrently, through the Kubernetes seam) and rolls back on failure. Helm 4's own
-   * --wait (kstatus watcher, forced on by --rollback-on-failure) took 3x longer than the
-   * rollout itself for 20 Deployments, and Helm 3's --atomic polls every 2 s.
+   * (concurrently, through the Kubernetes seam) and rolls back on failure, rather than
+   * Helm's own --wait (Helm 4's watcher is forced on by --rollback-on-failure and is slow
+   * for many Deployments; Helm 3's --atomic polls every 2 s).
    */
   async upgradeInstall(req: UpgradeRequest): Promise<void> {
     const flags = ['--namespace', req.namespace, '--create-namespace', ...timeoutFlag(req.timeoutMs), ...this.kubeFlags()];

@@ -1,7 +1,7 @@
 // KubeClient over @kubernetes/client-node. Loaded only by commands that talk to a cluster.
 import * as k8s from '@kubernetes/client-node';
 import { ApiUnreachableError, ExternalError, InterruptedError, PreflightError, UsageError } from '../errors.js';
-import type { WriteGate } from '../plan.js';
+import type { WriteGate } from '../write-gate.js';
 import { redactor } from '../ui/redact.js';
 import { acquireLease } from './lease.js';
 import { toDeploymentInfo, toPodInfo, toSecretInfo } from './mappers.js';

@@ -27,7 +27,10 @@ export class KubectlCli implements Kubectl {
   constructor(private readonly o: KubectlOptions) {}
 
   private run(...args: string[]) {
-    const flags = [...(this.o.kubeconfig ? ['--kubeconfig', this.o.kubeconfig] : []), ...(this.o.context ? ['--context', this.o.context] : [])];
+    const flags = [
+      ...(this.o.kubeconfig ? ['--kubeconfig', this.o.kubeconfig] : []),
+      ...(this.o.context ? ['--context', this.o.context] : []),
+    ];
     return this.o.runner.run(this.o.bin, [...flags, ...args], { allowFailure: true });
   }
 

@@ -16,9 +16,15 @@ export interface LeaseApi {
 }
 
 /** Takes the Lease or throws PreflightError naming the holder; returns release(). */
-export async function acquireLease(api: LeaseApi, namespace: string, name: string, holder: string, durationSeconds: number): Promise<() => Promise<void>> {
+export async function acquireLease(
+  api: LeaseApi,
+  namespace: string,
+  name: string,
+  holder: string,
+  durationSeconds: number,
+): Promise<() => Promise<void>> {
   const coord = api.coord;
-      const now = () => new k8s.V1MicroTime(Date.now());
+  const now = () => new k8s.V1MicroTime(Date.now());
   const spec = () => ({ holderIdentity: holder, leaseDurationSeconds: durationSeconds, acquireTime: now(), renewTime: now() });
   try {
     await api.call('create lease', () => coord.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } }));
@@ -43,27 +49,35 @@ export async function acquireLease(api: LeaseApi, namespace: string, name: strin
       await api.call('take over lease', () => coord.replaceNamespacedLease({ name, namespace, body: current }));
     } catch (e2) {
       if (statusOf(e2) === 409) {
-        throw new PreflightError(`another june-ts run took the lock (Lease ${namespace}/${name}) at the same moment`, { hint: 'wait for it to finish' });
+        throw new PreflightError(`another june-ts run took the lock (Lease ${namespace}/${name}) at the same moment`, {
+          hint: 'wait for it to finish',
+        });
       }
       api.fail(`take over Lease ${namespace}/${name}`, e2);
     }
   }
-  const timer = setInterval(() => {
-    void coord
-      .readNamespacedLease({ name, namespace })
-      .then((l) => {
-        if (l.spec?.holderIdentity !== holder) return;
-        l.spec.renewTime = now();
-        return coord.replaceNamespacedLease({ name, namespace, body: l });
-      })
-      .catch(() => {});
-  }, (durationSeconds * 1000) / 3);
+  const timer = setInterval(
+    () => {
+      void coord
+        .readNamespacedLease({ name, namespace })
+        .then((l) => {
+          if (l.spec?.holderIdentity !== holder) return;
+          l.spec.renewTime = now();
+          return coord.replaceNamespacedLease({ name, namespace, body: l });
+        })
+        .catch(() => {});
+    },
+    (durationSeconds * 1000) / 3,
+  );
   timer.unref();
   return async () => {
     clearInterval(timer);
     try {
-      const l = await withRetry('read lease', () => coord.readNamespacedLease({ name, namespace }), api.releaseRetry, realClock, { onRetry: api.onRetry });
-      if (l.spec?.holderIdentity === holder) await withRetry('delete lease', () => coord.deleteNamespacedLease({ name, namespace }), api.releaseRetry);
+      const l = await withRetry('read lease', () => coord.readNamespacedLease({ name, namespace }), api.releaseRetry, realClock, {
+        onRetry: api.onRetry,
+      });
+      if (l.spec?.holderIdentity === holder)
+        await withRetry('delete lease', () => coord.deleteNamespacedLease({ name, namespace }), api.releaseRetry);
     } catch {
       /* an expired lease is harmless */
     }

@@ -1,6 +1,6 @@
 // KubeClient for the static dry-run: no cluster is contacted. Reads see an empty cluster,
 // writes are recorded as plan entries, so the plan shows every write as on a fresh install.
-import type { WriteGate } from '../plan.js';
+import type { WriteGate } from '../write-gate.js';
 import type { ApplySecret, DeploymentInfo, KubeClient, PodInfo, PodManifest, PodTemplateSpec, SecretInfo } from './types.js';
 
 export class OfflineKube implements KubeClient {

@@ -32,7 +32,16 @@ export function errnoOf(e: unknown): string | undefined {
 }
 
 /** Errors of the connection itself: the API server is down, restarting or unreachable. */
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
 /** HTTP answers worth another try: throttling and a server that is starting or overloaded. */
 const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
 

@@ -20,7 +20,7 @@ export async function waitForRollout(
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeoutMs;
   let pending = names;
   while (pending.length) {
     const states = await Promise.all(pending.map((n) => getDeployment(namespace, n)));
@@ -28,9 +28,13 @@ export async function waitForRollout(
     if (!pending.length) return;
     if (signal?.aborted) throw new InterruptedError();
     if (Date.now() > deadline) {
-      throw new ExternalError(`Deployments not rolled out after ${Math.round(timeoutMs / 1000)}s: ${pending.join(', ')}`, {}, {
-        hint: `inspect with: kubectl -n ${namespace} get pods; kubectl -n ${namespace} describe deployment ${pending[0]}`,
-      });
+      throw new ExternalError(
+        `Deployments not rolled out after ${Math.round(timeoutMs / 1000)}s: ${pending.join(', ')}`,
+        {},
+        {
+          hint: `inspect with: kubectl -n ${namespace} get pods; kubectl -n ${namespace} describe deployment ${pending[0]}`,
+        },
+      );
     }
     // A short poll: every Deployment is read concurrently, one GET each, and most
     // rollouts june-ts starts finish within a few seconds.

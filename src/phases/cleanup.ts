@@ -7,7 +7,7 @@ import { HEADSCALE_DEPLOYMENT, HOST_USER, headscaleUser, stateSecretName } from 
 import { expireKeys } from './keys.js';
 import { mergeValues } from '../domain/release.js';
 import { applyRelease } from './release.js';
-import type { PhaseDef } from './workflow.js';
+import type { PhaseDef } from './engine.js';
 
 export const CLEANUP_ID = 'cleanup';
 

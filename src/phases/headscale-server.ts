@@ -1,7 +1,7 @@
 // Phase 11: deploy the Headscale server (helm/headscale) and check that it answers.
 import type { Context } from '../context.js';
 import { formatVersion } from '../headscale/types.js';
-import type { PhaseDef } from './workflow.js';
+import type { PhaseDef } from './engine.js';
 import { ensureRelease } from './release.js';
 
 export function headscaleValues(ctx: Pick<Context, 'config'>): Record<string, unknown> {

@@ -2,7 +2,7 @@
 // reachable. Read-only; in a static plan only the local checks can run.
 import type { WorkflowRun } from '../context.js';
 import { assertReleaseSettled } from '../domain/release.js';
-import type { PhaseDef } from './workflow.js';
+import type { PhaseDef } from './engine.js';
 
 type Chart = 'platform' | 'headscale';
 

@@ -14,7 +14,7 @@ import { ExternalError } from '../errors.js';
 import { proveKeys, type KeyProof } from './key-check.js';
 import { expireKeys } from './keys.js';
 import { discardUnsavedKeys, ensureUsersPhase, resolveKeysPhase, sidecarsData, waitForSidecars, writeSecretPhase, type SidecarsData } from './sidecars.js';
-import { Handoff, type PhaseDef } from './workflow.js';
+import { Handoff, type PhaseDef } from './engine.js';
 
 export const ROTATE_ID = 'rotate';
 

@@ -13,14 +13,13 @@ import {
   SIDECAR_CONTAINER,
   authKeyEntry,
   headscaleUser,
-  tailnetHostname,
   workloadName,
 } from '../names.js';
 import { readMintedRecord, type ServiceKey } from '../domain/keys.js';
 import { readRetiredRecord, writeRetiredRecord, type RetiredRecord } from '../domain/retired-keys.js';
 import { PartialKeysError, expireKeys, resolveKeys } from './keys.js';
 import { ensureRelease } from './release.js';
-import { Handoff, type PhaseDef } from './workflow.js';
+import { Handoff, type PhaseDef } from './engine.js';
 
 export const SIDECARS_ID = '11.2-headscale-sidecars';
 

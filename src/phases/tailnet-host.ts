@@ -3,7 +3,7 @@ import type { WorkflowRun } from '../context.js';
 import { PreflightError, UsageError } from '../errors.js';
 import { HOST_USER } from '../names.js';
 import { redactor } from '../ui/redact.js';
-import type { PhaseDef } from './workflow.js';
+import type { PhaseDef } from './engine.js';
 
 export const TAILNET_HOST_ID = '11.5-tailnet-host';
 

@@ -7,7 +7,7 @@ import { preflightPhase } from './preflight.js';
 import { rotatePhases, type RotateData } from './rotate.js';
 import { SIDECARS_ID, sidecarsPhase, type SidecarsData } from './sidecars.js';
 import { tailnetHostPhase, type TailnetHostData } from './tailnet-host.js';
-import { buildTree, type Phase } from './workflow.js';
+import { buildTree, type Phase } from './engine.js';
 
 export type WorkflowName = 'install' | 'deploy-sidecars' | 'rotate-keys' | 'cleanup';
 

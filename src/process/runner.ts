@@ -31,11 +31,10 @@ export function formatCommand(file: string, args: readonly string[]): string {
   return redact([file, ...args].map(quote).join(' '));
 }
 
-/** Listener told of every command started, for --verbose and for counting spawns. */
+/** Listener told of every command started (--verbose prints them). */
 export type CommandListener = (command: string) => void;
 
 export class ExecaRunner implements ProcessRunner {
-  spawned = 0;
   constructor(
     private readonly onCommand?: CommandListener,
     /** Aborts every running command (SIGINT). */
@@ -45,7 +44,6 @@ export class ExecaRunner implements ProcessRunner {
   async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const { execa } = await import('execa');
     const command = formatCommand(file, args);
-    this.spawned++;
     this.onCommand?.(command);
     const result = await execa(file, args, {
       input: options.input ?? '',

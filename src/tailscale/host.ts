@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExternalError } from '../errors.js';
-import type { WriteGate } from '../plan.js';
+import type { WriteGate } from '../write-gate.js';
 import type { ProcessRunner } from '../process/runner.js';
 
 export interface HostStatus {

@@ -12,12 +12,6 @@ export interface LoggerOptions {
   stderr?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
-export interface Spinner {
-  succeed(text: string): void;
-  fail(text: string): void;
-  stop(): void;
-}
-
 export class Logger {
   readonly c: ChalkInstance;
   readonly verbosity: Verbosity;
@@ -56,25 +50,5 @@ export class Logger {
   /** Only with --verbose: each command run, redacted. */
   debug(text: string): void {
     if (this.verbosity === 'verbose') this.err.write(`${this.c.dim(redact(text))}\n`);
-  }
-
-  /** An ora spinner on a TTY; plain start/end lines otherwise. */
-  async spin(text: string): Promise<Spinner> {
-    const plain: Spinner = {
-      succeed: (t) => this.success(t),
-      fail: (t) => this.err.write(`${this.c.red('✗')} ${redact(t)}\n`),
-      stop: () => {},
-    };
-    if (this.verbosity !== 'normal' || !this.err.isTTY || process.env.CI) {
-      if (this.verbosity !== 'quiet') this.info(`${this.c.cyan('›')} ${text}`);
-      return plain;
-    }
-    const { default: ora } = await import('ora');
-    const s = ora({ text: redact(text), stream: this.err as NodeJS.WriteStream, color: 'cyan' }).start();
-    return {
-      succeed: (t) => s.succeed(redact(t)),
-      fail: (t) => s.fail(redact(t)),
-      stop: () => s.stop(),
-    };
   }
 }

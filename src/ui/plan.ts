@@ -1,6 +1,6 @@
 // Renders a dry-run plan as text or JSON. Entries are already redacted by the WriteGate.
 import { stringify } from 'yaml';
-import type { DryRunMode, PhasePlan, PlanEntry } from '../plan.js';
+import type { DryRunMode, PhasePlan, PlanEntry } from '../write-gate.js';
 import type { Logger } from './logger.js';
 
 export interface PlanDocument {

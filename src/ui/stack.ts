@@ -1,8 +1,8 @@
 // Maps the stack of an internal error from the bundle (dist/*.js) back to src/*.ts with the
 // source maps scripts/build.mjs writes next to each output file. Loaded only on the
 // internal-error path: `--enable-source-maps` would make every run parse the maps of every
-// loaded chunk (measured +5 ms for --help, +20 ms for install --dry-run), this costs nothing
-// until a bug is reported. Frames without a map (node:internal, tests run from src/) are kept.
+// loaded chunk; this costs nothing until a bug is reported. Frames without a map
+// (node:internal, tests run from src/) are kept.
 import { readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { dirname, resolve } from 'node:path';

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExternalError, UsageError } from '../../src/errors.js';
 import { createHeadscaleClient, DRY_RUN_KEY, type HeadscaleClient, type HsUser } from '../../src/headscale/index.js';
-import { WriteGate, type PlanEntry } from '../../src/plan.js';
+import { WriteGate, type PlanEntry } from '../../src/write-gate.js';
 import { ExecaRunner, type ProcessRunner, type RunOptions } from '../../src/process/runner.js';
 import { haveHeadscale, HEADSCALE_TEST_VERSIONS, headscaleBinary, startHeadscale, type HeadscaleServer } from '../helpers/headscale-server.js';
 

@@ -2,7 +2,7 @@
 // that fail when a test did not hand in the one it expects to be used.
 import { loadConfig } from '../../src/config/load.js';
 import type { Context, WorkflowRun } from '../../src/context.js';
-import { WriteGate } from '../../src/plan.js';
+import { WriteGate } from '../../src/write-gate.js';
 import { Logger } from '../../src/ui/logger.js';
 
 const unexpected = (seam: string) => async (): Promise<never> => {

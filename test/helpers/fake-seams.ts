@@ -12,7 +12,14 @@ export class FakeKube implements Partial<KubeClient> {
   }
   async applySecret(s: ApplySecret) {
     this.applies++;
-    const info: SecretInfo = { name: s.name, namespace: s.namespace, data: { ...s.stringData }, labels: s.labels ?? {}, annotations: s.annotations ?? {}, resourceVersion: String(++this.rv) };
+    const info: SecretInfo = {
+      name: s.name,
+      namespace: s.namespace,
+      data: { ...s.stringData },
+      labels: s.labels ?? {},
+      annotations: s.annotations ?? {},
+      resourceVersion: String(++this.rv),
+    };
     this.secrets.set(`${s.namespace}/${s.name}`, info);
     return info;
   }

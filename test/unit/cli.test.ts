@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { flatten, renderTree, type Phase } from '../../src/phases/workflow.js';
+import { flatten, renderTree, type Phase } from '../../src/phases/engine.js';
 import { WORKFLOWS } from '../../src/phases/workflows.js';
 
 const ROOT = resolve(__dirname, '../..');
@@ -30,6 +30,7 @@ function cli(args: string[], options: { env?: Record<string, string>; nodeArgs?:
 }
 
 const NO_STACK = /^\s+at /m;
+// eslint-disable-next-line no-control-regex -- an ANSI escape sequence is what this looks for
 const ANSI = /\u001b\[/;
 
 describe('help and phases', () => {

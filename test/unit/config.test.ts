@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FIELDS } from '../../src/config/fields.js';
 import { BUNDLED_CHARTS, loadConfig, type Config, type LoadOptions } from '../../src/config/load.js';
-import { ConfigError, UsageError } from '../../src/errors.js';
+import { ConfigError } from '../../src/errors.js';
+import { expectUsageError } from '../helpers/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'june-ts-config-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -26,15 +27,7 @@ function fromFile(text: string, options: LoadOptions = {}): Config {
 const BASE = 'HEADSCALE_DOMAIN=headscale.example.com\n';
 
 function problemsOf(fn: () => unknown): string[] {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(ConfigError);
-  expect((err as ConfigError).exitCode).toBe(3);
-  return [...(err as ConfigError).problems];
+  return [...expectUsageError(fn, ConfigError).problems];
 }
 
 interface FieldCase {
@@ -416,19 +409,13 @@ describe('precedence: flags > environment > file > defaults', () => {
 
 describe('error reporting', () => {
   it('reports every bad field, one line each, in one ConfigError', () => {
-    let err: ConfigError | undefined;
-    try {
-      fromFile('HEADSCALE_DOMAIN=bad_domain\nHEADSCALE_NAMESPACE=Bad\nWAIT_TIMEOUT=0s\nKEY_EXPIRATION=soon\nENABLE_TAILSCALE_SIDECARS=perhaps\n');
-    } catch (e) {
-      err = e as ConfigError;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect(err!.problems).toHaveLength(5);
-    const keys = err!.problems.map((p) => p.split(':')[0]);
+    const err = expectUsageError(() => fromFile('HEADSCALE_DOMAIN=bad_domain\nHEADSCALE_NAMESPACE=Bad\nWAIT_TIMEOUT=0s\nKEY_EXPIRATION=soon\nENABLE_TAILSCALE_SIDECARS=perhaps\n'), ConfigError);
+    expect(err.problems).toHaveLength(5);
+    const keys = err.problems.map((p) => p.split(':')[0]);
     expect(new Set(keys)).toEqual(new Set(['HEADSCALE_DOMAIN', 'HEADSCALE_NAMESPACE', 'WAIT_TIMEOUT', 'KEY_EXPIRATION', 'ENABLE_TAILSCALE_SIDECARS']));
-    expect(err!.message.split('\n')).toEqual(['invalid configuration:', ...err!.problems.map((p) => `  - ${p}`)]);
-    expect(err!.hint).toContain('fix ');
-    expect(err!.hint).toContain('config.env');
+    expect(err.message.split('\n')).toEqual(['invalid configuration:', ...err.problems.map((p) => `  - ${p}`)]);
+    expect(err.hint).toContain('fix ');
+    expect(err.hint).toContain('config.env');
   });
 
   it('reports a missing HEADSCALE_DOMAIN together with other bad fields', () => {
@@ -446,16 +433,10 @@ describe('error reporting', () => {
   it('never puts a HEADSCALE_API_KEY value in a message or hint', () => {
     const secret = 'tOpSeCrEt value with spaces';
     for (const options of [{ env: { HEADSCALE_API_KEY: secret } }, {}] as LoadOptions[]) {
-      let err: ConfigError | undefined;
-      try {
-        const text = `${BASE}HEADSCALE_NAMESPACE=Bad\n${options.env ? '' : `HEADSCALE_API_KEY="${secret}"\n`}`;
-        fromFile(text, options);
-      } catch (e) {
-        err = e as ConfigError;
-      }
-      expect(err).toBeInstanceOf(ConfigError);
-      expect(err!.problems).toContain('HEADSCALE_API_KEY: the value is not an API key — create one with `headscale apikeys create`');
-      for (const text of [err!.message, err!.hint ?? '', ...err!.problems]) {
+      const text = `${BASE}HEADSCALE_NAMESPACE=Bad\n${options.env ? '' : `HEADSCALE_API_KEY="${secret}"\n`}`;
+      const err = expectUsageError(() => fromFile(text, options), ConfigError);
+      expect(err.problems).toContain('HEADSCALE_API_KEY: the value is not an API key — create one with `headscale apikeys create`');
+      for (const text of [err.message, err.hint ?? '', ...err.problems]) {
         expect(text).not.toContain('tOpSeCrEt');
       }
     }
@@ -485,29 +466,15 @@ describe('error reporting', () => {
 
   it('a missing explicit config file is a UsageError naming the path', () => {
     const path = join(tmp, 'nope', 'config.env');
-    let err: unknown;
-    try {
-      loadConfig({ configPath: path, env: { HEADSCALE_DOMAIN: 'hs.acme.io' } });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(UsageError);
+    const err = expectUsageError(() => loadConfig({ configPath: path, env: { HEADSCALE_DOMAIN: 'hs.acme.io' } }));
     expect(err).not.toBeInstanceOf(ConfigError);
-    expect((err as UsageError).exitCode).toBe(3);
-    expect((err as UsageError).message).toBe(`config file ${path} does not exist`);
-    expect((err as UsageError).hint).toBe('copy config.env.example to config.env and edit it, or pass --config PATH');
+    expect(err.message).toBe(`config file ${path} does not exist`);
+    expect(err.hint).toBe('copy config.env.example to config.env and edit it, or pass --config PATH');
   });
 
   it('a directory passed as config file is a UsageError', () => {
-    let err: unknown;
-    try {
-      loadConfig({ configPath: tmp, env: { HEADSCALE_DOMAIN: 'hs.acme.io' } });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(UsageError);
-    expect((err as UsageError).exitCode).toBe(3);
-    expect((err as UsageError).message).toBe(`config file ${tmp} is a directory`);
+    const err = expectUsageError(() => loadConfig({ configPath: tmp, env: { HEADSCALE_DOMAIN: 'hs.acme.io' } }));
+    expect(err.message).toBe(`config file ${tmp} is a directory`);
   });
 
   it('the default ./config.env may be absent', () => {
@@ -516,14 +483,8 @@ describe('error reporting', () => {
     const c = loadConfig({ cwd: dir, env: { HEADSCALE_DOMAIN: 'hs.acme.io' } });
     expect(c.configPath).toBeUndefined();
     expect(c.sources.HEADSCALE_DOMAIN).toBe('env');
-    let err: ConfigError | undefined;
-    try {
-      loadConfig({ cwd: dir, env: {} });
-    } catch (e) {
-      err = e as ConfigError;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect(err!.hint).toBe('create config.env from config.env.example, or pass --config PATH');
+    const err = expectUsageError(() => loadConfig({ cwd: dir, env: {} }), ConfigError);
+    expect(err.hint).toBe('create config.env from config.env.example, or pass --config PATH');
   });
 
   it('the default ./config.env is read from cwd when present', () => {

@@ -5,20 +5,27 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FIELDS } from '../../src/config/fields.js';
-import { flatten } from '../../src/phases/workflow.js';
+import { EXIT_CODES, ExitCode } from '../../src/errors.js';
+import { flatten } from '../../src/phases/engine.js';
 import { WORKFLOWS } from '../../src/phases/workflows.js';
 
 const ROOT = resolve(__dirname, '../..');
 
+interface Sections {
+  config: string;
+  commands: string;
+  'exit-codes': string;
+}
+
 interface Generator {
-  generate(): Promise<{ config: string; commands: string }>;
-  render(readme: string, sections: { config: string; commands: string }): string;
+  generate(): Promise<Sections>;
+  render(readme: string, sections: Sections): string;
   readSection(text: string, name: string): string | undefined;
   configSection(fields: readonly { key: string; default?: string; description: string; secret?: boolean }[]): string;
 }
 
 let gen: Generator;
-let sections: { config: string; commands: string };
+let sections: Sections;
 const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
 
 beforeAll(async () => {
@@ -34,6 +41,13 @@ describe('README generated sections', () => {
 
   it('the command reference is what scripts/gen-docs.mjs writes (run `npm run docs`)', () => {
     expect(gen.readSection(readme, 'commands')).toBe(sections.commands);
+  });
+
+  it('the exit-code table is what scripts/gen-docs.mjs writes from src/errors.ts (run `npm run docs`)', () => {
+    expect(gen.readSection(readme, 'exit-codes')).toBe(sections['exit-codes']);
+    const codes = sections['exit-codes'].split('\n').slice(2).map((r) => Number(/^\| (\d+) \|/.exec(r)?.[1]));
+    expect(codes).toEqual(EXIT_CODES.map((e) => e.code));
+    expect(new Set(codes)).toEqual(new Set(Object.values(ExitCode)));
   });
 
   it('regenerating leaves README.md unchanged', () => {

@@ -13,7 +13,7 @@ import { ClientNodeKube } from '../../src/kube/client.js';
 import { holderGone } from '../../src/kube/lease.js';
 import { API_RETRY, RetriesExhausted, errnoOf, isConnectionError, isTransient, statusOf, withRetry, type RetryClock } from '../../src/kube/retry.js';
 import { ApiUnreachableError, ExitCode, ExternalError, InterruptedError } from '../../src/errors.js';
-import type { WriteGate } from '../../src/plan.js';
+import type { WriteGate } from '../../src/write-gate.js';
 
 /** A clock that sleeps instantly and records the delays. */
 function fakeClock(costPerAttemptMs = 0): RetryClock & { delays: number[]; t: number } {

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
-import type { PhasePlan, PlanEntry } from '../../src/plan.js';
+import type { PhasePlan, PlanEntry } from '../../src/write-gate.js';
 
 const REPO = resolve(__dirname, '../..');
 const EXAMPLE = resolve(REPO, 'config.env.example');

@@ -8,12 +8,18 @@ import { HelmCli } from '../../src/helm/helm.js';
 import type { HelmClient, ReleaseInfo } from '../../src/helm/types.js';
 import { FakeRunner } from '../helpers/fake-runner.js';
 import type { KubeClient } from '../../src/kube/types.js';
-import { WriteGate, type PlanEntry } from '../../src/plan.js';
+import { WriteGate, type PlanEntry } from '../../src/write-gate.js';
 import { applyRelease } from '../../src/phases/release.js';
 import { preflightPhase } from '../../src/phases/preflight.js';
 import { testContext, testRun } from '../helpers/context.js';
 
-interface Faults { upgrade?: boolean; rollout?: boolean; rollback?: boolean; /** the failed upgrade recorded no revision (e.g. a render error) */ nothingRecorded?: boolean }
+interface Faults {
+  upgrade?: boolean;
+  rollout?: boolean;
+  rollback?: boolean;
+  /** the failed upgrade recorded no revision (e.g. a render error) */
+  nothingRecorded?: boolean;
+}
 
 function seams(faults: Faults = {}) {
   const calls: string[] = [];

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ExternalError, UsageError } from '../../../src/errors.js';
 import { createHeadscaleClient, DRY_RUN_KEY, OfflineHeadscale, type HsUser } from '../../../src/headscale/index.js';
-import { WriteGate, type PlanEntry } from '../../../src/plan.js';
+import { WriteGate, type PlanEntry } from '../../../src/write-gate.js';
 import { redact } from '../../../src/ui/redact.js';
 import { apiAnswer, fx, GENERATION, VERSIONS, type FixtureVersion } from './fixtures.js';
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ExternalError, UsageError } from '../../../src/errors.js';
 import { createHeadscaleClient, DRY_RUN_KEY, kubectlExecPrefix, type HsUser } from '../../../src/headscale/index.js';
-import { WriteGate, type PlanEntry } from '../../../src/plan.js';
+import { WriteGate, type PlanEntry } from '../../../src/write-gate.js';
 import { FakeRunner } from '../../helpers/fake-runner.js';
 import { cliRun, fx, GENERATION, VERSIONS, type FixtureVersion } from './fixtures.js';
 

@@ -2,8 +2,8 @@
 // (children joined with '/'), selection by --skip/--only, prerequisites checked before anything
 // runs, every failure reported with the phase id. This module stays light: `--help` renders
 // the phase tree from it.
-import { BugError, InterruptedError, JuneError, PhaseError, UsageError } from '../errors.js';
-import type { PhasePlan, PlanEntry, WriteGate } from '../plan.js';
+import { BugError, ExitCode, InterruptedError, JuneError, PhaseError, UsageError } from '../errors.js';
+import type { PhasePlan, PlanEntry, WriteGate } from '../write-gate.js';
 
 export interface PhaseDef<C> {
   /** Local id; the full id is the parent's full id + '/' + this. */
@@ -198,7 +198,8 @@ export async function runPhases<C>(
       hooks.onStart?.(s.phase as Phase<unknown>);
       await gate.collect(entries, () => run(ctx));
     } catch (e) {
-      const error = e instanceof JuneError && !(e instanceof PhaseError) && e.exitCode !== 130 ? new PhaseError(s.phase.id, e) : e;
+      const wrap = e instanceof JuneError && !(e instanceof PhaseError) && e.exitCode !== ExitCode.interrupted;
+      const error = wrap ? new PhaseError(s.phase.id, e) : e;
       await undo(s.phase, ctx, error, signal);
       throw error;
     }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { WorkflowRun } from '../../src/context.js';
 import { ExternalError, InterruptedError, PhaseError, UsageError } from '../../src/errors.js';
-import { WriteGate } from '../../src/plan.js';
-import { buildTree, flatten, renderTree, runPhases, selectPhases, splitIds, type Phase, type PhaseDef, type SelectOptions } from '../../src/phases/workflow.js';
+import { WriteGate } from '../../src/write-gate.js';
+import { expectUsageError } from '../helpers/errors.js';
+import { buildTree, flatten, renderTree, runPhases, selectPhases, splitIds, type Phase, type PhaseDef, type SelectOptions } from '../../src/phases/engine.js';
 import { WORKFLOWS } from '../../src/phases/workflows.js';
 
 interface Ctx {
@@ -33,18 +34,6 @@ const IDS = flatten(TREE).map((p) => p.id);
 /** id → 'run' or the skip reason */
 function outcome<C>(tree: readonly Phase<C>[], options: SelectOptions, ctx: C, command = 'test'): Record<string, string> {
   return Object.fromEntries(selectPhases(tree, options, ctx, command).map((s) => [s.phase.id, s.status === 'run' ? 'run' : `skipped: ${s.reason}`]));
-}
-
-function expectUsage(fn: () => unknown): UsageError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(UsageError);
-  expect((err as UsageError).exitCode).toBe(3);
-  return err as UsageError;
 }
 
 const run = (...ids: string[]) => Object.fromEntries(ids.map((i) => [i, 'run']));
@@ -116,24 +105,24 @@ describe('selectPhases on a synthetic tree', () => {
 
   it('an unknown id is a UsageError that lists the valid ids', () => {
     for (const flag of ['skip', 'only'] as const) {
-      const err = expectUsage(() => selectPhases(TREE, { [flag]: ['a,zz'] }, { ran: [] }, 'test'));
+      const err = expectUsageError(() => selectPhases(TREE, { [flag]: ['a,zz'] }, { ran: [] }, 'test'));
       expect(err.message).toBe(`--${flag} zz: no such phase in \`june-ts test\``);
       expect(err.hint).toBe(`valid phase ids:\n${IDS.map((i) => `  ${i}`).join('\n')}`);
     }
     // a local id is not a full id
-    expect(expectUsage(() => selectPhases(TREE, { skip: ['x'] }, { ran: [] }, 'test')).message).toBe('--skip x: no such phase in `june-ts test`');
+    expect(expectUsageError(() => selectPhases(TREE, { skip: ['x'] }, { ran: [] }, 'test')).message).toBe('--skip x: no such phase in `june-ts test`');
   });
 
   it('the same id in --skip and --only is an error', () => {
-    const err = expectUsage(() => selectPhases(TREE, { skip: ['bb'], only: ['a', 'bb'] }, { ran: [] }, 'test'));
+    const err = expectUsageError(() => selectPhases(TREE, { skip: ['bb'], only: ['a', 'bb'] }, { ran: [] }, 'test'));
     expect(err.message).toBe('phase bb is named by both --skip and --only');
   });
 
   it('a prerequisite filtered out while its dependant runs is an error naming both', () => {
-    const bySkip = expectUsage(() => selectPhases(TREE, { skip: ['a/x'] }, { ran: [] }, 'test'));
+    const bySkip = expectUsageError(() => selectPhases(TREE, { skip: ['a/x'] }, { ran: [] }, 'test'));
     expect(bySkip.message).toBe('phase a/y needs a/x, which is skipped (--skip a/x)');
     expect(bySkip.hint).toBe('also skip a/y, or stop skipping a/x');
-    const byOnly = expectUsage(() => selectPhases(TREE, { only: ['a/y'] }, { ran: [] }, 'test'));
+    const byOnly = expectUsageError(() => selectPhases(TREE, { only: ['a/y'] }, { ran: [] }, 'test'));
     expect(byOnly.message).toBe('phase a/y needs a/x, which is skipped (not selected by --only)');
   });
 });
@@ -179,12 +168,12 @@ describe('selectPhases on the real workflows', () => {
   });
 
   it('--skip 11.2-headscale-sidecars/users while keys runs is an error naming both', () => {
-    const err = expectUsage(() => selectPhases(WORKFLOWS.install, { skip: ['11.2-headscale-sidecars/users'] }, ctx(), 'install'));
+    const err = expectUsageError(() => selectPhases(WORKFLOWS.install, { skip: ['11.2-headscale-sidecars/users'] }, ctx(), 'install'));
     expect(err.message).toBe('phase 11.2-headscale-sidecars/keys needs 11.2-headscale-sidecars/users, which is skipped (--skip 11.2-headscale-sidecars/users)');
   });
 
   it('--only 11.2-headscale-sidecars/secret fails: it needs keys', () => {
-    const err = expectUsage(() => selectPhases(WORKFLOWS.install, { only: ['11.2-headscale-sidecars/secret'] }, ctx(), 'install'));
+    const err = expectUsageError(() => selectPhases(WORKFLOWS.install, { only: ['11.2-headscale-sidecars/secret'] }, ctx(), 'install'));
     expect(err.message).toBe('phase 11.2-headscale-sidecars/secret needs 11.2-headscale-sidecars/keys, which is skipped (not selected by --only)');
   });
 
@@ -194,13 +183,13 @@ describe('selectPhases on the real workflows', () => {
   });
 
   it('an unknown id lists the ids of that command', () => {
-    const err = expectUsage(() => selectPhases(WORKFLOWS['deploy-sidecars'], { skip: ['11-headscale'] }, ctx(), 'deploy-sidecars'));
+    const err = expectUsageError(() => selectPhases(WORKFLOWS['deploy-sidecars'], { skip: ['11-headscale'] }, ctx(), 'deploy-sidecars'));
     expect(err.message).toBe('--skip 11-headscale: no such phase in `june-ts deploy-sidecars`');
     expect(err.hint!.split('\n').slice(1).map((l) => l.trim())).toEqual(flatten(WORKFLOWS['deploy-sidecars']).map((p) => p.id));
   });
 
   it('rotate-keys: expire-old needs the proof of the new keys', () => {
-    expect(expectUsage(() => selectPhases(WORKFLOWS['rotate-keys'], { skip: ['rotate/prove'] }, ctx(), 'rotate-keys')).message).toBe(
+    expect(expectUsageError(() => selectPhases(WORKFLOWS['rotate-keys'], { skip: ['rotate/prove'] }, ctx(), 'rotate-keys')).message).toBe(
       'phase rotate/expire-old needs rotate/prove, which is skipped (--skip rotate/prove)',
     );
   });

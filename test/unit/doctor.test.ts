@@ -1,0 +1,118 @@
+// doctor's post-install checks over fake seams: which checks run for a healthy service and
+// a broken one, in which order, and the kubectl reads (can-i, events, logs) they make.
+import { describe, expect, it } from 'vitest';
+import { postChecks } from '../../src/doctor/post.js';
+import type { HelmClient } from '../../src/helm/types.js';
+import { KubectlCli } from '../../src/kube/kubectl.js';
+import type { DeploymentInfo, KubeClient } from '../../src/kube/types.js';
+import { testContext } from '../helpers/context.js';
+import { FakeHeadscale, FakeKube } from '../helpers/fake-seams.js';
+import { FakeRunner } from '../helpers/fake-runner.js';
+
+const deployment = (name: string, containers: string[]): DeploymentInfo => ({
+  name,
+  namespace: 'june-services',
+  replicas: 1,
+  readyReplicas: 1,
+  updatedReplicas: 1,
+  availableReplicas: 1,
+  currentReplicas: 1,
+  observedGeneration: 1,
+  generation: 1,
+  containers,
+  podLabels: { 'app.kubernetes.io/name': name },
+  maxSurge: 0,
+});
+
+class DoctorKube extends FakeKube {
+  deployments = new Map<string, DeploymentInfo>();
+  async getDeployment(_ns: string, name: string) {
+    return this.deployments.get(name) ?? null;
+  }
+  async listPods(_ns: string, selector: string) {
+    const name = selector.split('=')[1]!;
+    return [
+      {
+        name: `${name}-0`,
+        namespace: 'june-services',
+        phase: 'Running',
+        labels: {},
+        deletionTimestamp: undefined,
+        containers: [{ name: 'tailscale', ready: true, restartCount: 0 }],
+      },
+    ];
+  }
+  async getConfigMap() {
+    return { 'config.yaml': 'dns:\n  base_domain: tail.example.com\n' };
+  }
+}
+
+async function setup() {
+  const kube = new DoctorKube();
+  const hs = new FakeHeadscale();
+  const [orchestrator] = await hs.ensureUsers(['june-orchestrator', 'june-idp']);
+  const key = await hs.createPreAuthKey(orchestrator!, { reusable: true, expiration: '180d' });
+  hs.nodes.push({
+    id: '9',
+    name: 'june-orchestrator',
+    givenName: 'june-orchestrator',
+    user: 'june-orchestrator',
+    ipAddresses: ['100.64.0.1'],
+    online: true,
+  });
+  await kube.applySecret({ namespace: 'june-services', name: 'headscale-auth-keys', stringData: { 'june-orchestrator-authkey': key.key } });
+  kube.deployments.set('june-orchestrator', deployment('june-orchestrator', ['app', 'tailscale']));
+  kube.deployments.set('june-idp', deployment('june-idp', ['app']));
+  const runner = new FakeRunner()
+    .on('kubectl auth can-i', { stdout: 'yes\n' })
+    .on('kubectl -n june-services get events', { stdout: 'june-idp-0: Failed: no tailscale container\nother-0: BackOff: x\n' })
+    .on('kubectl -n june-services logs deployment/june-idp', { exitCode: 1, stderr: 'container tailscale not found' });
+  const helm: Partial<HelmClient> = {
+    values: async () => ({ tailscale: { enabled: true } }),
+    release: async (release, namespace) => ({ name: release, namespace, revision: 2, status: 'deployed', chart: `${release}-0.1.0` }),
+  };
+  const ctx = testContext({
+    runner,
+    kube: async () => kube as unknown as KubeClient,
+    kubectl: async () => new KubectlCli({ bin: 'kubectl', kubeconfig: undefined, context: undefined, runner }),
+    helm: async () => helm as HelmClient,
+    headscale: async () => hs,
+  });
+  return { ctx, runner };
+}
+
+describe('doctor post-install checks', () => {
+  it('runs each check family in order, with the fix for what failed', async () => {
+    const { ctx, runner } = await setup();
+    const checks = await postChecks(ctx);
+    expect(checks.map((c) => [c.name, c.ok])).toEqual([
+      ['Headscale reachable', true],
+      ['Secret june-services/headscale-auth-keys', true],
+      ['Helm release headscale/headscale settled', true],
+      ['Helm release june-services/june-platform settled', true],
+      ["Secret keys match the chart's authKeyRefs", false],
+      ['orchestrator: key format', true],
+      ['orchestrator: key valid', true],
+      ['orchestrator: node registered and online', true],
+      ['orchestrator: RBAC for the state Secret', true],
+      ['idp: key valid', false],
+      ['idp: node registered and online', false],
+      ['idp: sidecar running', false],
+      ['MagicDNS base domain', true],
+    ]);
+    const sidecar = checks.find((c) => c.name === 'idp: sidecar running')!;
+    expect(sidecar.detail).toBe('no-sidecar\n      events: june-idp-0: Failed: no tailscale container');
+    expect(sidecar.fix).toBe('june-ts deploy-sidecars');
+    expect(checks.find((c) => c.name === 'idp: key valid')!.fix).toBe('june-ts deploy-sidecars');
+    expect(
+      runner
+        .commandLines()
+        .filter((l) => l.includes('can-i'))
+        .sort(),
+    ).toEqual([
+      'kubectl auth can-i get secrets/june-orchestrator-tailscale-state -n june-services --as=system:serviceaccount:june-services:june-orchestrator-tailscale',
+      'kubectl auth can-i patch secrets/june-orchestrator-tailscale-state -n june-services --as=system:serviceaccount:june-services:june-orchestrator-tailscale',
+      'kubectl auth can-i update secrets/june-orchestrator-tailscale-state -n june-services --as=system:serviceaccount:june-services:june-orchestrator-tailscale',
+    ]);
+  });
+});

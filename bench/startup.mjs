@@ -42,7 +42,8 @@ export function measureStartup(runs = 15) {
       const t0 = process.hrtime.bigint();
       const res = spawnSync(process.execPath, contenders[i].args, { cwd: REPO, stdio: ['ignore', devnull, 'pipe'], env });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (res.status !== 0) process.stderr.write(`warning: ${contenders[i].cmd} exited ${res.status}: ${String(res.stderr).slice(0, 300)}\n`);
+      if (res.status !== 0)
+        process.stderr.write(`warning: ${contenders[i].cmd} exited ${res.status}: ${String(res.stderr).slice(0, 300)}\n`);
       samples[i].push(ms);
     }
   }
@@ -51,16 +52,21 @@ export function measureStartup(runs = 15) {
   const rows = contenders.map((c, i) => {
     const m = median(samples[i]);
     const ratio = m / base;
-    return { name: c.name, cmd: c.cmd, samples: samples[i], median: m, ratio, target: c.target, met: c.target === undefined ? undefined : ratio <= c.target };
+    return {
+      name: c.name,
+      cmd: c.cmd,
+      samples: samples[i],
+      median: m,
+      ratio,
+      target: c.target,
+      met: c.target === undefined ? undefined : ratio <= c.target,
+    };
   });
   return { rows, runs };
 }
 
 export function startupTable({ rows, runs }) {
-  const lines = [
-    `| command | median of ${runs} (ms) | min (ms) | ratio to \`node -e 0\` | target | |`,
-    '|---|---:|---:|---:|---|---|',
-  ];
+  const lines = [`| command | median of ${runs} (ms) | min (ms) | ratio to \`node -e 0\` | target | |`, '|---|---:|---:|---:|---|---|'];
   for (const r of rows) {
     lines.push(
       `| \`${r.cmd}\` | ${r.median.toFixed(1)} | ${Math.min(...r.samples).toFixed(1)} | ${r.ratio.toFixed(2)}× | ${r.target ? `≤ ${r.target}×` : '—'} | ${r.met === undefined ? '' : r.met ? 'met' : '**missed**'} |`,

@@ -54,7 +54,8 @@ const commonJsDynamicImports = {
       };
     });
     b.onEnd(() => {
-      if (process.argv.includes('--verbose')) process.stdout.write(`CommonJS packages imported dynamically: ${[...seen].join(', ') || 'none'}\n`);
+      if (process.argv.includes('--verbose'))
+        process.stdout.write(`CommonJS packages imported dynamically: ${[...seen].join(', ') || 'none'}\n`);
     });
   },
 };
@@ -85,7 +86,9 @@ const result = await build({
   plugins: [commonJsDynamicImports],
   // Bundled CommonJS (commander, yaml, dotenv, cross-spawn) calls require() for Node builtins;
   // an ES module has no require, so each output file gets one.
-  banner: { js: "import { createRequire as __june_createRequire } from 'node:module';\nconst require = __june_createRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __june_createRequire } from 'node:module';\nconst require = __june_createRequire(import.meta.url);",
+  },
   sourcemap: 'linked',
   sourcesContent: false,
   // Keep function and class names as in the source: bundling renames clashing bindings

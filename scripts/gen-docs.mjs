@@ -35,7 +35,10 @@ function optionRows(cmd) {
   return cmd.options
     .filter((o) => !o.hidden)
     .map((o) => {
-      const def = o.defaultValue === undefined || (Array.isArray(o.defaultValue) && o.defaultValue.length === 0) || o.negate ? '' : ` (default: ${code(String(o.defaultValue))})`;
+      const def =
+        o.defaultValue === undefined || (Array.isArray(o.defaultValue) && o.defaultValue.length === 0) || o.negate
+          ? ''
+          : ` (default: ${code(String(o.defaultValue))})`;
       const choices = o.argChoices ? ` (${o.argChoices.map(code).join(', ')})` : '';
       return `| ${code(o.flags)} | ${cell(`${o.description}${choices}${def}`)} |`;
     });
@@ -58,7 +61,13 @@ export function commandsSection(program, workflows, flatten) {
   for (const [name, tree] of Object.entries(workflows)) {
     const cmd = program.commands.find((c) => c.name() === name);
     const selectable = cmd?.options.some((o) => o.long === '--skip');
-    out.push('', `Phases of \`june-ts ${name}\` (\`june-ts phases ${name}\`${selectable ? '; ids for `--skip` and `--only`' : ''}):`, '', '| phase | description |', '|---|---|');
+    out.push(
+      '',
+      `Phases of \`june-ts ${name}\` (\`june-ts phases ${name}\`${selectable ? '; ids for `--skip` and `--only`' : ''}):`,
+      '',
+      '| phase | description |',
+      '|---|---|',
+    );
     for (const p of flatten(tree)) out.push(`| ${code(p.id)} | ${cell(p.description)} |`);
   }
   return out.join('\n');
@@ -85,7 +94,10 @@ export function readSection(text, name) {
   const i = text.indexOf(start);
   const j = text.indexOf(`<!-- ${name}:end -->`);
   if (i < 0 || j < i) return undefined;
-  return text.slice(i + start.length, j).replace(/^\n/, '').replace(/\n$/, '');
+  return text
+    .slice(i + start.length, j)
+    .replace(/^\n/, '')
+    .replace(/\n$/, '');
 }
 
 /** Every section, computed from the built code. */
@@ -97,7 +109,11 @@ export async function generate() {
     import(pathToFileURL(resolve(ROOT, 'dist/phases/engine.js')).href),
   ]);
   const program = buildProgram({}, async () => {});
-  return { config: configSection(FIELDS), commands: commandsSection(program, WORKFLOWS, flatten), 'exit-codes': exitCodesSection(EXIT_CODES) };
+  return {
+    config: configSection(FIELDS),
+    commands: commandsSection(program, WORKFLOWS, flatten),
+    'exit-codes': exitCodesSection(EXIT_CODES),
+  };
 }
 
 /** README text with every section regenerated. */

@@ -11,7 +11,14 @@ const dir = join(cacheDir, 'sandbox');
 const stateFile = join(dir, 'state.json');
 const daemonLog = join(dir, 'daemon.log');
 const self = fileURLToPath(import.meta.url);
-const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function printExports(s) {
@@ -33,7 +40,10 @@ function printExports(s) {
 async function up() {
   if (existsSync(stateFile)) {
     const s = JSON.parse(readFileSync(stateFile, 'utf8'));
-    if (alive(s.pid)) { printExports(s); return; }
+    if (alive(s.pid)) {
+      printExports(s);
+      return;
+    }
     await down(true);
   }
   mkdirSync(dir, { recursive: true });
@@ -42,8 +52,14 @@ async function up() {
   child.unref();
   const t0 = Date.now();
   while (!existsSync(stateFile)) {
-    if (!alive(child.pid)) { console.error(`sandbox failed to start:\n${readFileSync(daemonLog, 'utf8')}`); process.exit(1); }
-    if (Date.now() - t0 > 300_000) { console.error('sandbox start timed out; see ' + daemonLog); process.exit(1); }
+    if (!alive(child.pid)) {
+      console.error(`sandbox failed to start:\n${readFileSync(daemonLog, 'utf8')}`);
+      process.exit(1);
+    }
+    if (Date.now() - t0 > 300_000) {
+      console.error('sandbox start timed out; see ' + daemonLog);
+      process.exit(1);
+    }
     await sleep(300);
   }
   printExports(JSON.parse(readFileSync(stateFile, 'utf8')));
@@ -54,14 +70,43 @@ async function daemon() {
   const env = await startEnv({ name: 'sandbox', stateDir: join(dir, 'state'), logsDir: join(dir, 'logs') });
   writeFileSync(join(dir, 'apikey'), env.headscale.apiKey, { mode: 0o600 });
   let stopping = false;
-  const stop = async () => { if (stopping) return; stopping = true; await env.stop(); rmSync(stateFile, { force: true }); process.exit(0); };
-  process.removeAllListeners('SIGTERM'); process.removeAllListeners('SIGINT');
-  process.on('SIGTERM', stop); process.on('SIGINT', stop);
-  writeFileSync(stateFile, JSON.stringify({
-    pid: process.pid, kubeconfig: env.kubeconfig, context: env.context, binDir: env.binDir, helm: env.helmMajor, logsDir: env.logsDir, startMs: env.startMs,
-    hostSocket: env.host.socket, kwokWorkDir: join(env.root, 'kwok'), name: env.name, kwokctl: env.tools.kwokctl,
-    headscale: { version: env.headscale.version, url: env.headscale.url, configPath: env.headscale.configPath, apiKeyFile: join(dir, 'apikey') },
-  }, null, 2));
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await env.stop();
+    rmSync(stateFile, { force: true });
+    process.exit(0);
+  };
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  writeFileSync(
+    stateFile,
+    JSON.stringify(
+      {
+        pid: process.pid,
+        kubeconfig: env.kubeconfig,
+        context: env.context,
+        binDir: env.binDir,
+        helm: env.helmMajor,
+        logsDir: env.logsDir,
+        startMs: env.startMs,
+        hostSocket: env.host.socket,
+        kwokWorkDir: join(env.root, 'kwok'),
+        name: env.name,
+        kwokctl: env.tools.kwokctl,
+        headscale: {
+          version: env.headscale.version,
+          url: env.headscale.url,
+          configPath: env.headscale.configPath,
+          apiKeyFile: join(dir, 'apikey'),
+        },
+      },
+      null,
+      2,
+    ),
+  );
   console.log(`sandbox up (pid ${process.pid}) in ${env.startMs}ms`);
   setInterval(() => {}, 1 << 30);
 }
@@ -76,7 +121,14 @@ async function down(quiet = false) {
       if (alive(s.pid)) process.kill(s.pid, 'SIGKILL');
     }
     // belt and braces: the cluster's components are kwokctl-managed background processes
-    try { execFileSync(s.kwokctl, ['delete', 'cluster', '--name', s.name], { env: { ...process.env, KWOK_WORKDIR: s.kwokWorkDir }, stdio: 'ignore' }); } catch {}
+    try {
+      execFileSync(s.kwokctl, ['delete', 'cluster', '--name', s.name], {
+        env: { ...process.env, KWOK_WORKDIR: s.kwokWorkDir },
+        stdio: 'ignore',
+      });
+    } catch {
+      // already gone: nothing to delete
+    }
   }
   rmSync(dir, { recursive: true, force: true });
   if (!quiet) console.log(`sandbox down (removed ${dir})`);
@@ -86,4 +138,7 @@ const cmd = process.argv[2];
 if (cmd === 'up') await up();
 else if (cmd === 'down') await down();
 else if (cmd === '__daemon') await daemon();
-else { console.error('usage: node scripts/sandbox.mjs up|down'); process.exit(2); }
+else {
+  console.error('usage: node scripts/sandbox.mjs up|down');
+  process.exit(2);
+}

@@ -4,15 +4,25 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = process.argv[2];
-let passed = 0, failed = 0, skipped = 0;
+let passed = 0,
+  failed = 0,
+  skipped = 0;
 const rows = [];
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+for (const file of readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort()) {
   const r = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-  const p = r.numPassedTests ?? 0, f = r.numFailedTests ?? 0, s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  const p = r.numPassedTests ?? 0,
+    f = r.numFailedTests ?? 0,
+    s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   // a file that failed outside its tests (failed to load, a beforeAll threw: its tests then
   // show as skipped) counts as one failure of its own
-  const broken = (r.testResults ?? []).filter((t) => t.status === 'failed' && !(t.assertionResults ?? []).some((a) => a.status === 'failed')).length;
-  passed += p; failed += f + broken; skipped += s;
+  const broken = (r.testResults ?? []).filter(
+    (t) => t.status === 'failed' && !(t.assertionResults ?? []).some((a) => a.status === 'failed'),
+  ).length;
+  passed += p;
+  failed += f + broken;
+  skipped += s;
   rows.push(`  ${file.replace(/\.json$/, '').padEnd(24)} ${p} passed, ${f + broken} failed, ${s} skipped`);
 }
 console.log(rows.join('\n'));

@@ -36,7 +36,12 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModul
     .option('--config <path>', 'config file (dotenv format)', undefined)
     .option('--kubeconfig <path>', 'kubeconfig file (overrides KUBECONFIG)')
     .option('--context <name>', 'kubeconfig context (overrides KUBE_CONTEXT)')
-    .addOption(new Option('--dry-run [mode]', 'print the plan instead of changing anything: static (default, no cluster needed) or live (reads the cluster)'))
+    .addOption(
+      new Option(
+        '--dry-run [mode]',
+        'print the plan instead of changing anything: static (default, no cluster needed) or live (reads the cluster)',
+      ),
+    )
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('-v, --verbose', 'show every command run (secrets redacted)')
     .option('-q, --quiet', 'only errors and results')
@@ -44,7 +49,10 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModul
     .option('-y, --yes', 'do not ask for confirmation')
     .showSuggestionAfterError(true)
     .enablePositionalOptions(false)
-    .addHelpText('after', `\nPhases of \`june-ts install\`:\n${phaseTree('install')}\n\nConfiguration: config.env (see config.env.example); flags > environment > file > defaults.\n\n${EXIT_CODES_HELP}\n`);
+    .addHelpText(
+      'after',
+      `\nPhases of \`june-ts install\`:\n${phaseTree('install')}\n\nConfiguration: config.env (see config.env.example); flags > environment > file > defaults.\n\n${EXIT_CODES_HELP}\n`,
+    );
 
   const withPhases = (cmd: Command, name: WorkflowName) =>
     cmd
@@ -69,8 +77,14 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModul
     .command('rotate-keys')
     .description('Mint new pre-auth keys, prove each with a short-lived key-check node, then expire the old keys (no pod is restarted)')
     .option('--service <name>', 'rotate only this service (repeatable)', collect, [])
-    .option('--if-expiring-within <duration>', 'do nothing unless a key expires within this time (e.g. 30d); then rotate only those services')
-    .option('--restart', 're-register the sidecars: restart the Deployments and wait until the rollout has finished before expiring old keys')
+    .option(
+      '--if-expiring-within <duration>',
+      'do nothing unless a key expires within this time (e.g. 30d); then rotate only those services',
+    )
+    .option(
+      '--restart',
+      're-register the sidecars: restart the Deployments and wait until the rollout has finished before expiring old keys',
+    )
     .addHelpText('after', `\nPhases:\n${phaseTree('rotate-keys')}\n`)
     .action((_o, cmd: Command) => run(() => import('./commands/rotate-keys.js'), cmd));
 
@@ -90,7 +104,7 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModul
 
   program
     .command('doctor')
-    .description('Diagnose the spec\'s troubleshooting cases, each with its fix; --pre before install')
+    .description("Diagnose the spec's troubleshooting cases, each with its fix; --pre before install")
     .option('--pre', 'pre-install checks: binaries, versions, cluster, permissions')
     .action((_o, cmd: Command) => run(() => import('./commands/doctor.js'), cmd));
 
@@ -100,7 +114,11 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModul
     .argument('[command]', 'install, deploy-sidecars, rotate-keys or cleanup', 'install')
     .action((name: string) => {
       if (!(name in WORKFLOWS)) {
-        throw new CommanderError(ExitCode.usage, 'june-ts.usage', `error: unknown command '${name}' — use one of ${Object.keys(WORKFLOWS).join(', ')}\n`);
+        throw new CommanderError(
+          ExitCode.usage,
+          'june-ts.usage',
+          `error: unknown command '${name}' — use one of ${Object.keys(WORKFLOWS).join(', ')}\n`,
+        );
       }
       (rt.stdout ?? process.stdout).write(`${phaseTree(name as WorkflowName)}\n`);
     });

@@ -20,7 +20,12 @@ export const EXIT_CODES = [
     summary: 'invalid configuration, flags or phase selection (nothing was changed)',
     meaning: 'invalid configuration, flags or phase selection; nothing was changed',
   },
-  { name: 'degraded', code: 4, summary: 'degraded: status/verify found something unhealthy', meaning: 'degraded: `status` or a verify step found something unhealthy' },
+  {
+    name: 'degraded',
+    code: 4,
+    summary: 'degraded: status/verify found something unhealthy',
+    meaning: 'degraded: `status` or a verify step found something unhealthy',
+  },
   { name: 'interrupted', code: 130, summary: 'interrupted', meaning: 'interrupted (SIGINT/SIGTERM)' },
 ] as const;
 
@@ -48,7 +53,10 @@ export class UsageError extends JuneError {
 
 /** Config validation: one line per field. */
 export class ConfigError extends UsageError {
-  constructor(readonly problems: readonly string[], options: { hint?: string } = {}) {
+  constructor(
+    readonly problems: readonly string[],
+    options: { hint?: string } = {},
+  ) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, options);
   }
 }
@@ -95,7 +103,10 @@ export class InterruptedError extends JuneError {
 /** A failure inside a phase, carrying the phase id. Keeps the cause's exit code. */
 export class PhaseError extends JuneError {
   readonly exitCode: ExitCodeValue;
-  constructor(readonly phaseId: string, override readonly cause: JuneError) {
+  constructor(
+    readonly phaseId: string,
+    override readonly cause: JuneError,
+  ) {
     super(`phase ${phaseId}: ${cause.message}`, { hint: cause.hint, cause });
     this.exitCode = cause.exitCode;
   }

@@ -7,7 +7,16 @@ export type PlanEntry =
   | { kind: 'command'; argv: string[]; note?: string }
   | { kind: 'apply'; object: string; namespace?: string; manifest: unknown; note?: string }
   | { kind: 'delete'; object: string; namespace?: string; note?: string }
-  | { kind: 'helm'; action: 'upgrade --install' | 'uninstall' | 'rollback'; release: string; namespace: string; chart?: string; values?: unknown; flags?: string[]; note?: string }
+  | {
+      kind: 'helm';
+      action: 'upgrade --install' | 'uninstall' | 'rollback';
+      release: string;
+      namespace: string;
+      chart?: string;
+      values?: unknown;
+      flags?: string[];
+      note?: string;
+    }
   | { kind: 'headscale'; action: string; args: Record<string, unknown>; note?: string }
   | { kind: 'restart'; object: string; namespace: string; note?: string }
   | { kind: 'note'; text: string };

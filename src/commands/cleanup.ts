@@ -8,7 +8,9 @@ import { globalOptionsSchema, parseOptions } from './options.js';
 import { makeLogger, type Runtime } from './runtime.js';
 import { createContext, loadSettings } from './session.js';
 
-export const cleanupOptionsSchema = globalOptionsSchema.and(z.object({ purge: z.boolean().default(false), all: z.boolean().default(false) }));
+export const cleanupOptionsSchema = globalOptionsSchema.and(
+  z.object({ purge: z.boolean().default(false), all: z.boolean().default(false) }),
+);
 
 async function askOnTty(question: string): Promise<boolean> {
   const { createInterface } = await import('node:readline/promises');
@@ -28,7 +30,10 @@ export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   if (!ctx.gate.dryRun && !o.yes) {
     const what = `remove the Tailscale sidecars${o.purge || o.all ? ', the Headscale users' : ''}${o.all ? ' and Headscale itself' : ''} from ${ctx.config.platform.namespace}`;
     const tty = rt.stdinIsTTY ?? Boolean(process.stdin.isTTY);
-    if (!tty) throw new UsageError(`cleanup would ${what}; refusing without --yes when not on a terminal`, { hint: 're-run with --yes (or --dry-run to see the plan)' });
+    if (!tty)
+      throw new UsageError(`cleanup would ${what}; refusing without --yes when not on a terminal`, {
+        hint: 're-run with --yes (or --dry-run to see the plan)',
+      });
     const ok = await (rt.confirm ?? askOnTty)(`This will ${what}. Continue?`);
     if (!ok) {
       log.info('cleanup cancelled; nothing changed');

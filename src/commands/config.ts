@@ -16,5 +16,6 @@ export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   }
   log.print(`config file: ${c.configPath ?? '(none)'}`);
   const width = Math.max(...FIELDS.map((f) => f.key.length));
-  for (const f of FIELDS) log.print(`${f.key.padEnd(width)}  ${(resolved[f.key] ?? '-').padEnd(30)}  ${log.c.dim(c.sources[f.key] ?? 'default')}`);
+  for (const f of FIELDS)
+    log.print(`${f.key.padEnd(width)}  ${(resolved[f.key] ?? '-').padEnd(30)}  ${log.c.dim(c.sources[f.key] ?? 'default')}`);
 }

@@ -26,7 +26,10 @@ export const rotateKeysOptionsSchema = globalOptionsSchema.and(
         try {
           return { text: v, ms: keyDurationMs(v) };
         } catch {
-          ctx.addIssue({ code: 'custom', message: `--if-expiring-within: '${v}' is not a duration — use a number followed by h, d or w, e.g. 30d` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `--if-expiring-within: '${v}' is not a duration — use a number followed by h, d or w, e.g. 30d`,
+          });
           return z.NEVER;
         }
       }),

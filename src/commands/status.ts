@@ -52,8 +52,11 @@ export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   log.print(o.output === 'json' ? JSON.stringify(report, null, 2) : renderStatus(report, log));
   if (report.level === 'error') {
     const bad = report.services.filter((s) => s.level === 'error').map((s) => s.service);
-    throw new DegradedError(`tailnet degraded${bad.length ? `: ${bad.join(', ')}` : ''}${o.wait ? ` (after waiting ${Math.round(ctx.config.waitTimeoutMs / 1000)}s)` : ''}`, {
-      hint: 'run `june-ts doctor` for causes and fixes',
-    });
+    throw new DegradedError(
+      `tailnet degraded${bad.length ? `: ${bad.join(', ')}` : ''}${o.wait ? ` (after waiting ${Math.round(ctx.config.waitTimeoutMs / 1000)}s)` : ''}`,
+      {
+        hint: 'run `june-ts doctor` for causes and fixes',
+      },
+    );
   }
 }

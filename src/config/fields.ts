@@ -16,34 +16,93 @@ export interface FieldDoc {
 }
 
 const DECLARED = [
-  { key: 'HEADSCALE_DOMAIN', description: 'Public DNS name of the Headscale server (required unless HEADSCALE_URL is set).', example: 'headscale.ozzu.world' },
-  { key: 'HEADSCALE_URL', default: 'https://$HEADSCALE_DOMAIN', derived: true, description: 'Control URL the sidecars and the host log in to. http:// only for loopback or private IPs (Tailscale forces port 443 otherwise).' },
-  { key: 'HEADSCALE_NAMESPACE', default: 'headscale', description: 'Namespace of the Headscale server (Deployment and container `headscale`).' },
+  {
+    key: 'HEADSCALE_DOMAIN',
+    description: 'Public DNS name of the Headscale server (required unless HEADSCALE_URL is set).',
+    example: 'headscale.ozzu.world',
+  },
+  {
+    key: 'HEADSCALE_URL',
+    default: 'https://$HEADSCALE_DOMAIN',
+    derived: true,
+    description:
+      'Control URL the sidecars and the host log in to. http:// only for loopback or private IPs (Tailscale forces port 443 otherwise).',
+  },
+  {
+    key: 'HEADSCALE_NAMESPACE',
+    default: 'headscale',
+    description: 'Namespace of the Headscale server (Deployment and container `headscale`).',
+  },
   { key: 'HEADSCALE_RELEASE', default: 'headscale', description: 'Helm release name of the Headscale chart.' },
   { key: 'HEADSCALE_CHART', default: '<package>/helm/headscale', derived: true, description: 'Path of the Headscale chart.' },
-  { key: 'HEADSCALE_VALUES', description: 'Comma-separated extra values files for the Headscale chart (e.g. ingress annotations, storage class), applied under june-ts\'s own values.' },
-  { key: 'HEADSCALE_TRANSPORT', default: 'exec', description: 'How june-ts talks to Headscale: `exec` (kubectl exec into the headscale container) or `api` (REST API).' },
+  {
+    key: 'HEADSCALE_VALUES',
+    description:
+      "Comma-separated extra values files for the Headscale chart (e.g. ingress annotations, storage class), applied under june-ts's own values.",
+  },
+  {
+    key: 'HEADSCALE_TRANSPORT',
+    default: 'exec',
+    description: 'How june-ts talks to Headscale: `exec` (kubectl exec into the headscale container) or `api` (REST API).',
+  },
   { key: 'HEADSCALE_API_URL', description: 'Headscale REST API base URL, for HEADSCALE_TRANSPORT=api (defaults to HEADSCALE_URL).' },
-  { key: 'HEADSCALE_API_KEY', secret: true, description: 'Headscale API key for HEADSCALE_TRANSPORT=api. Put it in the environment or config.env, never on the command line.' },
-  { key: 'ENABLE_TAILSCALE_SIDECARS', default: 'true', description: 'false makes `install` skip 11.2-headscale-sidecars, exactly like --skip 11.2-headscale-sidecars.' },
+  {
+    key: 'HEADSCALE_API_KEY',
+    secret: true,
+    description: 'Headscale API key for HEADSCALE_TRANSPORT=api. Put it in the environment or config.env, never on the command line.',
+  },
+  {
+    key: 'ENABLE_TAILSCALE_SIDECARS',
+    default: 'true',
+    description: 'false makes `install` skip 11.2-headscale-sidecars, exactly like --skip 11.2-headscale-sidecars.',
+  },
   { key: 'PLATFORM_NAMESPACE', default: 'june-services', description: 'Namespace of the June Platform release and of the auth Secret.' },
   { key: 'PLATFORM_RELEASE', default: 'june-platform', description: 'Helm release name of the June Platform chart.' },
   { key: 'PLATFORM_CHART', default: '<package>/helm/june-platform', derived: true, description: 'Path of the June Platform chart.' },
-  { key: 'PLATFORM_VALUES', description: 'Comma-separated extra values files for the June Platform chart, applied under june-ts\'s own values.' },
-  { key: 'TAILSCALE_SERVICES', default: 'orchestrator,idp', description: 'Comma-separated services that get a sidecar; each becomes user, key entry and hostname `june-<service>`.' },
-  { key: 'TAILNET_DOMAIN', default: 'tail.<parent of HEADSCALE_DOMAIN>', derived: true, description: 'MagicDNS base domain, e.g. tail.ozzu.world. Must not contain the Headscale host.' },
+  {
+    key: 'PLATFORM_VALUES',
+    description: "Comma-separated extra values files for the June Platform chart, applied under june-ts's own values.",
+  },
+  {
+    key: 'TAILSCALE_SERVICES',
+    default: 'orchestrator,idp',
+    description: 'Comma-separated services that get a sidecar; each becomes user, key entry and hostname `june-<service>`.',
+  },
+  {
+    key: 'TAILNET_DOMAIN',
+    default: 'tail.<parent of HEADSCALE_DOMAIN>',
+    derived: true,
+    description: 'MagicDNS base domain, e.g. tail.ozzu.world. Must not contain the Headscale host.',
+  },
   { key: 'KEY_EXPIRATION', default: '180d', description: 'Lifetime of the reusable pre-auth keys june-ts mints (h, d or w units).' },
-  { key: 'KEY_RENEW_BEFORE', default: '30d', description: 'A key expiring within this margin is replaced on the next run, and `status` turns amber.' },
-  { key: 'KEY_RETENTION', default: '30d', description: 'Keys june-ts expired in a rotation are deleted this long afterwards (Headscale 0.28+; older versions cannot delete keys). 0h deletes them in the same run.' },
-  { key: 'AUTH_SECRET_NAME', default: AUTH_SECRET_DEFAULT, description: 'Secret in PLATFORM_NAMESPACE holding one `june-<service>-authkey` entry per service.' },
-  { key: 'KUBECONFIG', description: 'kubeconfig file (default: kubectl\'s own resolution).' },
+  {
+    key: 'KEY_RENEW_BEFORE',
+    default: '30d',
+    description: 'A key expiring within this margin is replaced on the next run, and `status` turns amber.',
+  },
+  {
+    key: 'KEY_RETENTION',
+    default: '30d',
+    description:
+      'Keys june-ts expired in a rotation are deleted this long afterwards (Headscale 0.28+; older versions cannot delete keys). 0h deletes them in the same run.',
+  },
+  {
+    key: 'AUTH_SECRET_NAME',
+    default: AUTH_SECRET_DEFAULT,
+    description: 'Secret in PLATFORM_NAMESPACE holding one `june-<service>-authkey` entry per service.',
+  },
+  { key: 'KUBECONFIG', description: "kubeconfig file (default: kubectl's own resolution)." },
   { key: 'KUBE_CONTEXT', description: 'kubeconfig context to use (default: the current context).' },
   { key: 'KUBECTL', default: 'kubectl', description: 'kubectl binary.' },
   { key: 'HELM', default: 'helm', description: 'helm binary (Helm 3 or 4).' },
   { key: 'TAILSCALE', default: 'tailscale', description: 'tailscale CLI on the host, for 11.5-tailnet-host.' },
-  { key: 'TAILSCALE_SOCKET', description: 'tailscaled socket on the host (default: tailscale\'s own).' },
+  { key: 'TAILSCALE_SOCKET', description: "tailscaled socket on the host (default: tailscale's own)." },
   { key: 'HOST_HOSTNAME', default: '<hostname>', derived: true, description: 'Tailnet hostname of this host (11.5-tailnet-host).' },
-  { key: 'WAIT_TIMEOUT', default: '5m', description: 'Bound on every wait: Helm rollouts, sidecars Ready, nodes online (s, m or h units).' },
+  {
+    key: 'WAIT_TIMEOUT',
+    default: '5m',
+    description: 'Bound on every wait: Helm rollouts, sidecars Ready, nodes online (s, m or h units).',
+  },
 ] as const satisfies readonly FieldDoc[];
 
 type Declared = (typeof DECLARED)[number];

@@ -137,7 +137,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (!parsed.success) {
     const problems = [...new Set(parsed.error.issues.map((i) => i.message))];
     throw new ConfigError(problems, {
-      hint: fileLoaded ? `fix ${configPath} (or the environment variables named above)` : 'create config.env from config.env.example, or pass --config PATH',
+      hint: fileLoaded
+        ? `fix ${configPath} (or the environment variables named above)`
+        : 'create config.env from config.env.example, or pass --config PATH',
     });
   }
   const c = parsed.data;
@@ -151,13 +153,21 @@ export function loadConfig(options: LoadOptions = {}): Config {
     );
   }
   if (keyDurationMs(c.KEY_RENEW_BEFORE) >= keyDurationMs(c.KEY_EXPIRATION)) {
-    problems.push(`KEY_RENEW_BEFORE: '${c.KEY_RENEW_BEFORE}' is not shorter than KEY_EXPIRATION '${c.KEY_EXPIRATION}' — every run would mint new keys; use e.g. KEY_RENEW_BEFORE=30d with KEY_EXPIRATION=180d`);
+    problems.push(
+      `KEY_RENEW_BEFORE: '${c.KEY_RENEW_BEFORE}' is not shorter than KEY_EXPIRATION '${c.KEY_EXPIRATION}' — every run would mint new keys; use e.g. KEY_RENEW_BEFORE=30d with KEY_EXPIRATION=180d`,
+    );
   }
   // Paths written in config.env are relative to that file; from flags or env, to the cwd.
-  const pathOf = (key: FieldKey, value: string) => (isAbsolute(value) ? value : resolve(sources[key] === 'file' ? dirname(configPath) : cwd, value));
-  const chartPath = (key: 'HEADSCALE_CHART' | 'PLATFORM_CHART', value: string | undefined, bundled: string) => (value ? pathOf(key, value) : bundled);
+  const pathOf = (key: FieldKey, value: string) =>
+    isAbsolute(value) ? value : resolve(sources[key] === 'file' ? dirname(configPath) : cwd, value);
+  const chartPath = (key: 'HEADSCALE_CHART' | 'PLATFORM_CHART', value: string | undefined, bundled: string) =>
+    value ? pathOf(key, value) : bundled;
   const valuesFiles = (key: 'HEADSCALE_VALUES' | 'PLATFORM_VALUES', value: string | undefined) =>
-    (value ?? '').split(',').map((v) => v.trim()).filter(Boolean).map((v) => pathOf(key, v));
+    (value ?? '')
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean)
+      .map((v) => pathOf(key, v));
   // A missing values file must fail here (exit 3, nothing changed), not after earlier phases wrote.
   for (const key of ['HEADSCALE_VALUES', 'PLATFORM_VALUES'] as const) {
     for (const file of valuesFiles(key, c[key])) {
@@ -173,7 +183,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const apiUrl = (c.HEADSCALE_API_URL ?? url).replace(/\/$/, '');
   const hostHostname = c.HOST_HOSTNAME ?? sanitizeHostname(hostname());
   const waitTimeoutMs = waitDurationMs(c.WAIT_TIMEOUT);
-  const resolved = Object.fromEntries(FIELDS.map((f) => [f.key, typeof c[f.key] === 'string' ? c[f.key] : undefined])) as Record<FieldKey, string | undefined>;
+  const resolved = Object.fromEntries(FIELDS.map((f) => [f.key, typeof c[f.key] === 'string' ? c[f.key] : undefined])) as Record<
+    FieldKey,
+    string | undefined
+  >;
   Object.assign(resolved, {
     HEADSCALE_URL: url,
     HEADSCALE_CHART: headscaleChart,
@@ -246,6 +259,10 @@ function defaultTailnetDomain(host: string): string {
 }
 
 function sanitizeHostname(h: string): string {
-  const s = h.toLowerCase().split('.')[0]!.replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '');
+  const s = h
+    .toLowerCase()
+    .split('.')[0]!
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/^-+|-+$/g, '');
   return s || 'june-host';
 }

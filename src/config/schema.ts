@@ -26,15 +26,13 @@ export function waitDurationMs(value: string): number {
 const quoted = (v: unknown) => `'${String(v)}'`;
 
 const bool = (key: string) =>
-  z
-    .string()
-    .transform((v, ctx) => {
-      const s = v.trim().toLowerCase();
-      if (['true', '1', 'yes', 'on'].includes(s)) return true;
-      if (['false', '0', 'no', 'off'].includes(s)) return false;
-      ctx.addIssue({ code: 'custom', message: `${key}: ${quoted(v)} is not a boolean — use true or false` });
-      return z.NEVER;
-    });
+  z.string().transform((v, ctx) => {
+    const s = v.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(s)) return true;
+    if (['false', '0', 'no', 'off'].includes(s)) return false;
+    ctx.addIssue({ code: 'custom', message: `${key}: ${quoted(v)} is not a boolean — use true or false` });
+    return z.NEVER;
+  });
 
 /** A string field checked by `test`; the message names the key, the bad value and the fix. */
 const checked = (key: string, test: (v: string) => boolean, fix: string, secret = false) =>
@@ -45,14 +43,23 @@ const checked = (key: string, test: (v: string) => boolean, fix: string, secret 
 /** Paths, binaries, context names: free text, but blank or space-padded values are typos. */
 const text = (key: string) =>
   z.string().superRefine((v, ctx) => {
-    if (v.trim() === '' || v !== v.trim()) ctx.addIssue({ code: 'custom', message: `${key}: ${quoted(v)} has leading or trailing whitespace — remove it` });
+    if (v.trim() === '' || v !== v.trim())
+      ctx.addIssue({ code: 'custom', message: `${key}: ${quoted(v)} has leading or trailing whitespace — remove it` });
   });
 
 const k8sName = (key: string) =>
-  checked(key, (v) => v.length <= 63 && DNS_LABEL.test(v), "is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters");
+  checked(
+    key,
+    (v) => v.length <= 63 && DNS_LABEL.test(v),
+    "is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters",
+  );
 
 const duration = (key: string, re: RegExp, units: string, example: string, minimum = 1) =>
-  checked(key, (v) => re.test(v) && Number(re.exec(v)![1]) >= minimum, `is not a duration — use a ${minimum ? 'positive' : 'whole'} number followed by ${units}, e.g. ${example}`);
+  checked(
+    key,
+    (v) => re.test(v) && Number(re.exec(v)![1]) >= minimum,
+    `is not a duration — use a ${minimum ? 'positive' : 'whole'} number followed by ${units}, e.g. ${example}`,
+  );
 
 function isLoopbackOrPrivate(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -80,7 +87,10 @@ const controlUrl = (key: string) =>
         message: `${key}: ${quoted(v)} uses http:// with a public hostname; Tailscale clients then force port 443 — use https:// (http:// works only for localhost or private IPs)`,
       });
     } else if (url.pathname !== '/' || url.search || url.hash) {
-      ctx.addIssue({ code: 'custom', message: `${key}: ${quoted(v)} must be a bare server URL without a path, e.g. https://headscale.example.com` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `${key}: ${quoted(v)} must be a bare server URL without a path, e.g. https://headscale.example.com`,
+      });
     }
   });
 
@@ -92,7 +102,8 @@ const VALIDATORS = {
   HEADSCALE_RELEASE: k8sName,
   HEADSCALE_CHART: text,
   HEADSCALE_VALUES: () => z.string(),
-  HEADSCALE_TRANSPORT: (k) => checked(k, (v) => v === 'exec' || v === 'api', 'is not a transport — use exec or api').pipe(z.enum(['exec', 'api'])),
+  HEADSCALE_TRANSPORT: (k) =>
+    checked(k, (v) => v === 'exec' || v === 'api', 'is not a transport — use exec or api').pipe(z.enum(['exec', 'api'])),
   HEADSCALE_API_URL: controlUrl,
   HEADSCALE_API_KEY: (k) => checked(k, (v) => /^\S{8,}$/.test(v), 'is not an API key — create one with `headscale apikeys create`', true),
   ENABLE_TAILSCALE_SIDECARS: bool,
@@ -102,7 +113,10 @@ const VALIDATORS = {
   PLATFORM_VALUES: () => z.string(),
   TAILSCALE_SERVICES: (k) =>
     z.string().transform((v, ctx) => {
-      const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+      const items = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (items.length === 0) {
         ctx.addIssue({ code: 'custom', message: `${k}: is empty — list at least one service, e.g. orchestrator,idp` });
         return z.NEVER;
@@ -128,7 +142,12 @@ const VALIDATORS = {
   KEY_EXPIRATION: (k) => duration(k, DURATION_DAYS, 'h, d or w', '180d'),
   KEY_RENEW_BEFORE: (k) => duration(k, DURATION_DAYS, 'h, d or w', '30d'),
   KEY_RETENTION: (k) => duration(k, DURATION_DAYS, 'h, d or w', '30d', 0),
-  AUTH_SECRET_NAME: (k) => checked(k, (v) => v.length <= 253 && (DNS_NAME.test(v) || DNS_LABEL.test(v)), 'is not a Secret name — use lowercase letters, digits, - and .'),
+  AUTH_SECRET_NAME: (k) =>
+    checked(
+      k,
+      (v) => v.length <= 253 && (DNS_NAME.test(v) || DNS_LABEL.test(v)),
+      'is not a Secret name — use lowercase letters, digits, - and .',
+    ),
   KUBECONFIG: text,
   KUBE_CONTEXT: text,
   KUBECTL: text,
@@ -156,7 +175,11 @@ const shape = Object.fromEntries(
 export const rawConfigSchema = z.object(shape).superRefine((raw, ctx) => {
   const c = raw as RawConfig;
   if (!c.HEADSCALE_DOMAIN && !c.HEADSCALE_URL) {
-    ctx.addIssue({ code: 'custom', path: ['HEADSCALE_DOMAIN'], message: 'HEADSCALE_DOMAIN: is required — set HEADSCALE_DOMAIN=headscale.example.com (or HEADSCALE_URL)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['HEADSCALE_DOMAIN'],
+      message: 'HEADSCALE_DOMAIN: is required — set HEADSCALE_DOMAIN=headscale.example.com (or HEADSCALE_URL)',
+    });
   }
   if (c.HEADSCALE_TRANSPORT === 'api' && !c.HEADSCALE_API_KEY) {
     ctx.addIssue({

@@ -139,7 +139,9 @@ async function stateSecretRbacCheck(ctx: Context, service: string): Promise<Chec
     name: `${service}: RBAC for the state Secret`,
     ok: !missing.length,
     level: 'error',
-    detail: missing.length ? `${sa} lacks ${missing.join(', ')} on ${stateSecretName(service)}` : `${sa} can get/update/patch ${stateSecretName(service)}`,
+    detail: missing.length
+      ? `${sa} lacks ${missing.join(', ')} on ${stateSecretName(service)}`
+      : `${sa} can get/update/patch ${stateSecretName(service)}`,
     fix: 'helm upgrade the platform chart (it ships the Role and RoleBinding); check nothing removed them',
   };
 }

@@ -44,7 +44,12 @@ export function findSidecar(template: PodTemplateSpec): ContainerSpec | undefine
  * template has no sidecar container. The key reaches the pod only through the sidecar's own
  * secretKeyRef (never a value in the spec).
  */
-export function keyCheckPod(service: string, namespace: string, template: PodTemplateSpec, deadlineSeconds: number): PodManifest | undefined {
+export function keyCheckPod(
+  service: string,
+  namespace: string,
+  template: PodTemplateSpec,
+  deadlineSeconds: number,
+): PodManifest | undefined {
   const sidecar = findSidecar(template);
   if (!sidecar) return undefined;
   const emptyDirs = new Map((template.volumes ?? []).filter((v) => v.emptyDir !== undefined).map((v) => [v.name, v]));

@@ -20,7 +20,8 @@ export function readRetiredRecord(annotations: Record<string, string> | undefine
     for (const [service, list] of Object.entries(parsed)) {
       if (!Array.isArray(list)) continue;
       const keys = list.filter(
-        (k): k is RetiredKey => Boolean(k) && typeof k.id === 'string' && typeof k.expiredAt === 'string' && Number.isFinite(Date.parse(k.expiredAt)),
+        (k): k is RetiredKey =>
+          Boolean(k) && typeof k.id === 'string' && typeof k.expiredAt === 'string' && Number.isFinite(Date.parse(k.expiredAt)),
       );
       if (keys.length) out[service] = keys.map((k) => ({ id: k.id, expiredAt: k.expiredAt }));
     }

@@ -67,7 +67,8 @@ export class CliWire implements Wire {
 
   async send<T>(request: Request<T>, version: string): Promise<T> {
     const call = request.cli;
-    if (!call) throw new BugError(`no CLI form for ${request.http.method} ${request.http.path}: the client must ask assertCanCarrySecret first`);
+    if (!call)
+      throw new BugError(`no CLI form for ${request.http.method} ${request.http.path}: the client must ask assertCanCarrySecret first`);
     const stdout = await this.run(call.args, version);
     if (!call.read) return undefined as T;
     const ctx = { command: this.display(call.args), version };
@@ -124,7 +125,8 @@ export class CliWire implements Wire {
     if (result.exitCode === 0) return result.stdout;
     const reason = errorText(result.stderr) || errorText(result.stdout) || '(no output)';
     const unreachable = /connect|dial|connection refused|no such file|unavailable|deadline|socket/i.test(reason);
-    const notRunning = /container not found|is not running|no pods|not found.*deployment|unable to upgrade connection|error from server/i.test(reason);
+    const notRunning =
+      /container not found|is not running|no pods|not found.*deployment|unable to upgrade connection|error from server/i.test(reason);
     const where = this.opts.where ? ` (${this.opts.where})` : '';
     throw new ExternalError(
       redact(`\`${this.display(args)}\` failed (Headscale ${version}, exit ${result.exitCode}): ${reason}`),

@@ -130,7 +130,9 @@ export class Headscale implements HeadscaleClient {
     if (dialect.expiresKeysByValue) {
       this.wire.assertCanCarrySecret('expire a pre-auth key', version);
       if (!key.key) {
-        throw new UsageError(`Headscale ${formatVersion(version)} expires a pre-auth key by its full value, and key ${key.id} of ${key.user} was listed without it`);
+        throw new UsageError(
+          `Headscale ${formatVersion(version)} expires a pre-auth key by its full value, and key ${key.id} of ${key.user} was listed without it`,
+        );
       }
       redactor.add(key.key);
       if (dialect.refersToUsersById) owner = await this.userNamed(key.user);

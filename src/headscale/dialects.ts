@@ -126,9 +126,13 @@ class V023 {
         anonymous: true,
         read: reader(HealthSchema, (h, ctx) => {
           if (h.status === 'pass') return;
-          throw new ExternalError(`Headscale is not healthy: /health says ${JSON.stringify(h.status)}`, { command: ctx.command }, {
-            hint: 'check the Headscale logs (database connectivity)',
-          });
+          throw new ExternalError(
+            `Headscale is not healthy: /health says ${JSON.stringify(h.status)}`,
+            { command: ctx.command },
+            {
+              hint: 'check the Headscale logs (database connectivity)',
+            },
+          );
         }),
       },
     };
@@ -167,7 +171,10 @@ class V023 {
     const flags = [...(o.reusable ? ['--reusable'] : []), ...(o.ephemeral ? ['--ephemeral'] : [])];
     const toKey = (k: PreAuthKeyJson, ctx: ParseContext) => withKey(toPreAuthKey(k, user.name), ctx);
     return {
-      cli: { args: ['preauthkeys', 'create', '-u', ref, ...flags, '--expiration', o.expiration, ...JSON_OUTPUT], read: reader(CliPreAuthKeySchema, toKey) },
+      cli: {
+        args: ['preauthkeys', 'create', '-u', ref, ...flags, '--expiration', o.expiration, ...JSON_OUTPUT],
+        read: reader(CliPreAuthKeySchema, toKey),
+      },
       http: {
         method: 'POST',
         path: '/api/v1/preauthkey',
@@ -195,12 +202,18 @@ class V023 {
   }
 
   deleteNode(id: string): Request<void> {
-    return { cli: { args: ['nodes', 'delete', '-i', id, '--force', ...JSON_OUTPUT] }, http: { method: 'DELETE', path: `/api/v1/node/${id}` } };
+    return {
+      cli: { args: ['nodes', 'delete', '-i', id, '--force', ...JSON_OUTPUT] },
+      http: { method: 'DELETE', path: `/api/v1/node/${id}` },
+    };
   }
 
   deleteUser(user: HsUser): Request<void> {
     const ref = this.userRef(user);
-    return { cli: { args: ['users', 'destroy', ref, '--force', ...JSON_OUTPUT] }, http: { method: 'DELETE', path: `/api/v1/user/${encodeURIComponent(ref)}` } };
+    return {
+      cli: { args: ['users', 'destroy', ref, '--force', ...JSON_OUTPUT] },
+      http: { method: 'DELETE', path: `/api/v1/user/${encodeURIComponent(ref)}` },
+    };
   }
 }
 

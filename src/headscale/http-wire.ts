@@ -112,7 +112,9 @@ export class HttpWire implements Wire {
     } catch (e) {
       const cause = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
       const reason =
-        cause.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : cause.cause?.code ?? cause.cause?.message ?? cause.message ?? String(e);
+        cause.name === 'TimeoutError'
+          ? `timed out after ${timeoutMs} ms`
+          : (cause.cause?.code ?? cause.cause?.message ?? cause.message ?? String(e));
       throw new ExternalError(
         redact(`cannot reach Headscale at ${this.base} (${what}): ${reason}`),
         { command: redact(what) },

@@ -14,7 +14,10 @@ export const OFFLINE_DEFAULT_VERSION = '0.29.3';
 export class OfflineHeadscale implements HeadscaleClient {
   private readonly v: HeadscaleVersion;
 
-  constructor(private readonly gate: WriteGate, version: string = OFFLINE_DEFAULT_VERSION) {
+  constructor(
+    private readonly gate: WriteGate,
+    version: string = OFFLINE_DEFAULT_VERSION,
+  ) {
     this.v = assumedVersion(version);
   }
 

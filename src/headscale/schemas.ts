@@ -32,7 +32,15 @@ const GO_ZERO_SECONDS = -62135596800;
 const TimestampSchema = z
   .union([
     z.object({
-      seconds: z.union([z.number().int(), z.string().regex(/^-?\d+$/).transform(Number)]).optional(),
+      seconds: z
+        .union([
+          z.number().int(),
+          z
+            .string()
+            .regex(/^-?\d+$/)
+            .transform(Number),
+        ])
+        .optional(),
       nanos: z.number().int().optional(),
     }),
     z.iso.datetime({ offset: true }),
@@ -51,9 +59,15 @@ const TimestampSchema = z
   });
 
 /** omitempty booleans: absent = false. */
-const Flag = z.boolean().nullish().transform((v) => v ?? false);
+const Flag = z
+  .boolean()
+  .nullish()
+  .transform((v) => v ?? false);
 /** omitempty strings: absent = ''. */
-const Text = z.string().nullish().transform((v) => v ?? '');
+const Text = z
+  .string()
+  .nullish()
+  .transform((v) => v ?? '');
 /** Lists: `null` or absent = []. */
 const listOf = <T extends z.ZodType>(item: T) =>
   z
@@ -148,9 +162,7 @@ export interface ParseContext {
 function snakeKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(snakeKeys);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeKeys(v)]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeKeys(v)]));
   }
   return value;
 }

@@ -44,7 +44,15 @@ function keyReport(
   now: Date,
   renew: { text: string; ms: number },
 ): ServiceReport['key'] {
-  if (!value) return { inSecret: false, acceptedByHeadscale: false, expiration: null, daysLeft: null, level: 'error', problem: 'no key in the Secret' };
+  if (!value)
+    return {
+      inSecret: false,
+      acceptedByHeadscale: false,
+      expiration: null,
+      daysLeft: null,
+      level: 'error',
+      problem: 'no key in the Secret',
+    };
   const record = known.find((k) => keyMatches(k, value));
   const verdict = judgeKey(value, { id: '', name: userName }, known, now, 0);
   const expiration = record?.expiration ?? null;
@@ -53,7 +61,10 @@ function keyReport(
   let problem = verdict.keep ? null : verdict.reason;
   if (!userExists) [level, problem] = ['error', `Headscale user ${userName} does not exist`];
   else if (verdict.keep && expiration && expiration.getTime() - now.getTime() < renew.ms) {
-    [level, problem] = ['warn', `the key expires on ${expiration.toISOString().slice(0, 10)} (in ${daysLeft} day(s), within KEY_RENEW_BEFORE=${renew.text}): run june-ts rotate-keys`];
+    [level, problem] = [
+      'warn',
+      `the key expires on ${expiration.toISOString().slice(0, 10)} (in ${daysLeft} day(s), within KEY_RENEW_BEFORE=${renew.text}): run june-ts rotate-keys`,
+    ];
   }
   return { inSecret: true, acceptedByHeadscale: verdict.keep, expiration: expiration?.toISOString() ?? null, daysLeft, level, problem };
 }
@@ -91,8 +102,18 @@ export async function collectHealth(ctx: Context): Promise<HealthReport> {
     const userName = headscaleUser(service);
     const exists = users.some((u) => u.name === userName);
     const key = headscale.healthy
-      ? keyReport(secret?.data[authKeyEntry(service)], userName, exists, keys, now, { text: ctx.config.keyRenewBefore, ms: ctx.config.keyRenewBeforeMs })
-      : { inSecret: Boolean(secret?.data[authKeyEntry(service)]), acceptedByHeadscale: false, expiration: null, daysLeft: null, level: 'error' as Level, problem: 'Headscale unreachable: cannot check the key' };
+      ? keyReport(secret?.data[authKeyEntry(service)], userName, exists, keys, now, {
+          text: ctx.config.keyRenewBefore,
+          ms: ctx.config.keyRenewBeforeMs,
+        })
+      : {
+          inSecret: Boolean(secret?.data[authKeyEntry(service)]),
+          acceptedByHeadscale: false,
+          expiration: null,
+          daysLeft: null,
+          level: 'error' as Level,
+          problem: 'Headscale unreachable: cannot check the key',
+        };
     const sc = sidecars[i]!;
     const node = headscale.healthy ? findNode(sc.node ? [sc.node] : [], service) : undefined;
     const problems: string[] = [];

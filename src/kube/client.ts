@@ -60,7 +60,12 @@ export class ClientNodeKube implements KubeClient {
     if (options.context) {
       if (!this.kc.getContexts().some((c) => c.name === options.context)) {
         throw new UsageError(`kubeconfig context '${options.context}' does not exist`, {
-          hint: `use one of: ${this.kc.getContexts().map((c) => c.name).join(', ') || '(none)'} (KUBE_CONTEXT or --context)`,
+          hint: `use one of: ${
+            this.kc
+              .getContexts()
+              .map((c) => c.name)
+              .join(', ') || '(none)'
+          } (KUBE_CONTEXT or --context)`,
         });
       }
       this.kc.setCurrentContext(options.context);
@@ -90,23 +95,37 @@ export class ClientNodeKube implements KubeClient {
       );
     }
     if (e instanceof RetriesExhausted) {
-      throw new ExternalError(`${action}: ${describe(e)} (still failing after ${e.attempts} attempts in ${(e.elapsedMs / 1000).toFixed(1)}s)`, {}, {
-        hint: 'the API server is overloaded or unhealthy; check `kubectl get --raw /readyz?verbose`, then re-run',
-        cause: e,
-      });
+      throw new ExternalError(
+        `${action}: ${describe(e)} (still failing after ${e.attempts} attempts in ${(e.elapsedMs / 1000).toFixed(1)}s)`,
+        {},
+        {
+          hint: 'the API server is overloaded or unhealthy; check `kubectl get --raw /readyz?verbose`, then re-run',
+          cause: e,
+        },
+      );
     }
     const code = statusOf(e);
     if (code === 401 || code === 403) {
-      throw new ExternalError(`${action}: forbidden (${code}): ${describe(e)}`, {}, {
-        hint: 'your kubeconfig user lacks this permission; see "RBAC for operators" in the README',
-      });
+      throw new ExternalError(
+        `${action}: forbidden (${code}): ${describe(e)}`,
+        {},
+        {
+          hint: 'your kubeconfig user lacks this permission; see "RBAC for operators" in the README',
+        },
+      );
     }
     throw new ExternalError(`${action}: ${describe(e)}`, {}, { cause: e });
   }
 
   async serverVersion(): Promise<string> {
     try {
-      const v = await withRetry('version', () => this.kc.makeApiClient(k8s.VersionApi).getCode(), this.retry.preflight, realClock, this.retryHooks);
+      const v = await withRetry(
+        'version',
+        () => this.kc.makeApiClient(k8s.VersionApi).getCode(),
+        this.retry.preflight,
+        realClock,
+        this.retryHooks,
+      );
       return v.gitVersion;
     } catch (e) {
       if (e instanceof InterruptedError) throw e;
@@ -174,7 +193,14 @@ export class ClientNodeKube implements KubeClient {
           this.fail(`apply Secret ${secret.namespace}/${secret.name}`, e);
         }
       },
-      { name: secret.name, namespace: secret.namespace, data: secret.stringData, labels: secret.labels ?? {}, annotations: secret.annotations ?? {}, resourceVersion: '' },
+      {
+        name: secret.name,
+        namespace: secret.namespace,
+        data: secret.stringData,
+        labels: secret.labels ?? {},
+        annotations: secret.annotations ?? {},
+        resourceVersion: '',
+      },
     );
   }
 
@@ -194,7 +220,13 @@ export class ClientNodeKube implements KubeClient {
           await this.withRetry('replace secret', () => this.core.replaceNamespacedSecret({ name, namespace, body: current }));
         } catch (e) {
           if (statusOf(e) === 404) {
-            await this.applySecret({ namespace, name, stringData: previous.data, labels: previous.labels, annotations: previous.annotations });
+            await this.applySecret({
+              namespace,
+              name,
+              stringData: previous.data,
+              labels: previous.labels,
+              annotations: previous.annotations,
+            });
             return;
           }
           this.fail(`restore Secret ${namespace}/${name}`, e);
@@ -275,7 +307,11 @@ export class ClientNodeKube implements KubeClient {
       async () => {
         try {
           // not retried: a create whose answer was lost would leave a second pod behind
-          const created = await this.core.createNamespacedPod({ namespace: ns, body: pod as unknown as k8s.V1Pod, fieldManager: FIELD_MANAGER });
+          const created = await this.core.createNamespacedPod({
+            namespace: ns,
+            body: pod as unknown as k8s.V1Pod,
+            fieldManager: FIELD_MANAGER,
+          });
           return created.metadata?.name ?? '';
         } catch (e) {
           this.fail(`create pod ${ns}/${pod.metadata.generateName}…`, e);

@@ -32,7 +32,14 @@ export class OfflineKube implements KubeClient {
         data: Object.fromEntries(Object.keys(secret.stringData).map((k) => [k, '<redacted>'])),
       },
     });
-    return { name: secret.name, namespace: secret.namespace, data: secret.stringData, labels: secret.labels ?? {}, annotations: secret.annotations ?? {}, resourceVersion: '' };
+    return {
+      name: secret.name,
+      namespace: secret.namespace,
+      data: secret.stringData,
+      labels: secret.labels ?? {},
+      annotations: secret.annotations ?? {},
+      resourceVersion: '',
+    };
   }
   async restoreSecret(): Promise<void> {}
   async deleteSecret(namespace: string, name: string): Promise<boolean> {
@@ -55,7 +62,13 @@ export class OfflineKube implements KubeClient {
     return null;
   }
   async createPod(pod: PodManifest): Promise<string> {
-    this.gate.record({ kind: 'apply', object: `Pod/${pod.metadata.generateName}*`, namespace: pod.metadata.namespace, manifest: pod, note: 'created, then deleted again' });
+    this.gate.record({
+      kind: 'apply',
+      object: `Pod/${pod.metadata.generateName}*`,
+      namespace: pod.metadata.namespace,
+      manifest: pod,
+      note: 'created, then deleted again',
+    });
     return `${pod.metadata.generateName}dryrun`;
   }
   async deletePods(): Promise<number> {

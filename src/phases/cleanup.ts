@@ -42,7 +42,12 @@ async function sidecarsOff(ctx: CleanupRun): Promise<void> {
     ctx.log.info(`  release ${release} already runs without sidecars`);
     return;
   }
-  await applyRelease(ctx, { label: 'June Platform', release, namespace, chart }, mergeValues(values ?? {}, { tailscale: { enabled: false } }), current);
+  await applyRelease(
+    ctx,
+    { label: 'June Platform', release, namespace, chart },
+    mergeValues(values ?? {}, { tailscale: { enabled: false } }),
+    current,
+  );
   counted(ctx, 1);
 }
 
@@ -56,7 +61,11 @@ async function deleteNodes(ctx: CleanupRun): Promise<void> {
   const nodes = (await hs.listNodes()).filter((n) => users.has(n.user));
   await Promise.all(nodes.map((n) => hs.deleteNode(n.id)));
   counted(ctx, nodes.length);
-  ctx.log.info(nodes.length ? `  deleted ${nodes.length} node(s): ${nodes.map((n) => `${n.givenName} (id ${n.id})`).join(', ')}` : '  no service nodes registered');
+  ctx.log.info(
+    nodes.length
+      ? `  deleted ${nodes.length} node(s): ${nodes.map((n) => `${n.givenName} (id ${n.id})`).join(', ')}`
+      : '  no service nodes registered',
+  );
 }
 
 async function deleteSecrets(ctx: CleanupRun): Promise<void> {
@@ -84,7 +93,9 @@ async function purge(ctx: CleanupRun): Promise<void> {
   const keys = (await hs.listPreAuthKeys(users)).filter((k) => !k.expiration || k.expiration > new Date());
   const unexpired = await expireKeys(hs, keys);
   if (unexpired.length) {
-    ctx.log.warn(`${unexpired.length} key(s) could not be expired (${unexpired[0]!.error?.message}); deleting their users invalidates them`);
+    ctx.log.warn(
+      `${unexpired.length} key(s) could not be expired (${unexpired[0]!.error?.message}); deleting their users invalidates them`,
+    );
   }
   // Users that still own nodes cannot be deleted: delete those nodes first (host included).
   const nodes = (await hs.listNodes()).filter((n) => wanted.has(n.user));
@@ -93,7 +104,11 @@ async function purge(ctx: CleanupRun): Promise<void> {
     try {
       await hs.deleteUser(u);
     } catch (e) {
-      throw new ExternalError(`cannot delete Headscale user ${u.name}: ${(e as Error).message}`, {}, { hint: 'delete its nodes (headscale nodes list) and re-run cleanup --purge' });
+      throw new ExternalError(
+        `cannot delete Headscale user ${u.name}: ${(e as Error).message}`,
+        {},
+        { hint: 'delete its nodes (headscale nodes list) and re-run cleanup --purge' },
+      );
     }
   }
   counted(ctx, users.length);
@@ -112,9 +127,19 @@ export const cleanupPhases: PhaseDef<CleanupRun> = {
   description: 'Remove the sidecars and what june-ts created, newest first',
   children: [
     { id: 'sidecars-off', description: 'helm upgrade the platform with tailscale.enabled=false (other values kept)', run: sidecarsOff },
-    { id: 'nodes', description: 'Delete the services\' nodes from Headscale (by id)', run: deleteNodes },
-    { id: 'secrets', description: 'Delete the auth Secret and the sidecars\' state Secrets', run: deleteSecrets },
-    { id: 'purge', description: 'Expire the keys and delete the Headscale users (--purge)', skipIf: (ctx) => (ctx.data.purge || ctx.data.all ? undefined : 'needs --purge'), run: purge },
-    { id: 'headscale', description: 'Uninstall the Headscale release (--all)', skipIf: (ctx) => (ctx.data.all ? undefined : 'needs --all'), run: uninstallHeadscale },
+    { id: 'nodes', description: "Delete the services' nodes from Headscale (by id)", run: deleteNodes },
+    { id: 'secrets', description: "Delete the auth Secret and the sidecars' state Secrets", run: deleteSecrets },
+    {
+      id: 'purge',
+      description: 'Expire the keys and delete the Headscale users (--purge)',
+      skipIf: (ctx) => (ctx.data.purge || ctx.data.all ? undefined : 'needs --purge'),
+      run: purge,
+    },
+    {
+      id: 'headscale',
+      description: 'Uninstall the Headscale release (--all)',
+      skipIf: (ctx) => (ctx.data.all ? undefined : 'needs --all'),
+      run: uninstallHeadscale,
+    },
   ],
 };

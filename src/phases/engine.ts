@@ -97,7 +97,10 @@ export interface SelectOptions {
 
 /** `--skip a,b --skip c` → ['a','b','c'] */
 export function splitIds(values: readonly string[] | undefined): string[] {
-  return (values ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean);
+  return (values ?? [])
+    .flatMap((v) => v.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function isSelfOrDescendant<C>(p: Phase<C>, ancestorId: string): boolean {
@@ -109,7 +112,10 @@ export function selectPhases<C>(tree: readonly Phase<C>[], options: SelectOption
   const ids = all.map((p) => p.id);
   const skip = splitIds(options.skip);
   const only = splitIds(options.only);
-  for (const [flag, list] of [['--skip', skip], ['--only', only]] as const) {
+  for (const [flag, list] of [
+    ['--skip', skip],
+    ['--only', only],
+  ] as const) {
     for (const id of list) {
       if (!ids.includes(id)) {
         throw new UsageError(`${flag} ${id}: no such phase in \`june-ts ${command}\``, {

@@ -92,11 +92,16 @@ export async function proveKeys(ctx: ProveCtx, keys: readonly ServiceKey[]): Pro
   const proofs: KeyProof[] = [];
   if (withoutPod.length) {
     const names = withoutPod.map((k) => workloadName(k.service)).join(', ');
-    ctx.log.warn(`no sidecar to copy for ${names} (Deployment missing or without a ${SIDECAR_CONTAINER} container): checking only Headscale's record of the new key, a weaker proof than a registration`);
+    ctx.log.warn(
+      `no sidecar to copy for ${names} (Deployment missing or without a ${SIDECAR_CONTAINER} container): checking only Headscale's record of the new key, a weaker proof than a registration`,
+    );
     proofs.push(...(await headscaleView(ctx, withoutPod, 'no sidecar template: Headscale record only')));
   }
   if (!withPod.length) return proofs;
-  await removeKeyChecks(ctx, withPod.map((k) => k.service));
+  await removeKeyChecks(
+    ctx,
+    withPod.map((k) => k.service),
+  );
   const names = new Map<string, string>();
   try {
     await Promise.all(
@@ -114,15 +119,24 @@ export async function proveKeys(ctx: ProveCtx, keys: readonly ServiceKey[]): Pro
           return `${svc}: ${why}${await failureDetail(ctx, names.get(svc))}`;
         }),
       );
-      throw new ExternalError(`the new key could not register a node:\n    ${lines.join('\n    ')}`, {}, {
-        hint: `nothing of the services was changed and the old keys stay valid; check that the cluster reaches ${ctx.config.headscale.url} and see the key-check pod's log above`,
-      });
+      throw new ExternalError(
+        `the new key could not register a node:\n    ${lines.join('\n    ')}`,
+        {},
+        {
+          hint: `nothing of the services was changed and the old keys stay valid; check that the cluster reaches ${ctx.config.headscale.url} and see the key-check pod's log above`,
+        },
+      );
     }
     for (const [service, v] of verdicts) if (v.state === 'proven') proofs.push({ service, kind: 'pod', nodeId: v.node.id });
     return proofs;
   } finally {
-    await removeKeyChecks(ctx, withPod.map((k) => k.service)).catch((e: Error) =>
-      ctx.log.warn(`could not remove the key-check pods or nodes: ${e.message} (delete pods labelled ${KEY_CHECK_LABEL} in ${ns} and nodes named *-keycheck)`),
+    await removeKeyChecks(
+      ctx,
+      withPod.map((k) => k.service),
+    ).catch((e: Error) =>
+      ctx.log.warn(
+        `could not remove the key-check pods or nodes: ${e.message} (delete pods labelled ${KEY_CHECK_LABEL} in ${ns} and nodes named *-keycheck)`,
+      ),
     );
   }
 }

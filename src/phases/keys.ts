@@ -5,7 +5,12 @@ import type { HeadscaleClient, HsPreAuthKey, HsUser } from '../headscale/types.j
 import { redactor } from '../ui/redact.js';
 import { mapLimit } from '../util/concurrency.js';
 
-export async function mintKey(ctx: Pick<Context, 'headscale' | 'config'>, service: string, user: HsUser, reason: string): Promise<ServiceKey> {
+export async function mintKey(
+  ctx: Pick<Context, 'headscale' | 'config'>,
+  service: string,
+  user: HsUser,
+  reason: string,
+): Promise<ServiceKey> {
   const hs = await ctx.headscale();
   const created = await hs.createPreAuthKey(user, { reusable: true, expiration: ctx.config.keyExpiration });
   redactor.add(created.key);
@@ -36,9 +41,18 @@ export async function resolveKeys(
   const results = await mapLimit(services, 4, async (svc): Promise<ServiceKey | { failed: unknown }> => {
     const user = users.get(svc)!;
     const value = secretData[entryOf(svc)];
-    const verdict = force ? ({ keep: false, reason: 'rotation requested' } as const) : judgeKey(value, user, known, now, ctx.config.keyRenewBeforeMs);
+    const verdict = force
+      ? ({ keep: false, reason: 'rotation requested' } as const)
+      : judgeKey(value, user, known, now, ctx.config.keyRenewBeforeMs);
     if (verdict.keep) {
-      return { service: svc, user, key: value!, keyId: verdict.record.id, expiration: verdict.record.expiration, minted: false } satisfies ServiceKey;
+      return {
+        service: svc,
+        user,
+        key: value!,
+        keyId: verdict.record.id,
+        expiration: verdict.record.expiration,
+        minted: false,
+      } satisfies ServiceKey;
     }
     try {
       return await mintKey(ctx, svc, user, verdict.reason);
@@ -57,7 +71,10 @@ export async function resolveKeys(
  * minted, so the caller can store them: a re-run then keeps them instead of minting more.
  */
 export class PartialKeysError extends Error {
-  constructor(readonly keys: ServiceKey[], override readonly cause: unknown) {
+  constructor(
+    readonly keys: ServiceKey[],
+    override readonly cause: unknown,
+  ) {
     super((cause as Error)?.message ?? String(cause));
   }
 }

@@ -24,9 +24,10 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unkn
       const refs = await Promise.all(charts.map((c) => helm.chartRef(c)));
       const kube = await ctx.kube();
       // kubectl carries every Headscale call on the exec transport; a static plan needs no binaries
-      const kubectl = ctx.config.headscale.transport === 'exec' && ctx.gate.mode !== 'static'
-        ? ctx.kubectl().then((k) => k.clientVersion())
-        : Promise.resolve();
+      const kubectl =
+        ctx.config.headscale.transport === 'exec' && ctx.gate.mode !== 'static'
+          ? ctx.kubectl().then((k) => k.clientVersion())
+          : Promise.resolve();
       // a release stuck in pending-* would fail the upgrade after keys were minted: refuse now
       const releases = (needs.releases ?? [])
         .filter((r) => ctx.willRun(r.phase))

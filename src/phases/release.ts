@@ -69,14 +69,22 @@ type ReleaseCtx = Pick<Context, 'helm' | 'kube' | 'log' | 'config' | 'gate' | 's
  * helm upgrade --install, then a bounded wait until every Deployment of the release has
  * rolled out; on any failure the release goes back to `current` (see undoRelease).
  */
-export async function applyRelease(ctx: ReleaseCtx, spec: Omit<ReleaseSpec, 'values'>, values: Record<string, unknown>, current: ReleaseInfo | null): Promise<void> {
+export async function applyRelease(
+  ctx: ReleaseCtx,
+  spec: Omit<ReleaseSpec, 'values'>,
+  values: Record<string, unknown>,
+  current: ReleaseInfo | null,
+): Promise<void> {
   const helm = await ctx.helm();
   const timeoutMs = ctx.config.waitTimeoutMs;
   assertReleaseSettled(current, spec);
   try {
     await helm.upgradeInstall({ release: spec.release, chart: spec.chart, namespace: spec.namespace, values, timeoutMs });
     if (ctx.gate.dryRun) {
-      ctx.gate.record({ kind: 'note', text: `wait until the Deployments of release ${spec.release} are rolled out (on failure: ${undoPlan(ctx, current)})` });
+      ctx.gate.record({
+        kind: 'note',
+        text: `wait until the Deployments of release ${spec.release} are rolled out (on failure: ${undoPlan(ctx, current)})`,
+      });
       return;
     }
     await waitForRelease(ctx, spec, timeoutMs);
@@ -90,7 +98,11 @@ function undoPlan(ctx: Pick<Context, 'gate'>, current: ReleaseInfo | null): stri
   return current ? `roll back to revision ${current.revision}` : 'uninstall';
 }
 
-async function waitForRelease(ctx: Pick<Context, 'kube' | 'signal'>, spec: Pick<ReleaseSpec, 'release' | 'namespace'>, timeoutMs: number): Promise<void> {
+async function waitForRelease(
+  ctx: Pick<Context, 'kube' | 'signal'>,
+  spec: Pick<ReleaseSpec, 'release' | 'namespace'>,
+  timeoutMs: number,
+): Promise<void> {
   const kube = await ctx.kube();
   const names = await kube.listDeployments(spec.namespace, `app.kubernetes.io/instance=${spec.release}`);
   await kube.waitForRollout(spec.namespace, names, timeoutMs, ctx.signal);

@@ -13,7 +13,15 @@ import { SIDECAR_CONTAINER, authKeyEntry, headscaleUser, workloadName } from '..
 import { ExternalError } from '../errors.js';
 import { proveKeys, type KeyProof } from './key-check.js';
 import { expireKeys } from './keys.js';
-import { discardUnsavedKeys, ensureUsersPhase, resolveKeysPhase, sidecarsData, waitForSidecars, writeSecretPhase, type SidecarsData } from './sidecars.js';
+import {
+  discardUnsavedKeys,
+  ensureUsersPhase,
+  resolveKeysPhase,
+  sidecarsData,
+  waitForSidecars,
+  writeSecretPhase,
+  type SidecarsData,
+} from './sidecars.js';
 import { Handoff, type PhaseDef } from './engine.js';
 
 export const ROTATE_ID = 'rotate';
@@ -48,7 +56,11 @@ type RotateRun = WorkflowRun<RotateData>;
  * Services whose key in the Secret is missing, unknown to Headscale, or expires within
  * `windowMs` (rotate-keys --if-expiring-within). Read-only.
  */
-export async function servicesDue(ctx: Pick<Context, 'config' | 'kube' | 'headscale'>, services: readonly string[], windowMs: number): Promise<{ service: string; reason: string }[]> {
+export async function servicesDue(
+  ctx: Pick<Context, 'config' | 'kube' | 'headscale'>,
+  services: readonly string[],
+  windowMs: number,
+): Promise<{ service: string; reason: string }[]> {
   const hs = await ctx.headscale();
   const kube = await ctx.kube();
   const [secret, users] = await Promise.all([kube.getSecret(ctx.config.platform.namespace, ctx.config.authSecretName), hs.listUsers()]);
@@ -79,7 +91,12 @@ async function mintPhase(ctx: RotateRun): Promise<void> {
   // Retired keys Headscale no longer lists were deleted: forget them with this Secret write.
   const listed = new Set(known.map((k) => k.id));
   const retired = readRetiredRecord(secret?.annotations);
-  const gone = new Set(Object.values(retired).flat().map((k) => k.id).filter((id) => !listed.has(id)));
+  const gone = new Set(
+    Object.values(retired)
+      .flat()
+      .map((k) => k.id)
+      .filter((id) => !listed.has(id)),
+  );
   const canDelete = await hs.canDeletePreAuthKeys();
   const retiring = canDelete
     ? ctx.data.oldKeys.get().map((k) => ({ service: ctx.data.services.find((s) => headscaleUser(s) === k.user) ?? k.user, id: k.id }))
@@ -108,9 +125,13 @@ async function podsSettled(ctx: RotateRun, service: string): Promise<boolean> {
   const d = await kube.getDeployment(ns, workloadName(service));
   if (!d) return true;
   if (!rolledOut(d)) return false;
-  const selector = Object.entries(d.podLabels).map(([k, v]) => `${k}=${v}`).join(',');
+  const selector = Object.entries(d.podLabels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   const pods = await kube.listPods(ns, selector);
-  return pods.length === d.replicas && pods.every((p) => !p.deletionTimestamp && p.containers.find((c) => c.name === SIDECAR_CONTAINER)?.ready);
+  return (
+    pods.length === d.replicas && pods.every((p) => !p.deletionTimestamp && p.containers.find((c) => c.name === SIDECAR_CONTAINER)?.ready)
+  );
 }
 
 async function restartPhase(ctx: RotateRun): Promise<void> {
@@ -127,18 +148,25 @@ async function restartPhase(ctx: RotateRun): Promise<void> {
   }
   await Promise.all(present.map((s) => kube.restartDeployment(ns, workloadName(s))));
   if (ctx.gate.dryRun) {
-    ctx.gate.record({ kind: 'note', text: `wait until the new pods of ${present.map(workloadName).join(', ')} are Ready, the old ones gone and every node online` });
+    ctx.gate.record({
+      kind: 'note',
+      text: `wait until the new pods of ${present.map(workloadName).join(', ')} are Ready, the old ones gone and every node online`,
+    });
     return;
   }
   const deadline = Date.now() + ctx.config.waitTimeoutMs;
-  for (let pending = present; pending.length; ) {
+  for (let pending = present; pending.length;) {
     const settled = await Promise.all(pending.map((s) => podsSettled(ctx, s)));
     pending = pending.filter((_, i) => !settled[i]);
     if (!pending.length) break;
     if (Date.now() > deadline || ctx.signal.aborted) {
-      throw new ExternalError(`restart not finished after ${Math.round(ctx.config.waitTimeoutMs / 1000)}s: ${pending.map(workloadName).join(', ')}`, {}, {
-        hint: `kubectl -n ${ns} get pods; kubectl -n ${ns} describe deployment ${workloadName(pending[0]!)}`,
-      });
+      throw new ExternalError(
+        `restart not finished after ${Math.round(ctx.config.waitTimeoutMs / 1000)}s: ${pending.map(workloadName).join(', ')}`,
+        {},
+        {
+          hint: `kubectl -n ${ns} get pods; kubectl -n ${ns} describe deployment ${workloadName(pending[0]!)}`,
+        },
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -152,15 +180,22 @@ async function expireOldPhase(ctx: RotateRun): Promise<void> {
   if (!old.length) ctx.log.info('  no earlier keys minted by june-ts to expire');
   const failed = await expireKeys(hs, old);
   for (const f of failed) {
-    ctx.log.warn(`old key ${f.key.id} of ${f.key.user} not expired: ${f.error.message} — it stays valid until ${f.key.expiration?.toISOString() ?? 'its expiry'}`);
+    ctx.log.warn(
+      `old key ${f.key.id} of ${f.key.user} not expired: ${f.error.message} — it stays valid until ${f.key.expiration?.toISOString() ?? 'its expiry'}`,
+    );
   }
   if (old.length && failed.length < old.length) ctx.log.info(`  expired ${old.length - failed.length} old key(s)`);
-  const due = dueForDeletion(ctx.data.retired.get(), new Date(), ctx.config.keyRetentionMs).filter((k) => !failed.some((f) => f.key.id === k.id));
+  const due = dueForDeletion(ctx.data.retired.get(), new Date(), ctx.config.keyRetentionMs).filter(
+    (k) => !failed.some((f) => f.key.id === k.id),
+  );
   if (!due.length) return;
   const results = await Promise.allSettled(due.map((k) => hs.deletePreAuthKey(k.id)));
   const deleted = results.filter((r) => r.status === 'fulfilled').length;
   for (const [i, r] of results.entries()) {
-    if (r.status === 'rejected') ctx.log.warn(`retired key ${due[i]!.id} of ${due[i]!.service} not deleted: ${(r.reason as Error).message}; a later rotation tries again`);
+    if (r.status === 'rejected')
+      ctx.log.warn(
+        `retired key ${due[i]!.id} of ${due[i]!.service} not deleted: ${(r.reason as Error).message}; a later rotation tries again`,
+      );
   }
   if (deleted) ctx.log.info(`  deleted ${deleted} retired key(s) expired more than ${ctx.config.keyRetention} ago`);
 }
@@ -181,8 +216,12 @@ async function restoreSecret(ctx: RotateRun, error: unknown): Promise<void> {
     ctx.log.error(`rotation failed and the Secret could not be restored: ${(e as Error).message}`);
     return;
   }
-  ctx.log.warn(`rotation failed (${(error as Error).message.split('\n')[0]}); the Secret was restored and the old keys stay valid. Fix the cause and re-run \`june-ts rotate-keys\`.`);
-  const note = await discardUnsavedKeys(ctx, 'are not in the restored Secret').catch((e: Error) => `the keys minted in this run could not be discarded: ${e.message}`);
+  ctx.log.warn(
+    `rotation failed (${(error as Error).message.split('\n')[0]}); the Secret was restored and the old keys stay valid. Fix the cause and re-run \`june-ts rotate-keys\`.`,
+  );
+  const note = await discardUnsavedKeys(ctx, 'are not in the restored Secret').catch(
+    (e: Error) => `the keys minted in this run could not be discarded: ${e.message}`,
+  );
   if (note) ctx.log.warn(note);
 }
 
@@ -202,7 +241,8 @@ export const rotatePhases: PhaseDef<RotateRun> = {
     {
       id: 'restart',
       description: 'Only with --restart: restart the Deployments and wait until the new pods are Ready and online, the old ones gone',
-      skipIf: (ctx) => (ctx.data.restart ? undefined : 'running nodes keep working without their pre-auth key (--restart re-registers them)'),
+      skipIf: (ctx) =>
+        ctx.data.restart ? undefined : 'running nodes keep working without their pre-auth key (--restart re-registers them)',
       run: restartPhase,
     },
     {

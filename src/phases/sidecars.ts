@@ -78,13 +78,17 @@ export async function resolveKeysPhase(ctx: SidecarsRun, force = false): Promise
     if (!force && minted.length) {
       ctx.data.keys.set(new Map(minted.map((k) => [k.service, k])));
       await writeSecretPhase(ctx);
-      ctx.log.warn(`minting failed part-way; the ${minted.length} key(s) already minted (${minted.map((k) => k.service).join(', ')}) were saved to the Secret`);
+      ctx.log.warn(
+        `minting failed part-way; the ${minted.length} key(s) already minted (${minted.map((k) => k.service).join(', ')}) were saved to the Secret`,
+      );
     }
     throw e.cause;
   }
   ctx.data.keys.set(keys);
   for (const k of keys.values()) {
-    ctx.log.info(`  ${k.service}: ${k.minted ? `new key (${k.reason})` : `keeping key (expires ${k.expiration?.toISOString().slice(0, 10) ?? 'never'})`}`);
+    ctx.log.info(
+      `  ${k.service}: ${k.minted ? `new key (${k.reason})` : `keeping key (expires ${k.expiration?.toISOString().slice(0, 10) ?? 'never'})`}`,
+    );
   }
 }
 
@@ -113,7 +117,8 @@ export function desiredSecret(previous: SecretInfo | null, keys: Map<string, Ser
 /** june-ts's annotations are JSON maps; an empty one is left out (and so removed by the apply). */
 const OWN_ANNOTATIONS = [MINTED_KEYS_ANNOTATION, RETIRED_KEYS_ANNOTATION] as const;
 const nonEmpty = (name: string, json: string): Record<string, string> => (json === '{}' ? {} : { [name]: json });
-const sameAnnotations = (a: Record<string, string>, b: Record<string, string>) => OWN_ANNOTATIONS.every((k) => (a[k] ?? '{}') === (b[k] ?? '{}'));
+const sameAnnotations = (a: Record<string, string>, b: Record<string, string>) =>
+  OWN_ANNOTATIONS.every((k) => (a[k] ?? '{}') === (b[k] ?? '{}'));
 
 function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
@@ -155,20 +160,26 @@ export async function writeSecretPhase(ctx: WorkflowRun<SidecarsData & { retired
  * where Headscale can, expire them otherwise, so no valid reusable key is left that nobody
  * holds; the re-run mints fresh ones. Says what it did, for the error message.
  */
-export async function discardUnsavedKeys(ctx: WorkflowRun<Pick<SidecarsData, 'keys'>>, why = 'were not saved'): Promise<string | undefined> {
+export async function discardUnsavedKeys(
+  ctx: WorkflowRun<Pick<SidecarsData, 'keys'>>,
+  why = 'were not saved',
+): Promise<string | undefined> {
   const minted = [...(ctx.data.keys.peek()?.values() ?? [])].filter((k) => k.minted && k.keyId);
   if (!minted.length) return undefined;
   const hs = await ctx.headscale();
   const deletes = await hs.canDeletePreAuthKeys();
   const records = minted.map((k) => ({ id: k.keyId!, user: k.user.name, key: k.key, reusable: true, ephemeral: false, used: false }));
   const failures = deletes
-    ? (await Promise.allSettled(records.map((k) => hs.deletePreAuthKey(k.id)))).flatMap((r, i) => (r.status === 'rejected' ? [{ key: records[i]!, error: r.reason as Error }] : []))
+    ? (await Promise.allSettled(records.map((k) => hs.deletePreAuthKey(k.id)))).flatMap((r, i) =>
+        r.status === 'rejected' ? [{ key: records[i]!, error: r.reason as Error }] : [],
+      )
     : await expireKeys(hs, records);
   const failedIds = new Set(failures.map((f) => f.key.id));
   const failed = minted.filter((k) => failedIds.has(k.keyId!));
   const services = (ks: typeof minted) => ks.map((k) => k.service).join(', ');
   const done = deletes ? 'deleted' : 'expired';
-  if (!failed.length) return `the ${minted.length} key(s) minted in this run (${services(minted)}) ${why}, so they were ${done} in Headscale; a re-run mints new ones`;
+  if (!failed.length)
+    return `the ${minted.length} key(s) minted in this run (${services(minted)}) ${why}, so they were ${done} in Headscale; a re-run mints new ones`;
   const cause = failures[0]!.error;
   return `the key(s) minted in this run for ${services(failed)} ${why} and could not be ${done} (${cause?.message ?? cause}); ${deletes ? 'delete' : 'expire'} them in Headscale (key ids ${failed.map((k) => k.keyId).join(', ')})`;
 }
@@ -199,9 +210,12 @@ export async function waitForSidecars(ctx: Context, services: readonly string[])
     const problems = health.map(describeUnhealthy).filter((p): p is string => Boolean(p));
     if (!problems.length) return health.map((h) => h.node!);
     if (Date.now() > deadline || ctx.signal.aborted) {
-      throw new DegradedError(`sidecars not online after ${Math.round(ctx.config.waitTimeoutMs / 1000)}s:\n${problems.map((p) => `    ${p}`).join('\n')}`, {
-        hint: `run \`june-ts doctor\`, or: kubectl -n ${ctx.config.platform.namespace} logs deployment/${workloadName(health.find((h) => describeUnhealthy(h))!.service)} -c ${SIDECAR_CONTAINER}`,
-      });
+      throw new DegradedError(
+        `sidecars not online after ${Math.round(ctx.config.waitTimeoutMs / 1000)}s:\n${problems.map((p) => `    ${p}`).join('\n')}`,
+        {
+          hint: `run \`june-ts doctor\`, or: kubectl -n ${ctx.config.platform.namespace} logs deployment/${workloadName(health.find((h) => describeUnhealthy(h))!.service)} -c ${SIDECAR_CONTAINER}`,
+        },
+      );
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -230,7 +244,8 @@ export const sidecarsPhase: PhaseDef<SidecarsRun> = {
       description: 'Wait until every sidecar is Ready and its node online in Headscale',
       run: async (ctx) => {
         const nodes = await waitForSidecars(ctx, ctx.data.services);
-        for (const n of nodes) ctx.log.info(`  ${n.givenName}: online at ${n.ipAddresses.join(', ')} (${n.givenName}.${ctx.config.tailnetDomain})`);
+        for (const n of nodes)
+          ctx.log.info(`  ${n.givenName}: online at ${n.ipAddresses.join(', ')} (${n.givenName}.${ctx.config.tailnetDomain})`);
       },
     },
   ],

@@ -39,7 +39,8 @@ export async function joinHost(ctx: WorkflowRun<TailnetHostData>): Promise<void>
     ctx.log.info(`  host already joined: ${status.dnsName ?? ctx.config.hostHostname} ${status.ips.join(', ')}`);
     return;
   }
-  const elsewhere = status.controlUrl && !sameServer(status.controlUrl, url) && status.backendState !== 'NeedsLogin' && status.backendState !== 'NoState';
+  const elsewhere =
+    status.controlUrl && !sameServer(status.controlUrl, url) && status.backendState !== 'NeedsLogin' && status.backendState !== 'NoState';
   if (elsewhere && !ctx.data.forceReauth) {
     throw new UsageError(`this host is logged in to another control server (${status.controlUrl}), not ${url}`, {
       hint: `re-run with --force-reauth to move it to ${url} (its current tailnet connection ends), or --skip ${TAILNET_HOST_ID}`,
@@ -49,7 +50,13 @@ export async function joinHost(ctx: WorkflowRun<TailnetHostData>): Promise<void>
   const [user] = await hs.ensureUsers([HOST_USER]);
   const key = await hs.createPreAuthKey(user!, { reusable: false, expiration: '1h' });
   redactor.add(key.key);
-  await ts.up({ loginServer: url, key: key.key, hostname: ctx.config.hostHostname, forceReauth: Boolean(elsewhere), timeoutMs: ctx.config.waitTimeoutMs });
+  await ts.up({
+    loginServer: url,
+    key: key.key,
+    hostname: ctx.config.hostHostname,
+    forceReauth: Boolean(elsewhere),
+    timeoutMs: ctx.config.waitTimeoutMs,
+  });
   if (ctx.gate.dryRun) return;
   const after = await ts.status();
   if (after?.backendState !== 'Running') {

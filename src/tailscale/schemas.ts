@@ -4,12 +4,18 @@ import { ExternalError } from '../errors.js';
 
 const status = z.object({
   BackendState: z.string(),
-  TailscaleIPs: z.array(z.string()).nullish().transform((v) => v ?? undefined),
+  TailscaleIPs: z
+    .array(z.string())
+    .nullish()
+    .transform((v) => v ?? undefined),
   Self: z
     .object({
       DNSName: z.string().optional(),
       Online: z.boolean().optional(),
-      TailscaleIPs: z.array(z.string()).nullish().transform((v) => v ?? undefined),
+      TailscaleIPs: z
+        .array(z.string())
+        .nullish()
+        .transform((v) => v ?? undefined),
     })
     .nullish()
     .transform((v) => v ?? undefined),
@@ -28,7 +34,10 @@ function json(text: string, what: string): unknown {
 
 export function parseStatus(text: string) {
   const r = status.safeParse(json(text, 'tailscale status --json'));
-  if (!r.success) throw new ExternalError(`tailscale status --json: unexpected output (${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message})`);
+  if (!r.success)
+    throw new ExternalError(
+      `tailscale status --json: unexpected output (${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message})`,
+    );
   return r.data;
 }
 

@@ -33,7 +33,9 @@ function entryText(e: PlanEntry, log: Logger): string {
       return e.values ? `${head} --values <file>\n    values:\n${indent(stringify(e.values), '      ')}` : head;
     }
     case 'headscale':
-      return `${c.magenta('headscale')} ${e.action} ${Object.entries(e.args).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}`;
+      return `${c.magenta('headscale')} ${e.action} ${Object.entries(e.args)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ')}`;
     case 'note':
       return c.dim(`· ${e.text}`);
   }

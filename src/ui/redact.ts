@@ -4,10 +4,7 @@
 
 export const REDACTED = '<redacted>';
 
-const KEY_PATTERNS: readonly RegExp[] = [
-  /\b(?:tskey|hskey)-[A-Za-z0-9]+-[A-Za-z0-9_-]+/g,
-  /\bhskey-api-[A-Za-z0-9_-]+/g,
-];
+const KEY_PATTERNS: readonly RegExp[] = [/\b(?:tskey|hskey)-[A-Za-z0-9]+-[A-Za-z0-9_-]+/g, /\bhskey-api-[A-Za-z0-9_-]+/g];
 
 export class Redactor {
   private readonly secrets = new Set<string>();

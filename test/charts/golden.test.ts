@@ -24,7 +24,11 @@ const goldens: Array<[string, string, RenderOptions]> = [
     HEADSCALE_CHART,
     { set: { 'headscale.derp.server.enabled': true, 'headscale.derp.urls': [], 'headscale.grpc.enabled': true } },
   ],
-  ['headscale-0.26-metrics', HEADSCALE_CHART, { set: { 'image.tag': '0.26.1', 'service.exposeMetrics': true, 'headscale.metricsListenAddr': '0.0.0.0:9090' } }],
+  [
+    'headscale-0.26-metrics',
+    HEADSCALE_CHART,
+    { set: { 'image.tag': '0.26.1', 'service.exposeMetrics': true, 'headscale.metricsListenAddr': '0.0.0.0:9090' } },
+  ],
 ];
 
 for (const helm of HELMS) {

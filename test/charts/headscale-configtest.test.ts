@@ -43,9 +43,7 @@ describe.skipIf(HEADSCALES.length === 0 || HELM === undefined)('headscale config
     const rendered = cm.data['config.yaml'] as string;
     const edited = edit ? edit(rendered) : rendered;
     if (edit && edited === rendered) throw new Error(`${name}: the edit changed nothing in the rendered config.yaml`);
-    const config = edited
-      .replaceAll('/var/lib/headscale', join(dir, 'data'))
-      .replaceAll('/var/run/headscale', dir);
+    const config = edited.replaceAll('/var/lib/headscale', join(dir, 'data')).replaceAll('/var/run/headscale', dir);
     parse(config); // still YAML
     const path = join(dir, 'config.yaml');
     writeFileSync(path, config);
@@ -54,12 +52,18 @@ describe.skipIf(HEADSCALES.length === 0 || HELM === undefined)('headscale config
 
   describe.each(HEADSCALES)('headscale %s', (version, bin) => {
     /** Rendered as the chart renders it when it deploys this version. */
-    const forVersion = (opts: RenderOptions = {}): RenderOptions => ({ ...opts, set: { 'image.tag': version.replace(/^v/, ''), ...opts.set } });
+    const forVersion = (opts: RenderOptions = {}): RenderOptions => ({
+      ...opts,
+      set: { 'image.tag': version.replace(/^v/, ''), ...opts.set },
+    });
     const minor = Number(version.replace(/^v/, '').split('.')[1]);
 
     it.each([
       ['default', {}],
-      ['embedded DERP + gRPC', { set: { 'headscale.derp.server.enabled': true, 'headscale.derp.urls': [], 'headscale.grpc.enabled': true } }],
+      [
+        'embedded DERP + gRPC',
+        { set: { 'headscale.derp.server.enabled': true, 'headscale.derp.urls': [], 'headscale.grpc.enabled': true } },
+      ],
       ['metrics exposed', { set: { 'service.exposeMetrics': true, 'headscale.metricsListenAddr': '0.0.0.0:9090' } }],
       ['ephemeral timeout of 66s', { set: { 'headscale.ephemeralNodeInactivityTimeout': '66s' } }],
     ] as Array<[string, RenderOptions]>)('accepts %s without warnings', async (name, opts) => {
@@ -69,7 +73,9 @@ describe.skipIf(HEADSCALES.length === 0 || HELM === undefined)('headscale config
     });
 
     it('itself rejects the base_domain the chart refuses at render time', async () => {
-      const path = await renderConfig('bad-base', forVersion(), (c) => c.replace('base_domain: tail.ozzu.world', 'base_domain: ozzu.world'));
+      const path = await renderConfig('bad-base', forVersion(), (c) =>
+        c.replace('base_domain: tail.ozzu.world', 'base_domain: ozzu.world'),
+      );
       const res = await configtest(bin, path);
       expect(res.code).not.toBe(0);
       expect(res.output).toMatch(/server_url/);
@@ -77,7 +83,9 @@ describe.skipIf(HEADSCALES.length === 0 || HELM === undefined)('headscale config
 
     // Each edit makes the config what the chart refuses to render (validation.test.ts).
     it('itself rejects an ephemeral inactivity timeout of 65s', async () => {
-      const path = await renderConfig('short-ephemeral', forVersion(), (c) => c.replace(/inactivity_timeout: 30m/, 'inactivity_timeout: 65s'));
+      const path = await renderConfig('short-ephemeral', forVersion(), (c) =>
+        c.replace(/inactivity_timeout: 30m/, 'inactivity_timeout: 65s'),
+      );
       const res = await configtest(bin, path);
       expect(res.code, res.output).not.toBe(0);
       expect(res.output).toMatch(/inactivity_timeout.*too low/);

@@ -28,7 +28,11 @@ for (const helm of HELMS) {
       expect(config.noise.private_key_path).toBe('/var/lib/headscale/noise_private.key');
       expect(config.prefixes).toMatchObject({ v4: '100.64.0.0/10', v6: 'fd7a:115c:a1e0::/48' });
       expect(config.database).toEqual({ type: 'sqlite', sqlite: { path: '/var/lib/headscale/db.sqlite', write_ahead_log: true } });
-      expect(config.dns).toMatchObject({ magic_dns: true, base_domain: 'tail.ozzu.world', nameservers: { global: ['1.1.1.1', '1.0.0.1'] } });
+      expect(config.dns).toMatchObject({
+        magic_dns: true,
+        base_domain: 'tail.ozzu.world',
+        nameservers: { global: ['1.1.1.1', '1.0.0.1'] },
+      });
       expect(config.derp.urls).toEqual(['https://controlplane.tailscale.com/derpmap/default']);
       expect(config.unix_socket).toBe('/var/run/headscale/headscale.sock');
       // Keys renamed in 0.23 are fatal if present.
@@ -50,7 +54,12 @@ for (const helm of HELMS) {
       });
       expect(config.derp.urls).toEqual([]);
       expect(pod.containers[0].ports).toContainEqual({ name: 'stun', containerPort: 3478, protocol: 'UDP' });
-      expect(byName(objects, 'Service', 'headscale').spec.ports).toContainEqual({ name: 'stun', port: 3478, targetPort: 'stun', protocol: 'UDP' });
+      expect(byName(objects, 'Service', 'headscale').spec.ports).toContainEqual({
+        name: 'stun',
+        port: 3478,
+        targetPort: 'stun',
+        protocol: 'UDP',
+      });
     });
 
     it('inline policy is shipped in the ConfigMap and referenced by policy.path', async () => {
@@ -71,7 +80,11 @@ for (const helm of HELMS) {
       expect(c.livenessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
       expect(c.livenessProbe.initialDelaySeconds).toBeUndefined();
       expect(c.readinessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
-      expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(c.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      });
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
       const mounts = Object.fromEntries(c.volumeMounts.map((m: { name: string; mountPath: string }) => [m.name, m.mountPath]));
       expect(mounts).toMatchObject({ config: '/etc/headscale', data: '/var/lib/headscale', run: '/var/run/headscale' });
@@ -84,14 +97,26 @@ for (const helm of HELMS) {
       const off = await render(helm);
       expect(off.pod.containers[0].ports.map((p: { name: string }) => p.name)).toEqual(['http']);
       expect(byName(off.objects, 'Service', 'headscale').spec.ports.map((p: { name: string }) => p.name)).toEqual(['http']);
-      const on = await render(helm, { set: { 'service.exposeMetrics': true, 'headscale.metricsListenAddr': '0.0.0.0:9090', 'service.metricsPort': 9100 } });
+      const on = await render(helm, {
+        set: { 'service.exposeMetrics': true, 'headscale.metricsListenAddr': '0.0.0.0:9090', 'service.metricsPort': 9100 },
+      });
       expect(on.config.metrics_listen_addr).toBe('0.0.0.0:9090');
       expect(on.pod.containers[0].ports).toContainEqual({ name: 'metrics', containerPort: 9090, protocol: 'TCP' });
-      expect(byName(on.objects, 'Service', 'headscale').spec.ports).toContainEqual({ name: 'metrics', port: 9100, targetPort: 'metrics', protocol: 'TCP' });
+      expect(byName(on.objects, 'Service', 'headscale').spec.ports).toContainEqual({
+        name: 'metrics',
+        port: 9100,
+        targetPort: 'metrics',
+        protocol: 'TCP',
+      });
     });
 
     it('writes the ephemeral timeout under the key the deployed version reads', async () => {
-      for (const [tag, newKey] of [['0.29.3', true], ['v0.29.0', true], ['0.26.1', false], ['0.23.0', false]] as const) {
+      for (const [tag, newKey] of [
+        ['0.29.3', true],
+        ['v0.29.0', true],
+        ['0.26.1', false],
+        ['0.23.0', false],
+      ] as const) {
         const { config } = await render(helm, { set: { 'image.tag': tag, 'headscale.ephemeralNodeInactivityTimeout': '10m' } });
         if (newKey) {
           expect(config.node, tag).toEqual({ ephemeral: { inactivity_timeout: '10m' } });
@@ -124,7 +149,11 @@ for (const helm of HELMS) {
       expect(deployment.spec.template.metadata.labels).toMatchObject({ team: 'net', 'app.kubernetes.io/name': 'headscale' });
       expect(deployment.spec.template.metadata.annotations).toMatchObject({ 'backup/skip': 'true' });
       expect(deployment.spec.template.metadata.annotations['checksum/config']).toBeDefined();
-      expect(pod).toMatchObject({ imagePullSecrets: [{ name: 'regcred' }], priorityClassName: 'infra', topologySpreadConstraints: [spread] });
+      expect(pod).toMatchObject({
+        imagePullSecrets: [{ name: 'regcred' }],
+        priorityClassName: 'infra',
+        topologySpreadConstraints: [spread],
+      });
     });
 
     it('persistence: PVC size and class, or an existing claim', async () => {

@@ -167,6 +167,7 @@ export function ofKind(objects: K8sObject[], kind: string): K8sObject[] {
 
 export function byName(objects: K8sObject[], kind: string, name: string): K8sObject {
   const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
-  if (!found) throw new Error(`no ${kind} named ${name} in render (have: ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')})`);
+  if (!found)
+    throw new Error(`no ${kind} named ${name} in render (have: ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')})`);
   return found;
 }

@@ -2,31 +2,64 @@
 // schema as packaged by kubernetes-models (OpenAPI of Kubernetes 1.34: field types,
 // enums, required fields; it does not flag unknown fields).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HEADSCALE_CHART, HELMS, PLATFORM_CHART, parseManifests, requireBin, shouldSkip, template, type K8sObject, type RenderOptions } from './helm.js';
+import {
+  HEADSCALE_CHART,
+  HELMS,
+  PLATFORM_CHART,
+  parseManifests,
+  requireBin,
+  shouldSkip,
+  template,
+  type K8sObject,
+  type RenderOptions,
+} from './helm.js';
 
 const ON = { valuesFiles: ['values-headscale.yaml'] } satisfies RenderOptions;
 
 const renders: Array<[string, string, RenderOptions]> = [
-  ['june-platform, sidecars off, every option', PLATFORM_CHART, {
-    set: {
-      'services.stt.enabled': true,
-      'services.tts.enabled': true,
-      'serviceDefaults.tolerations': [{ key: 'dedicated', operator: 'Equal', value: 'june', effect: 'NoSchedule' }],
-      'serviceDefaults.imagePullSecrets': [{ name: 'regcred' }],
-      'serviceDefaults.priorityClassName': 'june',
-      'serviceDefaults.podAnnotations': { a: 'b' },
-      'serviceDefaults.topologySpreadConstraints': [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway' }],
-      'services.orchestrator.extraVolumes': [{ name: 'cache', emptyDir: {} }],
-      'services.orchestrator.extraVolumeMounts': [{ name: 'cache', mountPath: '/cache' }],
+  [
+    'june-platform, sidecars off, every option',
+    PLATFORM_CHART,
+    {
+      set: {
+        'services.stt.enabled': true,
+        'services.tts.enabled': true,
+        'serviceDefaults.tolerations': [{ key: 'dedicated', operator: 'Equal', value: 'june', effect: 'NoSchedule' }],
+        'serviceDefaults.imagePullSecrets': [{ name: 'regcred' }],
+        'serviceDefaults.priorityClassName': 'june',
+        'serviceDefaults.podAnnotations': { a: 'b' },
+        'serviceDefaults.topologySpreadConstraints': [
+          { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway' },
+        ],
+        'services.orchestrator.extraVolumes': [{ name: 'cache', emptyDir: {} }],
+        'services.orchestrator.extraVolumeMounts': [{ name: 'cache', mountPath: '/cache' }],
+      },
     },
-  }],
-  ['june-platform, sidecars on (native)', PLATFORM_CHART, { ...ON, set: { 'services.stt.enabled': true, 'tailscale.proxy.enabled': true } }],
+  ],
+  [
+    'june-platform, sidecars on (native)',
+    PLATFORM_CHART,
+    { ...ON, set: { 'services.stt.enabled': true, 'tailscale.proxy.enabled': true } },
+  ],
   ['june-platform, sidecars on (plain container, Kubernetes 1.32)', PLATFORM_CHART, { ...ON, kubeVersion: '1.32.0' }],
-  ['june-platform, kernel mode, ephemeral state', PLATFORM_CHART, { ...ON, set: { 'tailscale.userspace': false, 'tailscale.allowKernelMode': true, 'tailscale.state.persist': false } }],
+  [
+    'june-platform, kernel mode, ephemeral state',
+    PLATFORM_CHART,
+    { ...ON, set: { 'tailscale.userspace': false, 'tailscale.allowKernelMode': true, 'tailscale.state.persist': false } },
+  ],
   ['headscale', HEADSCALE_CHART, {}],
-  ['headscale, embedded DERP, gRPC, metrics', HEADSCALE_CHART, {
-    set: { 'headscale.derp.server.enabled': true, 'headscale.grpc.enabled': true, 'service.exposeMetrics': true, 'headscale.metricsListenAddr': '0.0.0.0:9090' },
-  }],
+  [
+    'headscale, embedded DERP, gRPC, metrics',
+    HEADSCALE_CHART,
+    {
+      set: {
+        'headscale.derp.server.enabled': true,
+        'headscale.grpc.enabled': true,
+        'service.exposeMetrics': true,
+        'headscale.metricsListenAddr': '0.0.0.0:9090',
+      },
+    },
+  ],
 ];
 
 /** The kubernetes-models class for an object, by its apiVersion and kind. */
@@ -55,7 +88,12 @@ async function violations(objects: K8sObject[]): Promise<string[]> {
 describe('kubernetes-models validation', () => {
   it('catches a wrongly typed field and a missing required one', async () => {
     const bad: K8sObject[] = [
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'a' }, spec: { selector: {}, template: { spec: { containers: [{ name: 'x', ports: [{ containerPort: 'http' }] }] } } } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'a' },
+        spec: { selector: {}, template: { spec: { containers: [{ name: 'x', ports: [{ containerPort: 'http' }] }] } } },
+      },
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'b' }, spec: { ports: [{ name: 'http' }] } },
     ];
     const found = await violations(bad);

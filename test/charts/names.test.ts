@@ -106,7 +106,9 @@ for (const helm of HELMS) {
       );
       expect(named?.resourceNames).toEqual([stateSecretName(svc)]);
       expect(named?.verbs).toEqual(['get', 'update', 'patch']);
-      expect(role.rules.some((r: { verbs: string[]; resources: string[] }) => r.resources.includes('secrets') && r.verbs.includes('create'))).toBe(false);
+      expect(
+        role.rules.some((r: { verbs: string[]; resources: string[] }) => r.resources.includes('secrets') && r.verbs.includes('create')),
+      ).toBe(false);
       byName(platform, 'Secret', stateSecretName(svc));
       const binding = byName(platform, 'RoleBinding', sidecarServiceAccount(svc));
       expect(binding.roleRef.name).toBe(sidecarServiceAccount(svc));

@@ -3,7 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { HELMS, PLATFORM_CHART, byName, parseManifests, requireBin, shouldSkip, template, type Helm } from './helm.js';
 
 async function pods(helm: Helm, set: Record<string, unknown>, sidecars = false) {
-  const objects = parseManifests(await template(helm, PLATFORM_CHART, sidecars ? { valuesFiles: ['values-headscale.yaml'], set } : { set }));
+  const objects = parseManifests(
+    await template(helm, PLATFORM_CHART, sidecars ? { valuesFiles: ['values-headscale.yaml'], set } : { set }),
+  );
   const of = (svc: string) => {
     const template = byName(objects, 'Deployment', `june-${svc}`).spec.template;
     const spec = template.spec;
@@ -22,7 +24,15 @@ for (const helm of HELMS) {
       const { orchestrator } = await pods(helm, {});
       expect(orchestrator.spec.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
       expect(orchestrator.app.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
-      for (const key of ['nodeSelector', 'tolerations', 'affinity', 'imagePullSecrets', 'priorityClassName', 'topologySpreadConstraints', 'volumes']) {
+      for (const key of [
+        'nodeSelector',
+        'tolerations',
+        'affinity',
+        'imagePullSecrets',
+        'priorityClassName',
+        'topologySpreadConstraints',
+        'volumes',
+      ]) {
         expect(orchestrator.spec, key).not.toHaveProperty(key);
       }
       expect(orchestrator.template.metadata).not.toHaveProperty('annotations');
@@ -50,8 +60,16 @@ for (const helm of HELMS) {
       });
       expect(orchestrator.spec.nodeSelector).toEqual({ pool: 'gpu', zone: 'a' });
       expect(idp.spec.nodeSelector).toEqual({ pool: 'general', zone: 'a' });
-      expect(orchestrator.spec.securityContext).toEqual({ runAsNonRoot: false, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } });
-      expect(orchestrator.app.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true });
+      expect(orchestrator.spec.securityContext).toEqual({
+        runAsNonRoot: false,
+        runAsUser: 10001,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      expect(orchestrator.app.securityContext).toEqual({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        readOnlyRootFilesystem: true,
+      });
       expect(idp.template.metadata.annotations).toEqual({ team: 'june', 'prometheus.io/scrape': 'true' });
       expect(idp.template.metadata.labels).toMatchObject({ tier: 'auth', 'app.kubernetes.io/name': 'june-idp' });
       expect(orchestrator.template.metadata.labels).not.toHaveProperty('tier');
@@ -59,13 +77,24 @@ for (const helm of HELMS) {
 
     it('lists and strings set on a service replace the default; others inherit it', async () => {
       const toleration = { key: 'dedicated', operator: 'Equal', value: 'june', effect: 'NoSchedule' };
-      const spread = { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'june-platform' } } };
+      const spread = {
+        maxSkew: 1,
+        topologyKey: 'kubernetes.io/hostname',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'june-platform' } },
+      };
       const { orchestrator, idp } = await pods(helm, {
         'serviceDefaults.tolerations': [toleration],
         'serviceDefaults.imagePullSecrets': [{ name: 'regcred' }],
         'serviceDefaults.priorityClassName': 'june-normal',
         'serviceDefaults.topologySpreadConstraints': [spread],
-        'serviceDefaults.affinity': { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'a', operator: 'Exists' }] }] } } },
+        'serviceDefaults.affinity': {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: 'a', operator: 'Exists' }] }],
+            },
+          },
+        },
         'services.orchestrator.tolerations': [],
         'services.orchestrator.priorityClassName': 'june-high',
       });
@@ -111,11 +140,19 @@ for (const helm of HELMS) {
     it('extra volumes go into the pod, their mounts into the app container only', async () => {
       const volume = { name: 'cache', emptyDir: { sizeLimit: '1Gi' } };
       const mount = { name: 'cache', mountPath: '/var/cache/june' };
-      const { orchestrator } = await pods(helm, { 'services.orchestrator.extraVolumes': [volume], 'services.orchestrator.extraVolumeMounts': [mount] }, true);
+      const { orchestrator } = await pods(
+        helm,
+        { 'services.orchestrator.extraVolumes': [volume], 'services.orchestrator.extraVolumeMounts': [mount] },
+        true,
+      );
       expect(orchestrator.spec.volumes).toContainEqual(volume);
-      expect(orchestrator.spec.volumes.map((v: { name: string }) => v.name)).toEqual(expect.arrayContaining(['tailscale-tmp', 'tailscale-serviceaccount', 'cache']));
+      expect(orchestrator.spec.volumes.map((v: { name: string }) => v.name)).toEqual(
+        expect.arrayContaining(['tailscale-tmp', 'tailscale-serviceaccount', 'cache']),
+      );
       expect(orchestrator.app.volumeMounts).toEqual([mount]);
-      const sidecar = [...orchestrator.spec.containers, ...(orchestrator.spec.initContainers ?? [])].find((c: { name: string }) => c.name === 'tailscale');
+      const sidecar = [...orchestrator.spec.containers, ...(orchestrator.spec.initContainers ?? [])].find(
+        (c: { name: string }) => c.name === 'tailscale',
+      );
       expect(sidecar.volumeMounts.map((m: { name: string }) => m.name)).not.toContain('cache');
     });
   });

@@ -51,7 +51,16 @@ const sortByName = (objects: K8sObject[]) => [...objects].sort((a, b) => a.metad
 const variants: Array<[string, RenderOptions]> = [
   ['defaults', {}],
   ['stt+tts enabled', { set: { 'services.stt.enabled': true, 'services.tts.enabled': true } }],
-  ['custom ingress', { set: { 'ingress.className': 'traefik', 'ingress.annotations': { 'cert-manager.io/cluster-issuer': 'le' }, 'services.orchestrator.ingress.host': 'api.example.org' } }],
+  [
+    'custom ingress',
+    {
+      set: {
+        'ingress.className': 'traefik',
+        'ingress.annotations': { 'cert-manager.io/cluster-issuer': 'le' },
+        'services.orchestrator.ingress.host': 'api.example.org',
+      },
+    },
+  ],
 ];
 
 for (const helm of HELMS) {
@@ -66,7 +75,9 @@ for (const helm of HELMS) {
           const set = { ...base.set, 'tailscale.proxy.enabled': proxy };
           const off = parseManifests(await template(helm, PLATFORM_CHART, { set }));
           const on = parseManifests(
-            await template(helm, PLATFORM_CHART, { set: { ...set, 'tailscale.enabled': true, 'tailscale.controlUrl': 'https://headscale.ozzu.world' } }),
+            await template(helm, PLATFORM_CHART, {
+              set: { ...set, 'tailscale.enabled': true, 'tailscale.controlUrl': 'https://headscale.ozzu.world' },
+            }),
           );
 
           expect(sortByName(ofKind(on, 'Ingress'))).toEqual(sortByName(ofKind(off, 'Ingress')));

@@ -9,9 +9,7 @@ interface EnvVar {
 }
 
 async function pod(helm: Helm, set: Record<string, unknown> = {}, svc = 'orchestrator', kubeVersion?: string) {
-  const objects = parseManifests(
-    await template(helm, PLATFORM_CHART, { valuesFiles: ['values-headscale.yaml'], set, kubeVersion }),
-  );
+  const objects = parseManifests(await template(helm, PLATFORM_CHART, { valuesFiles: ['values-headscale.yaml'], set, kubeVersion }));
   const spec = byName(objects, 'Deployment', `june-${svc}`).spec.template.spec;
   // A native sidecar is an init container, a plain one a container.
   const sidecar = [...(spec.initContainers ?? []), ...spec.containers].find((c: { name: string }) => c.name === 'tailscale');
@@ -29,8 +27,12 @@ for (const helm of HELMS) {
     it('sets serviceAccountName explicitly in both states, so turning sidecars off leaves no stale deprecated serviceAccount', async () => {
       expect((await pod(helm)).spec.serviceAccountName).toBe('june-orchestrator-tailscale');
       expect((await pod(helm, { 'tailscale.enabled': false })).spec.serviceAccountName).toBe('default');
-      expect((await pod(helm, { 'tailscale.enabled': false, 'services.orchestrator.serviceAccountName': 'orch' })).spec.serviceAccountName).toBe('orch');
-      expect((await pod(helm, { 'services.orchestrator.serviceAccountName': 'orch' })).spec.serviceAccountName).toBe('june-orchestrator-tailscale');
+      expect(
+        (await pod(helm, { 'tailscale.enabled': false, 'services.orchestrator.serviceAccountName': 'orch' })).spec.serviceAccountName,
+      ).toBe('orch');
+      expect((await pod(helm, { 'services.orchestrator.serviceAccountName': 'orch' })).spec.serviceAccountName).toBe(
+        'june-orchestrator-tailscale',
+      );
     });
 
     it('renders the documented env, in order', async () => {
@@ -112,11 +114,17 @@ for (const helm of HELMS) {
         // Every other container, whatever it is, mounts no volume with a token in it.
         const tokenVolumes = new Set(
           spec.volumes
-            .filter((v: { projected?: { sources: Array<Record<string, unknown>> } }) => v.projected?.sources.some((s) => 'serviceAccountToken' in s))
+            .filter((v: { projected?: { sources: Array<Record<string, unknown>> } }) =>
+              v.projected?.sources.some((s) => 'serviceAccountToken' in s),
+            )
             .map((v: { name: string }) => v.name),
         );
         for (const c of [...spec.containers, ...(spec.initContainers ?? [])].filter((c: { name: string }) => c.name !== 'tailscale')) {
-          expect((c.volumeMounts ?? []).filter((m: { name: string; mountPath: string }) => tokenVolumes.has(m.name) || m.mountPath.startsWith('/var/run/secrets'))).toEqual([]);
+          expect(
+            (c.volumeMounts ?? []).filter(
+              (m: { name: string; mountPath: string }) => tokenVolumes.has(m.name) || m.mountPath.startsWith('/var/run/secrets'),
+            ),
+          ).toEqual([]);
         }
       }
     });
@@ -139,11 +147,21 @@ for (const helm of HELMS) {
       ] as const) {
         const { spec, sidecar, app } = await pod(helm, { 'tailscale.nativeSidecar': setting }, 'orchestrator', kubeVersion);
         const label = `${kubeVersion} nativeSidecar=${setting}`;
-        expect(spec.containers.map((c: { name: string }) => c.name), label).toEqual(native ? ['june-orchestrator'] : ['june-orchestrator', 'tailscale']);
-        expect(spec.initContainers?.map((c: { name: string }) => c.name), label).toEqual(native ? ['tailscale'] : undefined);
+        expect(
+          spec.containers.map((c: { name: string }) => c.name),
+          label,
+        ).toEqual(native ? ['june-orchestrator'] : ['june-orchestrator', 'tailscale']);
+        expect(
+          spec.initContainers?.map((c: { name: string }) => c.name),
+          label,
+        ).toEqual(native ? ['tailscale'] : undefined);
         expect(sidecar.restartPolicy, label).toBe(native ? 'Always' : undefined);
         if (native) {
-          expect(sidecar.startupProbe).toEqual({ httpGet: { path: '/healthz', port: 'ts-health' }, periodSeconds: 2, failureThreshold: 90 });
+          expect(sidecar.startupProbe).toEqual({
+            httpGet: { path: '/healthz', port: 'ts-health' },
+            periodSeconds: 2,
+            failureThreshold: 90,
+          });
         } else {
           expect(sidecar.startupProbe, label).toBeUndefined();
         }
@@ -183,9 +201,17 @@ for (const helm of HELMS) {
 
     it('persisted state: no surge on rollout and a Role limited to the state Secret, without create', async () => {
       const { objects } = await pod(helm);
-      expect(byName(objects, 'Deployment', 'june-orchestrator').spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
+      expect(byName(objects, 'Deployment', 'june-orchestrator').spec.strategy).toEqual({
+        type: 'RollingUpdate',
+        rollingUpdate: { maxSurge: 0, maxUnavailable: 1 },
+      });
       expect(byName(objects, 'Role', 'june-orchestrator-tailscale').rules).toEqual([
-        { apiGroups: [''], resources: ['secrets'], resourceNames: ['june-orchestrator-tailscale-state'], verbs: ['get', 'update', 'patch'] },
+        {
+          apiGroups: [''],
+          resources: ['secrets'],
+          resourceNames: ['june-orchestrator-tailscale-state'],
+          verbs: ['get', 'update', 'patch'],
+        },
         { apiGroups: [''], resources: ['events'], verbs: ['get', 'create', 'patch'] },
       ]);
     });
@@ -193,9 +219,11 @@ for (const helm of HELMS) {
     it('persisted state: the chart creates each state Secret empty and keeps it on uninstall', async () => {
       const { objects } = await pod(helm, { 'services.stt.enabled': true });
       const secrets = ofKind(objects, 'Secret');
-      expect(secrets.map((s) => s.metadata.name).sort()).toEqual(
-        ['june-idp-tailscale-state', 'june-orchestrator-tailscale-state', 'june-stt-tailscale-state'],
-      );
+      expect(secrets.map((s) => s.metadata.name).sort()).toEqual([
+        'june-idp-tailscale-state',
+        'june-orchestrator-tailscale-state',
+        'june-stt-tailscale-state',
+      ]);
       for (const secret of secrets) {
         // No data or stringData: containerboot owns them, and Helm must never send them.
         expect(Object.keys(secret).sort()).toEqual(['apiVersion', 'kind', 'metadata', 'type']);

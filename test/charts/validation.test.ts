@@ -15,7 +15,11 @@ const platformCases: Array<[string, RenderOptions, RegExp[]]> = [
   [
     'a controlUrl that is not an http(s) URL (schema)',
     { set: { 'tailscale.controlUrl': 'headscale.ozzu.world' } },
-    [/values don't meet the specifications of the schema/, /tailscale[./]controlUrl/, /'?headscale\.ozzu\.world'? does not match pattern|Does not match pattern/],
+    [
+      /values don't meet the specifications of the schema/,
+      /tailscale[./]controlUrl/,
+      /'?headscale\.ozzu\.world'? does not match pattern|Does not match pattern/,
+    ],
   ],
   [
     'a controlUrl with another scheme (schema)',
@@ -25,18 +29,17 @@ const platformCases: Array<[string, RenderOptions, RegExp[]]> = [
   [
     'an enabled service without an authKeyRefs entry',
     { set: { ...ON, 'services.stt.enabled': true, 'tailscale.authKeyRefs.stt': null } },
-    [/june-stt: tailscale\.enabled is true but tailscale\.authKeyRefs\.stt is not set/, /--set tailscale\.authKeyRefs\.stt=june-stt-authkey/],
+    [
+      /june-stt: tailscale\.enabled is true but tailscale\.authKeyRefs\.stt is not set/,
+      /--set tailscale\.authKeyRefs\.stt=june-stt-authkey/,
+    ],
   ],
   [
     'a new service without an authKeyRefs entry',
     { set: { ...ON, 'services.asr': { enabled: true, image: 'asr:1', port: 9000, replicas: 1 } } },
     [/june-asr: tailscale\.enabled is true but tailscale\.authKeyRefs\.asr is not set/],
   ],
-  [
-    'an empty authKeyRefs entry (schema)',
-    { set: { ...ON, 'tailscale.authKeyRefs.idp': '' } },
-    [/tailscale[./]authKeyRefs[./]idp/],
-  ],
+  ['an empty authKeyRefs entry (schema)', { set: { ...ON, 'tailscale.authKeyRefs.idp': '' } }, [/tailscale[./]authKeyRefs[./]idp/]],
   [
     'an auth key pasted into authKeyRefs',
     { set: { ...ON, 'tailscale.authKeyRefs.orchestrator': 'hskey-auth-abc123-secretpart' } },
@@ -63,7 +66,11 @@ const platformCases: Array<[string, RenderOptions, RegExp[]]> = [
   [
     'kernel mode without allowKernelMode',
     { set: { ...ON, 'tailscale.userspace': false } },
-    [/tailscale\.userspace is false \(kernel networking\)/, /Pod Security "restricted" and "baseline" refuse/, /set tailscale\.allowKernelMode=true/],
+    [
+      /tailscale\.userspace is false \(kernel networking\)/,
+      /Pod Security "restricted" and "baseline" refuse/,
+      /set tailscale\.allowKernelMode=true/,
+    ],
   ],
   [
     'a pod label the chart sets itself',
@@ -88,12 +95,18 @@ const platformCases: Array<[string, RenderOptions, RegExp[]]> = [
   [
     'a readiness probe merged into the default one (two handlers)',
     { set: { 'services.orchestrator.readinessProbe': { httpGet: { path: '/ready', port: 'http' } } } },
-    [/services\.orchestrator\.readinessProbe has httpGet and tcpSocket, and a probe takes one: Helm merges a probe you set into the chart's default one/, /Set the handler you do not want to null \(services\.orchestrator\.readinessProbe\.<handler>=null\)/],
+    [
+      /services\.orchestrator\.readinessProbe has httpGet and tcpSocket, and a probe takes one: Helm merges a probe you set into the chart's default one/,
+      /Set the handler you do not want to null \(services\.orchestrator\.readinessProbe\.<handler>=null\)/,
+    ],
   ],
   [
     'the sidecar health port equal to an app port',
     { set: { ...ON, 'tailscale.healthCheck.port': 8080 } },
-    [/june-idp: tailscale\.healthCheck\.port and services\.idp\.port are both port 8080: the tailscale sidecar shares the pod's network with the app/, /Choose another tailscale\.healthCheck\.port/],
+    [
+      /june-idp: tailscale\.healthCheck\.port and services\.idp\.port are both port 8080: the tailscale sidecar shares the pod's network with the app/,
+      /Choose another tailscale\.healthCheck\.port/,
+    ],
   ],
   [
     "the sidecar health port equal to Keycloak's management (probe) port",
@@ -115,11 +128,7 @@ const platformCases: Array<[string, RenderOptions, RegExp[]]> = [
     { set: { ...ON, 'tailscale.proxy.enabled': true, 'tailscale.proxy.httpPort': 8000, 'services.stt.enabled': true } },
     [/june-stt: tailscale\.proxy\.httpPort and services\.stt\.port are both port 8000/],
   ],
-  [
-    'a misspelt tailscale key (schema)',
-    { set: { ...ON, 'tailscale.controlURL': 'https://headscale.ozzu.world' } },
-    [/controlURL/],
-  ],
+  ['a misspelt tailscale key (schema)', { set: { ...ON, 'tailscale.controlURL': 'https://headscale.ozzu.world' } }, [/controlURL/]],
 ];
 
 const headscaleCases: Array<[string, RenderOptions, RegExp[]]> = [
@@ -131,7 +140,10 @@ const headscaleCases: Array<[string, RenderOptions, RegExp[]]> = [
   [
     'dns.base_domain containing the server_url host',
     { set: { 'headscale.dns.baseDomain': 'ozzu.world' } },
-    [/headscale\.dns\.baseDomain "ozzu\.world" must neither equal nor contain the server_url host "headscale\.ozzu\.world"/, /tail\.ozzu\.world/],
+    [
+      /headscale\.dns\.baseDomain "ozzu\.world" must neither equal nor contain the server_url host "headscale\.ozzu\.world"/,
+      /tail\.ozzu\.world/,
+    ],
   ],
   [
     'dns.base_domain containing an explicit serverUrl host',

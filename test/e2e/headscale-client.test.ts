@@ -7,7 +7,13 @@ import { ExternalError, UsageError } from '../../src/errors.js';
 import { createHeadscaleClient, DRY_RUN_KEY, type HeadscaleClient, type HsUser } from '../../src/headscale/index.js';
 import { WriteGate, type PlanEntry } from '../../src/write-gate.js';
 import { ExecaRunner, type ProcessRunner, type RunOptions } from '../../src/process/runner.js';
-import { haveHeadscale, HEADSCALE_TEST_VERSIONS, headscaleBinary, startHeadscale, type HeadscaleServer } from '../helpers/headscale-server.js';
+import {
+  haveHeadscale,
+  HEADSCALE_TEST_VERSIONS,
+  headscaleBinary,
+  startHeadscale,
+  type HeadscaleServer,
+} from '../helpers/headscale-server.js';
 
 const CI = process.env.CI === 'true';
 

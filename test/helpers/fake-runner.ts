@@ -22,8 +22,7 @@ export class FakeRunner implements ProcessRunner {
 
   /** Answer calls whose `file args…` starts with `prefix` (space-joined). */
   on(prefix: string | ((call: FakeCall) => boolean), respond: Responder | Partial<RunResult>, times = Infinity): this {
-    const matches =
-      typeof prefix === 'function' ? prefix : (c: FakeCall) => [c.file, ...c.args].join(' ').startsWith(prefix);
+    const matches = typeof prefix === 'function' ? prefix : (c: FakeCall) => [c.file, ...c.args].join(' ').startsWith(prefix);
     this.rules.push({ matches, respond: typeof respond === 'function' ? respond : () => respond, times });
     return this;
   }

@@ -47,7 +47,15 @@ export class FakeHeadscale implements HeadscaleClient {
   async createPreAuthKey(user: HsUser, o: { reusable: boolean; expiration: string }) {
     if (this.failMintFor.has(user.name)) throw new Error(`connection refused (minting for ${user.name})`);
     const id = String(++this.seq);
-    const k = { id, user: user.name, key: `hskey-auth-p${id}-secret${id}xyz`, reusable: o.reusable, ephemeral: false, used: false, expiration: new Date(Date.now() + 180 * 86_400_000) };
+    const k = {
+      id,
+      user: user.name,
+      key: `hskey-auth-p${id}-secret${id}xyz`,
+      reusable: o.reusable,
+      ephemeral: false,
+      used: false,
+      expiration: new Date(Date.now() + 180 * 86_400_000),
+    };
     this.keys.push(k);
     return k;
   }

@@ -149,7 +149,11 @@ export async function startHeadscale(version: string, timeoutMs = 20_000): Promi
     },
     async registerNode(user, name) {
       const minor = Number(/^v?0\.(\d+)/.exec(version)?.[1] ?? 0);
-      const rand = (n: number) => randomBytes(64).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, n);
+      const rand = (n: number) =>
+        randomBytes(64)
+          .toString('base64')
+          .replace(/[^A-Za-z0-9]/g, '')
+          .slice(0, n);
       const steps: string[][] =
         minor >= 28
           ? [
@@ -157,7 +161,10 @@ export async function startHeadscale(version: string, timeoutMs = 20_000): Promi
               ['auth', 'register', '--user', user, '--auth-id'],
             ]
           : minor >= 26
-            ? [['debug', 'create-node', '--name', name, '--user', user, '--key', rand(24)], ['nodes', 'register', '--user', user, '--key']]
+            ? [
+                ['debug', 'create-node', '--name', name, '--user', user, '--key', rand(24)],
+                ['nodes', 'register', '--user', user, '--key'],
+              ]
             : [
                 ['debug', 'create-node', '--name', name, '--user', user, '--key', `mkey:${randomBytes(32).toString('hex')}`],
                 ['nodes', 'register', '--user', user, '--key'],

@@ -38,15 +38,21 @@ describe('help and phases', () => {
     const r = cli(['--help']);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
-    for (const cmd of ['install', 'deploy-sidecars', 'rotate-keys', 'cleanup', 'phases', 'config']) expect(r.stdout).toMatch(new RegExp(`^  ${cmd}\\b`, 'm'));
+    for (const cmd of ['install', 'deploy-sidecars', 'rotate-keys', 'cleanup', 'phases', 'config'])
+      expect(r.stdout).toMatch(new RegExp(`^  ${cmd}\\b`, 'm'));
     expect(r.stdout).toContain(`Phases of \`june-ts install\`:\n${renderTree(WORKFLOWS.install as Phase<unknown>[])}\n`);
-    for (const line of ['0    success', '1    an external command or API call failed', '3    invalid configuration, flags or phase selection', '130  interrupted']) {
+    for (const line of [
+      '0    success',
+      '1    an external command or API call failed',
+      '3    invalid configuration, flags or phase selection',
+      '130  interrupted',
+    ]) {
       expect(r.stdout).toContain(line);
     }
     expect(r.stdout).not.toMatch(ANSI);
   });
 
-  it('<command> --help shows that command\'s phases', () => {
+  it("<command> --help shows that command's phases", () => {
     const r = cli(['rotate-keys', '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(renderTree(WORKFLOWS['rotate-keys'] as Phase<unknown>[]));
@@ -104,7 +110,9 @@ describe('usage errors exit 3', () => {
   it('a skipped prerequisite names both phases', () => {
     const r = cli(['install', '--dry-run', '--skip', '11.2-headscale-sidecars/users', '--config', EXAMPLE]);
     expect(r.code).toBe(3);
-    expect(r.stderr).toContain('error: phase 11.2-headscale-sidecars/keys needs 11.2-headscale-sidecars/users, which is skipped (--skip 11.2-headscale-sidecars/users)');
+    expect(r.stderr).toContain(
+      'error: phase 11.2-headscale-sidecars/keys needs 11.2-headscale-sidecars/users, which is skipped (--skip 11.2-headscale-sidecars/users)',
+    );
   });
 
   it('--dry-run=bogus', () => {
@@ -148,10 +156,14 @@ describe('usage errors exit 3', () => {
     const r = cli(['cleanup', '--config', EXAMPLE]);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('refusing without --yes');
-    expect(r.stderr).toContain('error: cleanup would remove the Tailscale sidecars from june-services; refusing without --yes when not on a terminal');
+    expect(r.stderr).toContain(
+      'error: cleanup would remove the Tailscale sidecars from june-services; refusing without --yes when not on a terminal',
+    );
     const purge = cli(['cleanup', '--all', '--config', EXAMPLE]);
     expect(purge.code).toBe(3);
-    expect(purge.stderr).toContain('cleanup would remove the Tailscale sidecars, the Headscale users and Headscale itself from june-services');
+    expect(purge.stderr).toContain(
+      'cleanup would remove the Tailscale sidecars, the Headscale users and Headscale itself from june-services',
+    );
   });
 });
 
@@ -181,7 +193,11 @@ describe('output', () => {
   it.skipIf(!hasScript)('on a terminal colours appear, and NO_COLOR or --no-color removes them', () => {
     const onTty = (env: string, extra = '') => {
       const cmd = `${env} ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} install --dry-run --config ${JSON.stringify(EXAMPLE)} ${extra}`;
-      const r = spawnSync('/usr/bin/script', ['-qec', cmd, '/dev/null'], { env: { PATH: BASE_ENV.PATH, HOME: tmp, TERM: 'xterm', HOST_HOSTNAME: 'june-host-1' }, encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync('/usr/bin/script', ['-qec', cmd, '/dev/null'], {
+        env: { PATH: BASE_ENV.PATH, HOME: tmp, TERM: 'xterm', HOST_HOSTNAME: 'june-host-1' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       expect(r.stdout).toContain('11.2-headscale-sidecars');
       return r.stdout;
     };
@@ -237,7 +253,9 @@ register(pathToFileURL(${JSON.stringify(hooks)}), { data: { out: process.env.JUN
 
   /** Source modules (paths relative to the repo, e.g. `src/cli.ts`, `node_modules/zod/…`) a run loaded. */
   function loaded(args: string[]): string[] {
-    const meta = JSON.parse(readFileSync(resolve(ROOT, 'dist/meta.json'), 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
+    const meta = JSON.parse(readFileSync(resolve(ROOT, 'dist/meta.json'), 'utf8')) as {
+      outputs: Record<string, { inputs: Record<string, unknown> }>;
+    };
     const log = join(tmp, `resolved-${args.join('_').replace(/\W/g, '')}.log`);
     const r = cli(args, { nodeArgs: ['--import', pathToFileURL(preload).href], env: { JUNE_TS_RESOLVED_LOG: log } });
     expect(r.code).toBe(0);
@@ -256,12 +274,15 @@ register(pathToFileURL(${JSON.stringify(hooks)}), { data: { out: process.env.JUN
     return [...modules];
   }
 
-  it.each([[['--help']], [['phases']], [['phases', 'cleanup']], [['install', '--help']]])('june-ts %j loads none of execa, ora, zod, @kubernetes/client-node', (args) => {
-    const modules = loaded(args);
-    expect(modules).toContain('src/cli.ts');
-    expect(modules.some((m) => m.startsWith('node_modules/commander/'))).toBe(true);
-    expect(modules.filter((m) => HEAVY.some((h) => m.startsWith(h)))).toEqual([]);
-  });
+  it.each([[['--help']], [['phases']], [['phases', 'cleanup']], [['install', '--help']]])(
+    'june-ts %j loads none of execa, ora, zod, @kubernetes/client-node',
+    (args) => {
+      const modules = loaded(args);
+      expect(modules).toContain('src/cli.ts');
+      expect(modules.some((m) => m.startsWith('node_modules/commander/'))).toBe(true);
+      expect(modules.filter((m) => HEAVY.some((h) => m.startsWith(h)))).toEqual([]);
+    },
+  );
 
   it('the probe sees heavy modules when they are loaded (install --dry-run needs zod)', () => {
     const modules = loaded(['install', '--dry-run', '--config', EXAMPLE]);

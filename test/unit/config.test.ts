@@ -44,8 +44,14 @@ const CASES: FieldCase[] = [
     ok: ['hs.corp.example.org', (c) => [c.headscale.domain, c.headscale.url], ['hs.corp.example.org', 'https://hs.corp.example.org']],
     bad: [
       ['bad_domain', "HEADSCALE_DOMAIN: 'bad_domain' is not a DNS name — use e.g. headscale.example.com (no scheme, no port)"],
-      ['https://hs.example.com', "HEADSCALE_DOMAIN: 'https://hs.example.com' is not a DNS name — use e.g. headscale.example.com (no scheme, no port)"],
-      ['hs.example.com:443', "HEADSCALE_DOMAIN: 'hs.example.com:443' is not a DNS name — use e.g. headscale.example.com (no scheme, no port)"],
+      [
+        'https://hs.example.com',
+        "HEADSCALE_DOMAIN: 'https://hs.example.com' is not a DNS name — use e.g. headscale.example.com (no scheme, no port)",
+      ],
+      [
+        'hs.example.com:443',
+        "HEADSCALE_DOMAIN: 'hs.example.com:443' is not a DNS name — use e.g. headscale.example.com (no scheme, no port)",
+      ],
     ],
   },
   {
@@ -58,21 +64,32 @@ const CASES: FieldCase[] = [
         'http://hs.example.com',
         "HEADSCALE_URL: 'http://hs.example.com' uses http:// with a public hostname; Tailscale clients then force port 443 — use https:// (http:// works only for localhost or private IPs)",
       ],
-      ['https://hs.example.com/headscale', "HEADSCALE_URL: 'https://hs.example.com/headscale' must be a bare server URL without a path, e.g. https://headscale.example.com"],
+      [
+        'https://hs.example.com/headscale',
+        "HEADSCALE_URL: 'https://hs.example.com/headscale' must be a bare server URL without a path, e.g. https://headscale.example.com",
+      ],
     ],
   },
   {
     key: 'HEADSCALE_NAMESPACE',
     ok: ['hs-system', (c) => c.headscale.namespace, 'hs-system'],
     bad: [
-      ['Headscale', "HEADSCALE_NAMESPACE: 'Headscale' is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters"],
+      [
+        'Headscale',
+        "HEADSCALE_NAMESPACE: 'Headscale' is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters",
+      ],
       ['-hs', "HEADSCALE_NAMESPACE: '-hs' is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters"],
     ],
   },
   {
     key: 'HEADSCALE_RELEASE',
     ok: ['hs2', (c) => c.headscale.release, 'hs2'],
-    bad: [[`${'r'.repeat(64)}`, `HEADSCALE_RELEASE: '${'r'.repeat(64)}' is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters`]],
+    bad: [
+      [
+        `${'r'.repeat(64)}`,
+        `HEADSCALE_RELEASE: '${'r'.repeat(64)}' is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters`,
+      ],
+    ],
   },
   {
     key: 'HEADSCALE_CHART',
@@ -83,7 +100,10 @@ const CASES: FieldCase[] = [
     key: 'HEADSCALE_VALUES',
     ok: [`${V1} , ${V2}`, (c) => c.headscale.valuesFiles, [V1, V2]],
     bad: [
-      [`${V1},${tmp}/missing.yaml`, `HEADSCALE_VALUES: '${tmp}/missing.yaml' is not a file — fix the path (in config.env, relative to that file)`],
+      [
+        `${V1},${tmp}/missing.yaml`,
+        `HEADSCALE_VALUES: '${tmp}/missing.yaml' is not a file — fix the path (in config.env, relative to that file)`,
+      ],
       [tmp, `HEADSCALE_VALUES: '${tmp}' is not a file — fix the path (in config.env, relative to that file)`],
     ],
   },
@@ -121,12 +141,22 @@ const CASES: FieldCase[] = [
   {
     key: 'PLATFORM_NAMESPACE',
     ok: ['june', (c) => c.platform.namespace, 'june'],
-    bad: [['june_services', "PLATFORM_NAMESPACE: 'june_services' is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters"]],
+    bad: [
+      [
+        'june_services',
+        "PLATFORM_NAMESPACE: 'june_services' is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters",
+      ],
+    ],
   },
   {
     key: 'PLATFORM_RELEASE',
     ok: ['jp', (c) => c.platform.release, 'jp'],
-    bad: [['june.platform', "PLATFORM_RELEASE: 'june.platform' is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters"]],
+    bad: [
+      [
+        'june.platform',
+        "PLATFORM_RELEASE: 'june.platform' is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters",
+      ],
+    ],
   },
   {
     key: 'PLATFORM_CHART',
@@ -142,9 +172,18 @@ const CASES: FieldCase[] = [
     key: 'TAILSCALE_SERVICES',
     ok: [' orchestrator , stt,idp ', (c) => c.services, ['orchestrator', 'stt', 'idp']],
     bad: [
-      ['orchestrator,Idp', "TAILSCALE_SERVICES: 'Idp' is not a service name — use lowercase letters, digits and '-', starting with a letter, at most 40 characters (e.g. orchestrator,idp,stt)"],
-      ['1stt', "TAILSCALE_SERVICES: '1stt' is not a service name — use lowercase letters, digits and '-', starting with a letter, at most 40 characters (e.g. orchestrator,idp,stt)"],
-      [`${'s'.repeat(41)}`, `TAILSCALE_SERVICES: '${'s'.repeat(41)}' is not a service name — use lowercase letters, digits and '-', starting with a letter, at most 40 characters (e.g. orchestrator,idp,stt)`],
+      [
+        'orchestrator,Idp',
+        "TAILSCALE_SERVICES: 'Idp' is not a service name — use lowercase letters, digits and '-', starting with a letter, at most 40 characters (e.g. orchestrator,idp,stt)",
+      ],
+      [
+        '1stt',
+        "TAILSCALE_SERVICES: '1stt' is not a service name — use lowercase letters, digits and '-', starting with a letter, at most 40 characters (e.g. orchestrator,idp,stt)",
+      ],
+      [
+        `${'s'.repeat(41)}`,
+        `TAILSCALE_SERVICES: '${'s'.repeat(41)}' is not a service name — use lowercase letters, digits and '-', starting with a letter, at most 40 characters (e.g. orchestrator,idp,stt)`,
+      ],
       [' , ,', 'TAILSCALE_SERVICES: is empty — list at least one service, e.g. orchestrator,idp'],
       ['idp,stt,idp', "TAILSCALE_SERVICES: 'idp' is listed twice — list each service once"],
     ],
@@ -310,7 +349,15 @@ describe('defaults and derived values', () => {
   });
 
   it('http:// is accepted for loopback and private addresses only', () => {
-    for (const url of ['http://127.0.0.1:8080', 'http://localhost:8080', 'http://[::1]:8080', 'http://10.1.2.3', 'http://172.16.0.1', 'http://192.168.1.10:8080', 'http://100.64.0.1']) {
+    for (const url of [
+      'http://127.0.0.1:8080',
+      'http://localhost:8080',
+      'http://[::1]:8080',
+      'http://10.1.2.3',
+      'http://172.16.0.1',
+      'http://192.168.1.10:8080',
+      'http://100.64.0.1',
+    ]) {
       expect(fromFile(`HEADSCALE_URL=${url}\n`).headscale.url).toBe(url);
     }
     for (const url of ['http://8.8.8.8', 'http://172.32.0.1', 'http://headscale.example.com:8080']) {
@@ -333,9 +380,15 @@ describe('defaults and derived values', () => {
   it('rejects a TAILNET_DOMAIN that equals, contains or lies inside the Headscale host', () => {
     const msg = (t: string, h: string, suggestion: string) =>
       `TAILNET_DOMAIN: '${t}' overlaps the Headscale host '${h}'; Headscale refuses a MagicDNS base domain that equals or contains its own host — use e.g. ${suggestion}`;
-    expect(problemsOf(() => fromFile('HEADSCALE_DOMAIN=hs.acme.io\nTAILNET_DOMAIN=hs.acme.io\n'))).toEqual([msg('hs.acme.io', 'hs.acme.io', 'tail.acme.io')]);
-    expect(problemsOf(() => fromFile('HEADSCALE_DOMAIN=hs.acme.io\nTAILNET_DOMAIN=acme.io\n'))).toEqual([msg('acme.io', 'hs.acme.io', 'tail.acme.io')]);
-    expect(problemsOf(() => fromFile('HEADSCALE_DOMAIN=hs.acme.io\nTAILNET_DOMAIN=ts.hs.acme.io\n'))).toEqual([msg('ts.hs.acme.io', 'hs.acme.io', 'tail.acme.io')]);
+    expect(problemsOf(() => fromFile('HEADSCALE_DOMAIN=hs.acme.io\nTAILNET_DOMAIN=hs.acme.io\n'))).toEqual([
+      msg('hs.acme.io', 'hs.acme.io', 'tail.acme.io'),
+    ]);
+    expect(problemsOf(() => fromFile('HEADSCALE_DOMAIN=hs.acme.io\nTAILNET_DOMAIN=acme.io\n'))).toEqual([
+      msg('acme.io', 'hs.acme.io', 'tail.acme.io'),
+    ]);
+    expect(problemsOf(() => fromFile('HEADSCALE_DOMAIN=hs.acme.io\nTAILNET_DOMAIN=ts.hs.acme.io\n'))).toEqual([
+      msg('ts.hs.acme.io', 'hs.acme.io', 'tail.acme.io'),
+    ]);
     // the derived default overlaps when the server is a bare two-label name under the parent: acme.io → tail.june.internal, fine
     expect(fromFile('HEADSCALE_DOMAIN=hs.acme.io\nTAILNET_DOMAIN=tail.acme.io\n').tailnetDomain).toBe('tail.acme.io');
     // a sibling that merely shares a suffix string is not an overlap
@@ -387,7 +440,14 @@ describe('precedence: flags > environment > file > defaults', () => {
     expect(c.kube.kubectl).toBe('kubectl-file');
     expect(c.helm).toBe('helm-env');
     expect(c.tailscale.bin).toBe('tailscale');
-    expect(c.sources).toMatchObject({ KUBECONFIG: 'flag', KUBE_CONTEXT: 'env', KUBECTL: 'file', HELM: 'env', TAILSCALE: 'default', HEADSCALE_DOMAIN: 'file' });
+    expect(c.sources).toMatchObject({
+      KUBECONFIG: 'flag',
+      KUBE_CONTEXT: 'env',
+      KUBECTL: 'file',
+      HELM: 'env',
+      TAILSCALE: 'default',
+      HEADSCALE_DOMAIN: 'file',
+    });
     expect(Object.keys(c.sources).sort()).toEqual(FIELDS.map((f) => f.key).sort());
   });
 
@@ -409,10 +469,18 @@ describe('precedence: flags > environment > file > defaults', () => {
 
 describe('error reporting', () => {
   it('reports every bad field, one line each, in one ConfigError', () => {
-    const err = expectUsageError(() => fromFile('HEADSCALE_DOMAIN=bad_domain\nHEADSCALE_NAMESPACE=Bad\nWAIT_TIMEOUT=0s\nKEY_EXPIRATION=soon\nENABLE_TAILSCALE_SIDECARS=perhaps\n'), ConfigError);
+    const err = expectUsageError(
+      () =>
+        fromFile(
+          'HEADSCALE_DOMAIN=bad_domain\nHEADSCALE_NAMESPACE=Bad\nWAIT_TIMEOUT=0s\nKEY_EXPIRATION=soon\nENABLE_TAILSCALE_SIDECARS=perhaps\n',
+        ),
+      ConfigError,
+    );
     expect(err.problems).toHaveLength(5);
     const keys = err.problems.map((p) => p.split(':')[0]);
-    expect(new Set(keys)).toEqual(new Set(['HEADSCALE_DOMAIN', 'HEADSCALE_NAMESPACE', 'WAIT_TIMEOUT', 'KEY_EXPIRATION', 'ENABLE_TAILSCALE_SIDECARS']));
+    expect(new Set(keys)).toEqual(
+      new Set(['HEADSCALE_DOMAIN', 'HEADSCALE_NAMESPACE', 'WAIT_TIMEOUT', 'KEY_EXPIRATION', 'ENABLE_TAILSCALE_SIDECARS']),
+    );
     expect(err.message.split('\n')).toEqual(['invalid configuration:', ...err.problems.map((p) => `  - ${p}`)]);
     expect(err.hint).toContain('fix ');
     expect(err.hint).toContain('config.env');

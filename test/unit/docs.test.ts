@@ -45,7 +45,10 @@ describe('README generated sections', () => {
 
   it('the exit-code table is what scripts/gen-docs.mjs writes from src/errors.ts (run `npm run docs`)', () => {
     expect(gen.readSection(readme, 'exit-codes')).toBe(sections['exit-codes']);
-    const codes = sections['exit-codes'].split('\n').slice(2).map((r) => Number(/^\| (\d+) \|/.exec(r)?.[1]));
+    const codes = sections['exit-codes']
+      .split('\n')
+      .slice(2)
+      .map((r) => Number(/^\| (\d+) \|/.exec(r)?.[1]));
     expect(codes).toEqual(EXIT_CODES.map((e) => e.code));
     expect(new Set(codes)).toEqual(new Set(Object.values(ExitCode)));
   });
@@ -74,7 +77,15 @@ describe('README generated sections', () => {
       expect(sections.commands).toContain(`Phases of \`june-ts ${name}\``);
       for (const p of flatten(tree)) expect(sections.commands).toContain(`| \`${p.id}\` |`);
     }
-    for (const opt of ['--skip <ids>', '--only <ids>', '--purge', '--all', '--service <name>', '--dry-run [mode]', '-o, --output <format>']) {
+    for (const opt of [
+      '--skip <ids>',
+      '--only <ids>',
+      '--purge',
+      '--all',
+      '--service <name>',
+      '--dry-run [mode]',
+      '-o, --output <format>',
+    ]) {
       expect(sections.commands).toContain(`| \`${opt}\` |`);
     }
   });

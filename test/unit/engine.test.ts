@@ -3,7 +3,17 @@ import type { WorkflowRun } from '../../src/context.js';
 import { ExternalError, InterruptedError, PhaseError, UsageError } from '../../src/errors.js';
 import { WriteGate } from '../../src/write-gate.js';
 import { expectUsageError } from '../helpers/errors.js';
-import { buildTree, flatten, renderTree, runPhases, selectPhases, splitIds, type Phase, type PhaseDef, type SelectOptions } from '../../src/phases/engine.js';
+import {
+  buildTree,
+  flatten,
+  renderTree,
+  runPhases,
+  selectPhases,
+  splitIds,
+  type Phase,
+  type PhaseDef,
+  type SelectOptions,
+} from '../../src/phases/engine.js';
 import { WORKFLOWS } from '../../src/phases/workflows.js';
 
 interface Ctx {
@@ -24,16 +34,27 @@ const DEFS: PhaseDef<Ctx>[] = [
       { id: 'y', description: 'A y needs x', requires: ['a/x'], run: noop('a/y') },
     ],
   },
-  { id: 'b', description: 'Phase B', children: [{ id: 'p', description: 'B p', run: noop('b/p'), children: [{ id: 'q', description: 'B p q', run: noop('b/p/q') }] }] },
+  {
+    id: 'b',
+    description: 'Phase B',
+    children: [{ id: 'p', description: 'B p', run: noop('b/p'), children: [{ id: 'q', description: 'B p q', run: noop('b/p/q') }] }],
+  },
   { id: 'bb', description: 'Not a child of b', run: noop('bb') },
-  { id: 'c', description: 'Config-gated', skipIf: (ctx) => (ctx.skipC ? 'SKIP_C=true' : undefined), children: [{ id: 'd', description: 'C d', run: noop('c/d') }] },
+  {
+    id: 'c',
+    description: 'Config-gated',
+    skipIf: (ctx) => (ctx.skipC ? 'SKIP_C=true' : undefined),
+    children: [{ id: 'd', description: 'C d', run: noop('c/d') }],
+  },
 ];
 const TREE = buildTree(DEFS);
 const IDS = flatten(TREE).map((p) => p.id);
 
 /** id → 'run' or the skip reason */
 function outcome<C>(tree: readonly Phase<C>[], options: SelectOptions, ctx: C, command = 'test'): Record<string, string> {
-  return Object.fromEntries(selectPhases(tree, options, ctx, command).map((s) => [s.phase.id, s.status === 'run' ? 'run' : `skipped: ${s.reason}`]));
+  return Object.fromEntries(
+    selectPhases(tree, options, ctx, command).map((s) => [s.phase.id, s.status === 'run' ? 'run' : `skipped: ${s.reason}`]),
+  );
 }
 
 const run = (...ids: string[]) => Object.fromEntries(ids.map((i) => [i, 'run']));
@@ -58,9 +79,19 @@ describe('selectPhases on a synthetic tree', () => {
     ['--skip a parent skips its children', { skip: ['a'] }, {}, { ...ALL, ...skipped('--skip a', 'a', 'a/x', 'a/y') }],
     ['--skip b does not touch bb (prefix is not a parent)', { skip: ['b'] }, {}, { ...ALL, ...skipped('--skip b', 'b', 'b/p', 'b/p/q') }],
     ['--skip a leaf', { skip: ['b/p/q'] }, {}, { ...ALL, ...skipped('--skip b/p/q', 'b/p/q') }],
-    ['--skip with a comma list', { skip: ['a/y,b/p/q'] }, {}, { ...ALL, ...skipped('--skip a/y', 'a/y'), ...skipped('--skip b/p/q', 'b/p/q') }],
+    [
+      '--skip with a comma list',
+      { skip: ['a/y,b/p/q'] },
+      {},
+      { ...ALL, ...skipped('--skip a/y', 'a/y'), ...skipped('--skip b/p/q', 'b/p/q') },
+    ],
     ['--skip repeated', { skip: ['a/y', 'b/p/q'] }, {}, { ...ALL, ...skipped('--skip a/y', 'a/y'), ...skipped('--skip b/p/q', 'b/p/q') }],
-    ['--skip a prerequisite together with its dependant', { skip: ['a/x, a/y'] }, {}, { ...ALL, ...skipped('--skip a/x', 'a/x'), ...skipped('--skip a/y', 'a/y') }],
+    [
+      '--skip a prerequisite together with its dependant',
+      { skip: ['a/x, a/y'] },
+      {},
+      { ...ALL, ...skipped('--skip a/x', 'a/x'), ...skipped('--skip a/y', 'a/y') },
+    ],
     [
       '--only keeps descendants, skips the rest',
       { only: ['b'] },
@@ -83,7 +114,11 @@ describe('selectPhases on a synthetic tree', () => {
       '--only a parent and --skip one of its children',
       { only: ['b'], skip: ['b/p/q'] },
       {},
-      { ...run('b', 'b/p'), ...skipped('--skip b/p/q', 'b/p/q'), ...skipped('not selected by --only', 'a', 'a/x', 'a/y', 'bb', 'c', 'c/d') },
+      {
+        ...run('b', 'b/p'),
+        ...skipped('--skip b/p/q', 'b/p/q'),
+        ...skipped('not selected by --only', 'a', 'a/x', 'a/y', 'bb', 'c', 'c/d'),
+      },
     ],
     ['a config skip (skipIf) is inherited by children', {}, { skipC: true }, { ...ALL, ...skipped('SKIP_C=true', 'c', 'c/d') }],
     ['--skip wins over a config skip', { skip: ['c'] }, { skipC: true }, { ...ALL, ...skipped('--skip c', 'c', 'c/d') }],
@@ -96,7 +131,14 @@ describe('selectPhases on a synthetic tree', () => {
 
   it('skipIf is not asked for phases already skipped by flags', () => {
     let asked = 0;
-    const tree = buildTree<Ctx>([{ id: 'p', description: 'p', skipIf: () => (asked++, undefined), children: [{ id: 'k', description: 'k', skipIf: () => (asked++, undefined) }] }]);
+    const tree = buildTree<Ctx>([
+      {
+        id: 'p',
+        description: 'p',
+        skipIf: () => (asked++, undefined),
+        children: [{ id: 'k', description: 'k', skipIf: () => (asked++, undefined) }],
+      },
+    ]);
     selectPhases(tree, { skip: ['p'] }, { ran: [] }, 'test');
     expect(asked).toBe(0);
     selectPhases(tree, {}, { ran: [] }, 'test');
@@ -110,7 +152,9 @@ describe('selectPhases on a synthetic tree', () => {
       expect(err.hint).toBe(`valid phase ids:\n${IDS.map((i) => `  ${i}`).join('\n')}`);
     }
     // a local id is not a full id
-    expect(expectUsageError(() => selectPhases(TREE, { skip: ['x'] }, { ran: [] }, 'test')).message).toBe('--skip x: no such phase in `june-ts test`');
+    expect(expectUsageError(() => selectPhases(TREE, { skip: ['x'] }, { ran: [] }, 'test')).message).toBe(
+      '--skip x: no such phase in `june-ts test`',
+    );
   });
 
   it('the same id in --skip and --only is an error', () => {
@@ -128,7 +172,8 @@ describe('selectPhases on a synthetic tree', () => {
 });
 
 describe('selectPhases on the real workflows', () => {
-  const ctx = (sidecarsEnabled = true, data: Record<string, unknown> = {}) => ({ config: { sidecarsEnabled }, data }) as unknown as WorkflowRun<never>;
+  const ctx = (sidecarsEnabled = true, data: Record<string, unknown> = {}) =>
+    ({ config: { sidecarsEnabled }, data }) as unknown as WorkflowRun<never>;
   const INSTALL = flatten(WORKFLOWS.install).map((p) => p.id);
   const SIDECARS = INSTALL.filter((id) => id === '11.2-headscale-sidecars' || id.startsWith('11.2-headscale-sidecars/'));
 
@@ -150,7 +195,11 @@ describe('selectPhases on the real workflows', () => {
 
   it('--skip 11.2-headscale-sidecars skips the whole subtree', () => {
     const got = outcome(WORKFLOWS.install, { skip: ['11.2-headscale-sidecars'] }, ctx());
-    expect(Object.entries(got).filter(([, v]) => v !== 'run').map(([k]) => k)).toEqual(SIDECARS);
+    expect(
+      Object.entries(got)
+        .filter(([, v]) => v !== 'run')
+        .map(([k]) => k),
+    ).toEqual(SIDECARS);
     for (const id of SIDECARS) expect(got[id]).toBe('skipped: --skip 11.2-headscale-sidecars');
   });
 
@@ -169,23 +218,36 @@ describe('selectPhases on the real workflows', () => {
 
   it('--skip 11.2-headscale-sidecars/users while keys runs is an error naming both', () => {
     const err = expectUsageError(() => selectPhases(WORKFLOWS.install, { skip: ['11.2-headscale-sidecars/users'] }, ctx(), 'install'));
-    expect(err.message).toBe('phase 11.2-headscale-sidecars/keys needs 11.2-headscale-sidecars/users, which is skipped (--skip 11.2-headscale-sidecars/users)');
+    expect(err.message).toBe(
+      'phase 11.2-headscale-sidecars/keys needs 11.2-headscale-sidecars/users, which is skipped (--skip 11.2-headscale-sidecars/users)',
+    );
   });
 
   it('--only 11.2-headscale-sidecars/secret fails: it needs keys', () => {
     const err = expectUsageError(() => selectPhases(WORKFLOWS.install, { only: ['11.2-headscale-sidecars/secret'] }, ctx(), 'install'));
-    expect(err.message).toBe('phase 11.2-headscale-sidecars/secret needs 11.2-headscale-sidecars/keys, which is skipped (not selected by --only)');
+    expect(err.message).toBe(
+      'phase 11.2-headscale-sidecars/secret needs 11.2-headscale-sidecars/keys, which is skipped (not selected by --only)',
+    );
   });
 
   it('--only 11.5-tailnet-host runs that phase alone', () => {
     const got = outcome(WORKFLOWS.install, { only: ['11.5-tailnet-host'] }, ctx());
-    expect(Object.entries(got).filter(([, v]) => v === 'run').map(([k]) => k)).toEqual(['11.5-tailnet-host']);
+    expect(
+      Object.entries(got)
+        .filter(([, v]) => v === 'run')
+        .map(([k]) => k),
+    ).toEqual(['11.5-tailnet-host']);
   });
 
   it('an unknown id lists the ids of that command', () => {
     const err = expectUsageError(() => selectPhases(WORKFLOWS['deploy-sidecars'], { skip: ['11-headscale'] }, ctx(), 'deploy-sidecars'));
     expect(err.message).toBe('--skip 11-headscale: no such phase in `june-ts deploy-sidecars`');
-    expect(err.hint!.split('\n').slice(1).map((l) => l.trim())).toEqual(flatten(WORKFLOWS['deploy-sidecars']).map((p) => p.id));
+    expect(
+      err
+        .hint!.split('\n')
+        .slice(1)
+        .map((l) => l.trim()),
+    ).toEqual(flatten(WORKFLOWS['deploy-sidecars']).map((p) => p.id));
   });
 
   it('rotate-keys: expire-old needs the proof of the new keys', () => {
@@ -195,8 +257,15 @@ describe('selectPhases on the real workflows', () => {
   });
 
   it('cleanup: purge needs --purge, headscale needs --all', () => {
-    expect(outcome(WORKFLOWS.cleanup, {}, ctx(true, {}))).toMatchObject({ 'cleanup/purge': 'skipped: needs --purge', 'cleanup/headscale': 'skipped: needs --all', 'cleanup/secrets': 'run' });
-    expect(outcome(WORKFLOWS.cleanup, {}, ctx(true, { purge: true }))).toMatchObject({ 'cleanup/purge': 'run', 'cleanup/headscale': 'skipped: needs --all' });
+    expect(outcome(WORKFLOWS.cleanup, {}, ctx(true, {}))).toMatchObject({
+      'cleanup/purge': 'skipped: needs --purge',
+      'cleanup/headscale': 'skipped: needs --all',
+      'cleanup/secrets': 'run',
+    });
+    expect(outcome(WORKFLOWS.cleanup, {}, ctx(true, { purge: true }))).toMatchObject({
+      'cleanup/purge': 'run',
+      'cleanup/headscale': 'skipped: needs --all',
+    });
     expect(outcome(WORKFLOWS.cleanup, {}, ctx(true, { all: true }))).toMatchObject({ 'cleanup/purge': 'run', 'cleanup/headscale': 'run' });
   });
 });
@@ -215,18 +284,27 @@ describe('runPhases', () => {
     expect(ctx.ran).toEqual(['a/x', 'a/y', 'bb', 'c/d']);
     expect(starts).toEqual(ctx.ran);
     expect(skips).toEqual(['b: --skip b']);
-    expect(plans.map((p) => [p.id, p.status, p.reason])).toEqual(IDS.map((id) => (id === 'b' || id.startsWith('b/') ? [id, 'skipped', '--skip b'] : [id, 'run', undefined])));
+    expect(plans.map((p) => [p.id, p.status, p.reason])).toEqual(
+      IDS.map((id) => (id === 'b' || id.startsWith('b/') ? [id, 'skipped', '--skip b'] : [id, 'run', undefined])),
+    );
   });
 
-  it('records each phase\'s writes in that phase\'s plan in dry-run', async () => {
+  it("records each phase's writes in that phase's plan in dry-run", async () => {
     const gate = new WriteGate('static');
     const tree = buildTree<Ctx>([
-      { id: 'one', description: '1', run: async () => void (await gate.write({ kind: 'note', text: 'first hskey-auth-abc123-SECRETSECRET' }, async () => 'real', 'dry')) },
+      {
+        id: 'one',
+        description: '1',
+        run: async () => void (await gate.write({ kind: 'note', text: 'first hskey-auth-abc123-SECRETSECRET' }, async () => 'real', 'dry')),
+      },
       { id: 'two', description: '2', run: async () => gate.record({ kind: 'delete', object: 'Secret/s', namespace: 'ns' }) },
     ]);
     const ctx: Ctx = { ran: [] };
     const plans = await runPhases(selectPhases(tree, {}, ctx, 't'), ctx, gate, signal);
-    expect(plans.map((p) => p.entries)).toEqual([[{ kind: 'note', text: 'first <redacted>' }], [{ kind: 'delete', object: 'Secret/s', namespace: 'ns' }]]);
+    expect(plans.map((p) => p.entries)).toEqual([
+      [{ kind: 'note', text: 'first <redacted>' }],
+      [{ kind: 'delete', object: 'Secret/s', namespace: 'ns' }],
+    ]);
   });
 
   it('wraps a JuneError in PhaseError with the phase id, keeping exit code and hint; later phases do not run', async () => {
@@ -263,7 +341,9 @@ describe('runPhases', () => {
         id: 'p',
         description: 'p',
         onFailure: onFailure('p'),
-        children: [{ id: 'bad', description: 'b', onFailure: onFailure('p/bad'), run: async () => Promise.reject(new ExternalError('boom')) }],
+        children: [
+          { id: 'bad', description: 'b', onFailure: onFailure('p/bad'), run: async () => Promise.reject(new ExternalError('boom')) },
+        ],
       },
     ]);
     const ctx: Ctx = { ran: [] };
@@ -278,7 +358,9 @@ describe('runPhases', () => {
       { id: 'one', description: '1', run: async (c) => (c.ran.push('one'), ac.abort()) },
       { id: 'two', description: '2', run: noop('two') },
     ]);
-    await expect(runPhases(selectPhases(tree, {}, ctx, 't'), ctx, new WriteGate('off'), ac.signal)).rejects.toBeInstanceOf(InterruptedError);
+    await expect(runPhases(selectPhases(tree, {}, ctx, 't'), ctx, new WriteGate('off'), ac.signal)).rejects.toBeInstanceOf(
+      InterruptedError,
+    );
     expect(ctx.ran).toEqual(['one']);
   });
 });

@@ -42,7 +42,9 @@ const template: PodTemplateSpec = {
 
 describe('key-check pod', () => {
   const pod = keyCheckPod('idp', 'june-services', template, 150)!;
-  const c = (pod.spec.containers as { name: string; env: { name: string; value?: string; valueFrom?: unknown }[]; [k: string]: unknown }[])[0]!;
+  const c = (
+    pod.spec.containers as { name: string; env: { name: string; value?: string; valueFrom?: unknown }[]; [k: string]: unknown }[]
+  )[0]!;
   const env = Object.fromEntries(c.env.map((e) => [e.name, e]));
 
   it("runs only the service's sidecar, under its own tailnet name, with in-memory state", () => {
@@ -55,7 +57,10 @@ describe('key-check pod', () => {
   });
 
   it('reads the key through the same secretKeyRef, never as a value', () => {
-    expect(env.TS_AUTHKEY).toEqual({ name: 'TS_AUTHKEY', valueFrom: { secretKeyRef: { name: 'headscale-auth-keys', key: 'june-idp-authkey' } } });
+    expect(env.TS_AUTHKEY).toEqual({
+      name: 'TS_AUTHKEY',
+      valueFrom: { secretKeyRef: { name: 'headscale-auth-keys', key: 'june-idp-authkey' } },
+    });
     expect(env.TS_EXTRA_ARGS!.value).toBe('--login-server=https://hs.example');
     expect(env.POD_NAME).toBeDefined();
   });
@@ -80,7 +85,11 @@ describe('key-check pod', () => {
   });
 
   it('finds a native sidecar among the init containers, and none without a sidecar', () => {
-    const native = { containers: [template.containers[0]!], initContainers: [{ ...template.containers[1]!, restartPolicy: 'Always' }], volumes: template.volumes };
+    const native = {
+      containers: [template.containers[0]!],
+      initContainers: [{ ...template.containers[1]!, restartPolicy: 'Always' }],
+      volumes: template.volumes,
+    };
     const p = keyCheckPod('idp', 'june-services', native, 60)!;
     expect((p.spec.containers as { restartPolicy?: string }[])[0]!.restartPolicy).toBeUndefined();
     expect(keyCheckPod('idp', 'june-services', { containers: [template.containers[0]!] }, 60)).toBeUndefined();
@@ -93,7 +102,16 @@ describe('key-check pod', () => {
 });
 
 describe('judging a key check', () => {
-  const node = (o: Partial<HsNode>): HsNode => ({ id: '9', name: 'june-idp-keycheck', givenName: 'june-idp-keycheck', user: 'june-idp', ipAddresses: [], online: true, createdAt: new Date('2026-12-01T10:00:05Z'), ...o });
+  const node = (o: Partial<HsNode>): HsNode => ({
+    id: '9',
+    name: 'june-idp-keycheck',
+    givenName: 'june-idp-keycheck',
+    user: 'june-idp',
+    ipAddresses: [],
+    online: true,
+    createdAt: new Date('2026-12-01T10:00:05Z'),
+    ...o,
+  });
 
   it('pending until a node registers; proven by a fresh node of the user with the new key', () => {
     expect(judgeKeyCheck([], 'idp', '7')).toEqual({ state: 'pending', why: 'no node registered yet' });
@@ -108,15 +126,27 @@ describe('judging a key check', () => {
   });
 
   it('a node registered with another key fails the check', () => {
-    expect(judgeKeyCheck([node({ preAuthKeyId: '3' })], 'idp', '7')).toEqual({ state: 'failed', why: 'its node registered with key 3, not the new key 7' });
+    expect(judgeKeyCheck([node({ preAuthKeyId: '3' })], 'idp', '7')).toEqual({
+      state: 'failed',
+      why: 'its node registered with key 3, not the new key 7',
+    });
   });
 });
 
 describe('retired keys record', () => {
   it('reads what it writes, ignores garbage, and keeps ids only', () => {
-    const r = withRetired({}, [{ service: 'idp', id: '3' }, { service: 'orchestrator', id: '4' }], new Date('2026-11-01T00:00:00Z'));
+    const r = withRetired(
+      {},
+      [
+        { service: 'idp', id: '3' },
+        { service: 'orchestrator', id: '4' },
+      ],
+      new Date('2026-11-01T00:00:00Z'),
+    );
     const json = writeRetiredRecord(r);
-    expect(json).toBe('{"idp":[{"id":"3","expiredAt":"2026-11-01T00:00:00.000Z"}],"orchestrator":[{"id":"4","expiredAt":"2026-11-01T00:00:00.000Z"}]}');
+    expect(json).toBe(
+      '{"idp":[{"id":"3","expiredAt":"2026-11-01T00:00:00.000Z"}],"orchestrator":[{"id":"4","expiredAt":"2026-11-01T00:00:00.000Z"}]}',
+    );
     expect(readRetiredRecord({ 'june-ts.dev/retired-keys': json })).toEqual(r);
     expect(readRetiredRecord({ 'june-ts.dev/retired-keys': 'not json' })).toEqual({});
     expect(readRetiredRecord({ 'june-ts.dev/retired-keys': '{"idp":[{"id":3}],"x":"y"}' })).toEqual({});
@@ -127,7 +157,10 @@ describe('retired keys record', () => {
     const r = withRetired({}, [{ service: 'idp', id: '3' }], new Date('2026-11-01T00:00:00Z'));
     const r2 = withRetired(r, [{ service: 'idp', id: '5' }], new Date('2026-11-25T00:00:00Z'));
     expect(dueForDeletion(r2, new Date('2026-12-01T00:00:00Z'), 30 * 86_400_000)).toEqual([{ service: 'idp', id: '3' }]);
-    expect(dueForDeletion(r2, new Date('2026-12-01T00:00:00Z'), 0)).toEqual([{ service: 'idp', id: '3' }, { service: 'idp', id: '5' }]);
+    expect(dueForDeletion(r2, new Date('2026-12-01T00:00:00Z'), 0)).toEqual([
+      { service: 'idp', id: '3' },
+      { service: 'idp', id: '5' },
+    ]);
     expect(withRetired(r, [{ service: 'idp', id: '3' }], new Date())).toEqual(r);
   });
 });

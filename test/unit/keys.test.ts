@@ -49,8 +49,18 @@ describe('judgeKey', () => {
       [key()],
       { keep: false, reason: 'the key in the Secret is unknown to Headscale (deleted, garbage, or from another server)' },
     ],
-    ['nothing known', VALUE, [], { keep: false, reason: 'the key in the Secret is unknown to Headscale (deleted, garbage, or from another server)' }],
-    ['belongs to another user', VALUE, [key({ user: 'june-idp' })], { keep: false, reason: 'the key belongs to user june-idp, not june-orchestrator' }],
+    [
+      'nothing known',
+      VALUE,
+      [],
+      { keep: false, reason: 'the key in the Secret is unknown to Headscale (deleted, garbage, or from another server)' },
+    ],
+    [
+      'belongs to another user',
+      VALUE,
+      [key({ user: 'june-idp' })],
+      { keep: false, reason: 'the key belongs to user june-idp, not june-orchestrator' },
+    ],
     ['expired', VALUE, [key({ expiration: new Date(NOW.getTime() - 1000) })], { keep: false, reason: 'the key has expired' }],
     ['expires exactly now', VALUE, [key({ expiration: new Date(NOW.getTime()) })], { keep: false, reason: 'the key has expired' }],
     [
@@ -70,7 +80,12 @@ describe('judgeKey', () => {
     ['valid, reusable, far from expiry', VALUE, [key({ id: 'other', key: 'x'.repeat(48) }), key({ id: '42' })], { keep: true, id: '42' }],
     ['no expiration at all', VALUE, [key({ id: '5', expiration: undefined })], { keep: true, id: '5' }],
     ['0.28 prefix match', V028, [key({ id: '28', key: undefined, keyPrefix: 'hskey-auth-AbCdEf012345' })], { keep: true, id: '28' }],
-    ['0.28 tag-only key (user empty) is not rejected for its user', V028, [key({ id: '29', user: '', key: undefined, keyPrefix: 'hskey-auth-AbCdEf012345' })], { keep: true, id: '29' }],
+    [
+      '0.28 tag-only key (user empty) is not rejected for its user',
+      V028,
+      [key({ id: '29', user: '', key: undefined, keyPrefix: 'hskey-auth-AbCdEf012345' })],
+      { keep: true, id: '29' },
+    ],
     [
       '0.28 prefix of another key',
       V028,
@@ -92,7 +107,10 @@ describe('judgeKey', () => {
 
   it('the checks come in order: user before expiry before reusability', () => {
     const all = key({ user: 'june-idp', expiration: new Date(NOW.getTime() - 1), reusable: false });
-    expect(judgeKey(VALUE, USER, [all], NOW, RENEW)).toEqual({ keep: false, reason: 'the key belongs to user june-idp, not june-orchestrator' });
+    expect(judgeKey(VALUE, USER, [all], NOW, RENEW)).toEqual({
+      keep: false,
+      reason: 'the key belongs to user june-idp, not june-orchestrator',
+    });
     expect(judgeKey(VALUE, USER, [{ ...all, user: USER.name }], NOW, RENEW)).toEqual({ keep: false, reason: 'the key has expired' });
   });
 

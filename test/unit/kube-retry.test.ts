@@ -11,7 +11,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { ClientNodeKube } from '../../src/kube/client.js';
 import { holderGone } from '../../src/kube/lease.js';
-import { API_RETRY, RetriesExhausted, errnoOf, isConnectionError, isTransient, statusOf, withRetry, type RetryClock } from '../../src/kube/retry.js';
+import {
+  API_RETRY,
+  RetriesExhausted,
+  errnoOf,
+  isConnectionError,
+  isTransient,
+  statusOf,
+  withRetry,
+  type RetryClock,
+} from '../../src/kube/retry.js';
 import { ApiUnreachableError, ExitCode, ExternalError, InterruptedError } from '../../src/errors.js';
 import type { WriteGate } from '../../src/write-gate.js';
 
@@ -29,7 +38,12 @@ function fakeClock(costPerAttemptMs = 0): RetryClock & { delays: number[]; t: nu
   return c;
 }
 
-const refused = () => Object.assign(new Error('request to https://127.0.0.1:6443/api/v1/namespaces/x failed, reason: connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED', errno: 'ECONNREFUSED', type: 'system' });
+const refused = () =>
+  Object.assign(new Error('request to https://127.0.0.1:6443/api/v1/namespaces/x failed, reason: connect ECONNREFUSED 127.0.0.1:6443'), {
+    code: 'ECONNREFUSED',
+    errno: 'ECONNREFUSED',
+    type: 'system',
+  });
 
 /** A port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -55,7 +69,12 @@ function kubeconfigFor(server: string): string {
   return path;
 }
 
-const gate = { dryRun: false, mode: 'off', write: async (_e: unknown, action: () => Promise<unknown>) => action(), record: () => {} } as unknown as WriteGate;
+const gate = {
+  dryRun: false,
+  mode: 'off',
+  write: async (_e: unknown, action: () => Promise<unknown>) => action(),
+  record: () => {},
+} as unknown as WriteGate;
 const fast = { firstDelayMs: 20, maxDelayMs: 80, budgetMs: 400 };
 
 const cleanups: (() => unknown)[] = [];
@@ -67,10 +86,15 @@ describe('withRetry', () => {
   it('backs off 200 ms doubling to 3 s and gives up within the ~20 s budget on a server that stays down', async () => {
     const clock = fakeClock();
     let attempts = 0;
-    const err = await withRetry('read', async () => {
-      attempts++;
-      throw refused();
-    }, API_RETRY, clock).catch((e: unknown) => e);
+    const err = await withRetry(
+      'read',
+      async () => {
+        attempts++;
+        throw refused();
+      },
+      API_RETRY,
+      clock,
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RetriesExhausted);
     expect(clock.delays).toEqual([200, 400, 800, 1600, 3000, 3000, 3000, 3000, 3000]);
     expect(attempts).toBe(10);
@@ -85,10 +109,17 @@ describe('withRetry', () => {
   it('counts slow attempts against the budget too', async () => {
     const clock = fakeClock(4000); // every attempt takes 4 s before failing
     let attempts = 0;
-    await expect(withRetry('read', async () => {
-      attempts++;
-      throw refused();
-    }, API_RETRY, clock)).rejects.toBeInstanceOf(RetriesExhausted);
+    await expect(
+      withRetry(
+        'read',
+        async () => {
+          attempts++;
+          throw refused();
+        },
+        API_RETRY,
+        clock,
+      ),
+    ).rejects.toBeInstanceOf(RetriesExhausted);
     expect(clock.t).toBeLessThanOrEqual(API_RETRY.budgetMs + 4000);
     expect(attempts).toBeLessThan(10);
   });
@@ -97,11 +128,16 @@ describe('withRetry', () => {
     const clock = fakeClock();
     const backAt = 6_500; // down 6.5 s, e.g. a kube-apiserver restart
     let attempts = 0;
-    const v = await withRetry('read', async () => {
-      attempts++;
-      if (clock.t < backAt) throw refused();
-      return 'ok';
-    }, API_RETRY, clock);
+    const v = await withRetry(
+      'read',
+      async () => {
+        attempts++;
+        if (clock.t < backAt) throw refused();
+        return 'ok';
+      },
+      API_RETRY,
+      clock,
+    );
     expect(v).toBe('ok');
     expect(clock.t).toBe(9_000); // 200+400+800+1600+3000+3000: the first try after 6.5 s
     expect(attempts).toBe(7);
@@ -109,11 +145,17 @@ describe('withRetry', () => {
 
   it('tells onRetry about every retry (what, attempt, next delay, reason) and not about the last failure', async () => {
     const seen: string[] = [];
-    await withRetry('read secret', async () => {
-      throw refused();
-    }, { firstDelayMs: 200, maxDelayMs: 400, budgetMs: 1000 }, fakeClock(), {
-      onRetry: (what, attempt, delay, reason) => seen.push(`${what}#${attempt} +${delay}: ${reason}`),
-    }).catch(() => undefined);
+    await withRetry(
+      'read secret',
+      async () => {
+        throw refused();
+      },
+      { firstDelayMs: 200, maxDelayMs: 400, budgetMs: 1000 },
+      fakeClock(),
+      {
+        onRetry: (what, attempt, delay, reason) => seen.push(`${what}#${attempt} +${delay}: ${reason}`),
+      },
+    ).catch(() => undefined);
     expect(seen).toEqual([
       'read secret#1 +200: connect ECONNREFUSED 127.0.0.1:6443',
       'read secret#2 +400: connect ECONNREFUSED 127.0.0.1:6443',
@@ -125,13 +167,19 @@ describe('withRetry', () => {
     const ctl = new AbortController();
     let attempts = 0;
     // without an interruptible wait this sits out the 60 s budget and the test times out
-    const err = await withRetry('read', async () => {
-      attempts++;
-      throw refused();
-    }, { firstDelayMs: 20_000, maxDelayMs: 20_000, budgetMs: 60_000 }, undefined, {
-      signal: ctl.signal,
-      onRetry: () => setTimeout(() => ctl.abort(), 10),
-    }).catch((e: unknown) => e);
+    const err = await withRetry(
+      'read',
+      async () => {
+        attempts++;
+        throw refused();
+      },
+      { firstDelayMs: 20_000, maxDelayMs: 20_000, budgetMs: 60_000 },
+      undefined,
+      {
+        signal: ctl.signal,
+        onRetry: () => setTimeout(() => ctl.abort(), 10),
+      },
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InterruptedError);
     expect(attempts).toBe(1);
   });
@@ -141,28 +189,45 @@ describe('withRetry', () => {
     ctl.abort();
     const clock = fakeClock();
     let attempts = 0;
-    const v = await withRetry('restore secret', async () => {
-      if (++attempts < 3) throw refused();
-      return 'restored';
-    }, API_RETRY, clock, { signal: ctl.signal });
+    const v = await withRetry(
+      'restore secret',
+      async () => {
+        if (++attempts < 3) throw refused();
+        return 'restored';
+      },
+      API_RETRY,
+      clock,
+      { signal: ctl.signal },
+    );
     expect(v).toBe('restored');
     expect(clock.delays).toEqual([200, 400]);
   });
 
   it.each([
-    ['ECONNRESET (socket hang up)', Object.assign(new Error('request to https://h/x failed, reason: socket hang up'), { code: 'ECONNRESET', type: 'system' })],
+    [
+      'ECONNRESET (socket hang up)',
+      Object.assign(new Error('request to https://h/x failed, reason: socket hang up'), { code: 'ECONNRESET', type: 'system' }),
+    ],
     ['undici-style cause.code', Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } })],
-    ['HTTP 503 (apiserver starting)', new k8s.ApiException(503, 'Service Unavailable', '{"message":"the server is currently unable to handle the request"}', {})],
+    [
+      'HTTP 503 (apiserver starting)',
+      new k8s.ApiException(503, 'Service Unavailable', '{"message":"the server is currently unable to handle the request"}', {}),
+    ],
     ['HTTP 429 (throttled)', new k8s.ApiException(429, 'Too Many Requests', '{}', {})],
     ['HTTP 500', new k8s.ApiException(500, 'Internal Server Error', '{}', {})],
   ])('retries %s', async (_name, error) => {
     expect(isTransient(error)).toBe(true);
     const clock = fakeClock();
     let attempts = 0;
-    const v = await withRetry('x', async () => {
-      if (++attempts < 3) throw error;
-      return attempts;
-    }, API_RETRY, clock);
+    const v = await withRetry(
+      'x',
+      async () => {
+        if (++attempts < 3) throw error;
+        return attempts;
+      },
+      API_RETRY,
+      clock,
+    );
     expect(v).toBe(3);
     expect(clock.delays).toEqual([200, 400]);
   });
@@ -178,10 +243,15 @@ describe('withRetry', () => {
     expect(isTransient(error)).toBe(false);
     const clock = fakeClock();
     let attempts = 0;
-    const got = await withRetry('x', async () => {
-      attempts++;
-      throw error;
-    }, API_RETRY, clock).catch((e: unknown) => e);
+    const got = await withRetry(
+      'x',
+      async () => {
+        attempts++;
+        throw error;
+      },
+      API_RETRY,
+      clock,
+    ).catch((e: unknown) => e);
     expect(got).toBe(error);
     expect(attempts).toBe(1);
     expect(clock.delays).toEqual([]);
@@ -202,10 +272,14 @@ describe('the real client-node against real sockets', () => {
     kc.loadFromFile(kubeconfigFor(`http://127.0.0.1:${port}`));
     const core = kc.makeApiClient(k8s.CoreV1Api);
     let attempts = 0;
-    const err = await withRetry('ns', async () => {
-      attempts++;
-      return core.readNamespace({ name: 'default' });
-    }, fast).catch((e: unknown) => e);
+    const err = await withRetry(
+      'ns',
+      async () => {
+        attempts++;
+        return core.readNamespace({ name: 'default' });
+      },
+      fast,
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RetriesExhausted);
     expect(errnoOf((err as RetriesExhausted).cause)).toBe('ECONNREFUSED');
     expect(attempts).toBeGreaterThanOrEqual(3);
@@ -216,14 +290,29 @@ describe('the real client-node against real sockets', () => {
     const srv: Server = createServer((req, res) => {
       hits++;
       if (hits <= 2) {
-        res.writeHead(503, { 'content-type': 'application/json' }).end('{"kind":"Status","message":"the server is currently unable to handle the request","code":503}');
+        res
+          .writeHead(503, { 'content-type': 'application/json' })
+          .end('{"kind":"Status","message":"the server is currently unable to handle the request","code":503}');
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'n', resourceVersion: '7' }, data: { k: Buffer.from('v').toString('base64') } }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: 's', namespace: 'n', resourceVersion: '7' },
+            data: { k: Buffer.from('v').toString('base64') },
+          }),
+        );
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
     cleanups.push(() => new Promise((r) => srv.close(r)));
-    const kube = new ClientNodeKube({ kubeconfig: kubeconfigFor(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`), gate, retry: { api: fast } });
+    const kube = new ClientNodeKube({
+      kubeconfig: kubeconfigFor(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`),
+      gate,
+      retry: { api: fast },
+    });
     const s = await kube.getSecret('n', 's');
     expect(s?.data).toEqual({ k: 'v' });
     expect(hits).toBe(3);
@@ -236,16 +325,24 @@ describe('the real client-node against real sockets', () => {
     expect(err).toBeInstanceOf(ApiUnreachableError);
     expect((err as ApiUnreachableError).exitCode).toBe(ExitCode.preflight);
     expect((err as Error).message).toMatch(
-      new RegExp(`^cannot reach the Kubernetes API server at http://127\\.0\\.0\\.1:${port} \\(read Secret june-services/headscale-auth-keys\\): connect ECONNREFUSED 127\\.0\\.0\\.1:${port}; gave up after \\d+ attempts in \\d+\\.\\ds$`),
+      new RegExp(
+        `^cannot reach the Kubernetes API server at http://127\\.0\\.0\\.1:${port} \\(read Secret june-services/headscale-auth-keys\\): connect ECONNREFUSED 127\\.0\\.0\\.1:${port}; gave up after \\d+ attempts in \\d+\\.\\ds$`,
+      ),
     );
     expect((err as ApiUnreachableError).hint).toMatch(/kubectl cluster-info.*re-run/);
   });
 
   it('a server that keeps answering 503: ExternalError (exit 1) that says it retried', async () => {
-    const srv = createServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"kind":"Status","message":"etcd is unhealthy","code":503}'));
+    const srv = createServer((_req, res) =>
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"kind":"Status","message":"etcd is unhealthy","code":503}'),
+    );
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
     cleanups.push(() => new Promise((r) => srv.close(r)));
-    const kube = new ClientNodeKube({ kubeconfig: kubeconfigFor(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`), gate, retry: { api: fast } });
+    const kube = new ClientNodeKube({
+      kubeconfig: kubeconfigFor(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`),
+      gate,
+      retry: { api: fast },
+    });
     const err = await kube.getDeployment('n', 'd').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExternalError);
     expect((err as Error).message).toMatch(/^read Deployment n\/d: etcd is unhealthy \(still failing after \d+ attempts in \d+\.\ds\)$/);
@@ -255,11 +352,17 @@ describe('the real client-node against real sockets', () => {
     let hits = 0;
     const srv = createServer((_req, res) => {
       hits++;
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","message":"secrets \\"s\\" not found","reason":"NotFound","code":404}');
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"kind":"Status","message":"secrets \\"s\\" not found","reason":"NotFound","code":404}');
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
     cleanups.push(() => new Promise((r) => srv.close(r)));
-    const kube = new ClientNodeKube({ kubeconfig: kubeconfigFor(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`), gate, retry: { api: fast } });
+    const kube = new ClientNodeKube({
+      kubeconfig: kubeconfigFor(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`),
+      gate,
+      retry: { api: fast },
+    });
     expect(await kube.getSecret('n', 's')).toBeNull();
     expect(hits).toBe(1);
   });

@@ -60,7 +60,11 @@ describe('golden dry-run plans (config.env.example)', () => {
   });
 
   it('a change of configuration shows in the plan (the golden files are not static text)', async () => {
-    const r = await runCli(['install', '--dry-run', '--config', EXAMPLE], { TAILSCALE_SERVICES: 'stt', PLATFORM_NAMESPACE: 'jp', HOST_HOSTNAME: 'box9' });
+    const r = await runCli(['install', '--dry-run', '--config', EXAMPLE], {
+      TAILSCALE_SERVICES: 'stt',
+      PLATFORM_NAMESPACE: 'jp',
+      HOST_HOSTNAME: 'box9',
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('headscale create user name=june-stt');
     expect(r.stdout).not.toContain('june-orchestrator');
@@ -94,11 +98,20 @@ describe('install --dry-run -o json', () => {
     const byId = Object.fromEntries(doc.phases.map((p) => [p.id, p.entries]));
 
     const hsHelm = byId['11-headscale/deploy']!.find((e) => e.kind === 'helm') as Extract<PlanEntry, { kind: 'helm' }>;
-    expect(hsHelm).toMatchObject({ action: 'upgrade --install', release: 'headscale', namespace: 'headscale', chart: '<repo>/helm/headscale' });
-    expect(hsHelm.values).toEqual({ headscale: { domain: 'headscale.ozzu.world', serverUrl: 'https://headscale.ozzu.world', dns: { baseDomain: 'tail.ozzu.world' } } });
+    expect(hsHelm).toMatchObject({
+      action: 'upgrade --install',
+      release: 'headscale',
+      namespace: 'headscale',
+      chart: '<repo>/helm/headscale',
+    });
+    expect(hsHelm.values).toEqual({
+      headscale: { domain: 'headscale.ozzu.world', serverUrl: 'https://headscale.ozzu.world', dns: { baseDomain: 'tail.ozzu.world' } },
+    });
 
     expect(byId['11.2-headscale-sidecars/users']).toEqual(
-      ['june-orchestrator', 'june-idp'].map((name) => expect.objectContaining({ kind: 'headscale', args: expect.objectContaining({ name }) })),
+      ['june-orchestrator', 'june-idp'].map((name) =>
+        expect.objectContaining({ kind: 'headscale', args: expect.objectContaining({ name }) }),
+      ),
     );
     const keys = byId['11.2-headscale-sidecars/keys']!;
     expect(keys).toHaveLength(2);
@@ -107,7 +120,12 @@ describe('install --dry-run -o json', () => {
     const platform = byId['11.2-headscale-sidecars/helm']!.find((e) => e.kind === 'helm') as Extract<PlanEntry, { kind: 'helm' }>;
     expect(platform).toMatchObject({ release: 'june-platform', namespace: 'june-services', chart: '<repo>/helm/june-platform' });
     expect(platform.values).toMatchObject({
-      tailscale: { enabled: true, controlUrl: 'https://headscale.ozzu.world', authSecretName: 'headscale-auth-keys', authKeyRefs: { orchestrator: 'june-orchestrator-authkey', idp: 'june-idp-authkey' } },
+      tailscale: {
+        enabled: true,
+        controlUrl: 'https://headscale.ozzu.world',
+        authSecretName: 'headscale-auth-keys',
+        authKeyRefs: { orchestrator: 'june-orchestrator-authkey', idp: 'june-idp-authkey' },
+      },
     });
   });
 
@@ -117,7 +135,9 @@ describe('install --dry-run -o json', () => {
       const doc = JSON.parse(r.stdout) as { phases: PhasePlan[] };
       const secrets = doc.phases
         .flatMap((p) => p.entries)
-        .filter((e): e is Extract<PlanEntry, { kind: 'apply' }> => e.kind === 'apply' && (e.manifest as { kind?: string }).kind === 'Secret');
+        .filter(
+          (e): e is Extract<PlanEntry, { kind: 'apply' }> => e.kind === 'apply' && (e.manifest as { kind?: string }).kind === 'Secret',
+        );
       expect(secrets.length).toBeGreaterThan(0);
       for (const s of secrets) {
         const m = s.manifest as { data?: Record<string, string>; stringData?: Record<string, string> };
@@ -148,7 +168,11 @@ describe('secrets never reach the output', () => {
   });
 
   it('nor in a configuration error', async () => {
-    const r = await runCli(['install', '--dry-run', '--config', EXAMPLE], { HEADSCALE_TRANSPORT: 'api', HEADSCALE_API_KEY: 'bad key with spaces K3yVaLuE', HEADSCALE_NAMESPACE: 'Bad' });
+    const r = await runCli(['install', '--dry-run', '--config', EXAMPLE], {
+      HEADSCALE_TRANSPORT: 'api',
+      HEADSCALE_API_KEY: 'bad key with spaces K3yVaLuE',
+      HEADSCALE_NAMESPACE: 'Bad',
+    });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('HEADSCALE_API_KEY: the value is not an API key');
     expect(r.stderr).not.toContain('K3yVaLuE');

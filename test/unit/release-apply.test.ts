@@ -28,7 +28,14 @@ function seams(faults: Faults = {}) {
   const helm: Partial<HelmClient> = {
     upgradeInstall: async (req) => {
       calls.push(`upgrade ${req.release}`);
-      if (!faults.nothingRecorded) latest = { name: req.release, namespace: req.namespace, revision: (latest?.revision ?? 0) + 1, status: faults.upgrade ? 'failed' : 'deployed', chart: 'june-platform-0.1.0' };
+      if (!faults.nothingRecorded)
+        latest = {
+          name: req.release,
+          namespace: req.namespace,
+          revision: (latest?.revision ?? 0) + 1,
+          status: faults.upgrade ? 'failed' : 'deployed',
+          chart: 'june-platform-0.1.0',
+        };
       if (faults.upgrade) throw new ExternalError('helm upgrade --install june-platform failed: admission webhook said no');
     },
     release: async () => latest,
@@ -59,14 +66,24 @@ function context(s: ReturnType<typeof seams>, gate = new WriteGate('off')): Cont
 }
 
 const spec = { label: 'June Platform', release: 'june-platform', namespace: 'june-services', chart: './helm/june-platform' };
-const deployed: ReleaseInfo = { name: 'june-platform', namespace: 'june-services', revision: 3, status: 'deployed', chart: 'june-platform-0.1.0' };
+const deployed: ReleaseInfo = {
+  name: 'june-platform',
+  namespace: 'june-services',
+  revision: 3,
+  status: 'deployed',
+  chart: 'june-platform-0.1.0',
+};
 
 describe('applyRelease', () => {
   it('upgrades, then waits for every Deployment of the release', async () => {
     const s = seams();
     s.setLatest(deployed);
     await applyRelease(context(s), spec, {}, deployed);
-    expect(s.calls).toEqual(['upgrade june-platform', 'list june-services app.kubernetes.io/instance=june-platform', 'wait june-orchestrator,june-idp']);
+    expect(s.calls).toEqual([
+      'upgrade june-platform',
+      'list june-services app.kubernetes.io/instance=june-platform',
+      'wait june-orchestrator,june-idp',
+    ]);
   });
 
   it('a rollout that does not finish rolls back to the deployed revision and says so', async () => {
@@ -74,8 +91,14 @@ describe('applyRelease', () => {
     s.setLatest(deployed);
     const err = await applyRelease(context(s), spec, {}, deployed).catch((e: unknown) => e as Error);
     expect(err).toBeInstanceOf(ExternalError);
-    expect((err as Error).message).toBe('Deployments not rolled out after 300s: june-idp\n  release june-platform rolled back to revision 3');
-    expect(s.calls.slice(3)).toEqual(['rollback june-platform 3', 'list june-services app.kubernetes.io/instance=june-platform', 'wait june-orchestrator,june-idp']);
+    expect((err as Error).message).toBe(
+      'Deployments not rolled out after 300s: june-idp\n  release june-platform rolled back to revision 3',
+    );
+    expect(s.calls.slice(3)).toEqual([
+      'rollback june-platform 3',
+      'list june-services app.kubernetes.io/instance=june-platform',
+      'wait june-orchestrator,june-idp',
+    ]);
   });
 
   it('a rejected upgrade rolls back without waiting for the failed revision', async () => {
@@ -115,7 +138,9 @@ describe('applyRelease', () => {
     expect(err.message).toBe('helm upgrade --install june-platform failed: admission webhook said no');
     expect(s.calls).toEqual(['upgrade june-platform']);
     const fresh = seams({ upgrade: true, nothingRecorded: true });
-    await expect(applyRelease(context(fresh), spec, {}, null)).rejects.toThrow(/^helm upgrade --install june-platform failed: admission webhook said no$/);
+    await expect(applyRelease(context(fresh), spec, {}, null)).rejects.toThrow(
+      /^helm upgrade --install june-platform failed: admission webhook said no$/,
+    );
     expect(fresh.calls).toEqual(['upgrade june-platform']);
   });
 
@@ -123,7 +148,9 @@ describe('applyRelease', () => {
     const s = seams();
     s.setLatest(deployed);
     s.kube.waitForRollout = async () => {
-      throw new ApiUnreachableError('cannot reach the Kubernetes API server at https://127.0.0.1:6443 (read Deployment june-services/june-idp)');
+      throw new ApiUnreachableError(
+        'cannot reach the Kubernetes API server at https://127.0.0.1:6443 (read Deployment june-services/june-idp)',
+      );
     };
     const err = (await applyRelease(context(s), spec, {}, deployed).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(ApiUnreachableError);
@@ -137,13 +164,25 @@ describe('applyRelease', () => {
     const entries: PlanEntry[] = [];
     await gate.collect(entries, () => applyRelease(context(s, gate), spec, {}, null));
     expect(s.calls).toEqual(['upgrade june-platform']);
-    expect(entries.at(-1)).toEqual({ kind: 'note', text: expect.stringMatching(/^wait until the Deployments of release june-platform are rolled out/) });
+    expect(entries.at(-1)).toEqual({
+      kind: 'note',
+      text: expect.stringMatching(/^wait until the Deployments of release june-platform are rolled out/),
+    });
   });
 
   it.each([
-    ['pending-upgrade', /^if no helm command is working on it, run `helm rollback june-platform -n june-services` \(back to the revision before 4; see `helm history june-platform -n june-services`\), then re-run june-ts$/],
-    ['pending-rollback', /^if no helm command is working on it, run `helm rollback june-platform -n june-services` \(back to the revision before 4;/],
-    ['pending-install', /^if no helm command is working on it, run `helm uninstall june-platform -n june-services` \(its first install never finished\), then re-run june-ts$/],
+    [
+      'pending-upgrade',
+      /^if no helm command is working on it, run `helm rollback june-platform -n june-services` \(back to the revision before 4; see `helm history june-platform -n june-services`\), then re-run june-ts$/,
+    ],
+    [
+      'pending-rollback',
+      /^if no helm command is working on it, run `helm rollback june-platform -n june-services` \(back to the revision before 4;/,
+    ],
+    [
+      'pending-install',
+      /^if no helm command is working on it, run `helm uninstall june-platform -n june-services` \(its first install never finished\), then re-run june-ts$/,
+    ],
   ])('a release stuck in %s is refused before any helm call, naming the command that frees it (exit 2)', async (status, hint) => {
     const s = seams();
     const stuck: ReleaseInfo = { ...deployed, revision: 4, status };
@@ -151,7 +190,9 @@ describe('applyRelease', () => {
     const err = (await applyRelease(context(s), spec, {}, stuck).catch((e: unknown) => e)) as PreflightError;
     expect(err).toBeInstanceOf(PreflightError);
     expect(err.exitCode).toBe(2);
-    expect(err.message).toBe(`release june-platform in june-services is ${status} (revision 4): a Helm operation on it was interrupted, or is still running`);
+    expect(err.message).toBe(
+      `release june-platform in june-services is ${status} (revision 4): a Helm operation on it was interrupted, or is still running`,
+    );
     expect(err.hint).toMatch(hint);
     expect(s.calls).toEqual([]);
   });
@@ -181,7 +222,9 @@ describe('preflight: releases stuck mid-operation', () => {
 
   it('refuses a run whose helm step would meet a pending-upgrade release, before anything changes', async () => {
     const { asked, seams: s } = stuckHelm('pending-upgrade');
-    await expect(phase.run!(apiCtx(s, () => true))).rejects.toThrow(/^release june-platform in june-services is pending-upgrade \(revision 3\)/);
+    await expect(phase.run!(apiCtx(s, () => true))).rejects.toThrow(
+      /^release june-platform in june-services is pending-upgrade \(revision 3\)/,
+    );
     expect(asked).toEqual(['june-services/june-platform']);
   });
 
@@ -200,7 +243,17 @@ describe('preflight: releases stuck mid-operation', () => {
 
 describe('HelmCli.release: one helm list per release and run, forgotten on writes', () => {
   const listJson = (revision: number, status: string) =>
-    JSON.stringify([{ name: 'june-platform', namespace: 'june-services', revision: String(revision), status, chart: 'june-platform-0.1.0', app_version: '1.0', updated: '' }]);
+    JSON.stringify([
+      {
+        name: 'june-platform',
+        namespace: 'june-services',
+        revision: String(revision),
+        status,
+        chart: 'june-platform-0.1.0',
+        app_version: '1.0',
+        updated: '',
+      },
+    ]);
 
   it('preflight and the helm step share one read; an upgrade, a rollback or an uninstall makes the next read fresh', async () => {
     let revision = 3;
@@ -216,7 +269,13 @@ describe('HelmCli.release: one helm list per release and run, forgotten on write
     expect((await helm.release('june-platform', 'june-services'))?.revision).toBe(3);
     const lists = () => runner.commandLines().filter((l) => l.startsWith('helm list')).length;
     expect(lists()).toBe(1);
-    await helm.upgradeInstall({ release: 'june-platform', chart: './helm/june-platform', namespace: 'june-services', values: {}, timeoutMs: 60_000 });
+    await helm.upgradeInstall({
+      release: 'june-platform',
+      chart: './helm/june-platform',
+      namespace: 'june-services',
+      values: {},
+      timeoutMs: 60_000,
+    });
     expect((await helm.release('june-platform', 'june-services'))?.revision).toBe(4);
     await helm.rollback('june-platform', 'june-services', 3, 60_000);
     expect((await helm.release('june-platform', 'june-services'))?.revision).toBe(5);
@@ -226,7 +285,9 @@ describe('HelmCli.release: one helm list per release and run, forgotten on write
   });
 
   it('a failed read is not kept', async () => {
-    const runner = new FakeRunner().on('helm list', { exitCode: 1, stderr: 'Kubernetes cluster unreachable' }, 1).on('helm list', { stdout: listJson(3, 'deployed') });
+    const runner = new FakeRunner()
+      .on('helm list', { exitCode: 1, stderr: 'Kubernetes cluster unreachable' }, 1)
+      .on('helm list', { stdout: listJson(3, 'deployed') });
     const helm = new HelmCli({ bin: 'helm', runner, gate: new WriteGate('off') });
     await expect(helm.release('june-platform', 'june-services')).rejects.toThrow(/cluster unreachable/);
     expect((await helm.release('june-platform', 'june-services'))?.revision).toBe(3);

@@ -52,7 +52,20 @@ class RotateKube extends FakeKube {
     return sidecarTemplate(deployment.replace(/^june-/, ''));
   }
   async getDeployment(namespace: string, name: string): Promise<DeploymentInfo> {
-    return { name, namespace, replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1, currentReplicas: 1, observedGeneration: 2, generation: 2, containers: ['app', 'tailscale'], podLabels: { app: name }, maxSurge: 0 };
+    return {
+      name,
+      namespace,
+      replicas: 1,
+      readyReplicas: 1,
+      updatedReplicas: 1,
+      availableReplicas: 1,
+      currentReplicas: 1,
+      observedGeneration: 2,
+      generation: 2,
+      containers: ['app', 'tailscale'],
+      podLabels: { app: name },
+      maxSurge: 0,
+    };
   }
   async listPods(_ns: string, selector: string): Promise<PodInfo[]> {
     return [...this.pods.values()].filter((p) => selector.split(',').every((kv) => p.labels[kv.split('=')[0]!] === kv.split('=')[1]));
@@ -65,11 +78,32 @@ class RotateKube extends FakeKube {
     this.created.push(pod);
     const name = `${pod.metadata.generateName}${this.created.length}`;
     const c = (pod.spec.containers as { env: { name: string; value?: string; valueFrom?: { secretKeyRef: { key: string } } }[] }[])[0]!;
-    const env = Object.fromEntries(c.env.map((e) => [e.name, e.value ?? this.secrets.get(`${NS}/headscale-auth-keys`)!.data[e.valueFrom!.secretKeyRef.key]!]));
+    const env = Object.fromEntries(
+      c.env.map((e) => [e.name, e.value ?? this.secrets.get(`${NS}/headscale-auth-keys`)!.data[e.valueFrom!.secretKeyRef.key]!]),
+    );
     const key = this.hs.keys.find((k) => k.key === env.TS_AUTHKEY && (!k.expiration || k.expiration > new Date()));
     const exited = this.crash || !key;
-    if (key && !this.crash) this.hs.nodes.push({ id: String(100 + this.created.length), name: env.TS_HOSTNAME!, givenName: env.TS_HOSTNAME!, user: key.user, ipAddresses: [], online: true, createdAt: new Date(), preAuthKeyId: key.id });
-    this.pods.set(name, { name, namespace: NS, phase: exited ? 'Failed' : 'Running', labels: pod.metadata.labels, deletionTimestamp: undefined, containers: [{ name: 'tailscale', ready: !exited, restartCount: 0, ...(exited ? { terminated: { exitCode: 1, reason: 'Error' } } : {}) }] });
+    if (key && !this.crash)
+      this.hs.nodes.push({
+        id: String(100 + this.created.length),
+        name: env.TS_HOSTNAME!,
+        givenName: env.TS_HOSTNAME!,
+        user: key.user,
+        ipAddresses: [],
+        online: true,
+        createdAt: new Date(),
+        preAuthKeyId: key.id,
+      });
+    this.pods.set(name, {
+      name,
+      namespace: NS,
+      phase: exited ? 'Failed' : 'Running',
+      labels: pod.metadata.labels,
+      deletionTimestamp: undefined,
+      containers: [
+        { name: 'tailscale', ready: !exited, restartCount: 0, ...(exited ? { terminated: { exitCode: 1, reason: 'Error' } } : {}) },
+      ],
+    });
     return name;
   }
   async getPod(_ns: string, name: string) {
@@ -92,7 +126,13 @@ function setup(env: Record<string, string> = {}) {
   const sink = { write: () => true } as unknown as NodeJS.WritableStream;
   const log = new Logger({ stdout: sink, stderr: sink, color: false });
   log.warn = (m: string) => void warnings.push(m);
-  const ctx = testContext({ command: 'rotate-keys', log, env: { TAILSCALE_SERVICES: 'orchestrator,idp', ...env }, kube: async () => kube as never, headscale: async () => hs });
+  const ctx = testContext({
+    command: 'rotate-keys',
+    log,
+    env: { TAILSCALE_SERVICES: 'orchestrator,idp', ...env },
+    kube: async () => kube as never,
+    headscale: async () => hs,
+  });
   return { hs, kube, ctx, warnings };
 }
 
@@ -137,7 +177,12 @@ describe('rotate workflow', () => {
     for (const id of Object.values(minted)) expect(hs.keys.find((x) => x.id === id)!.expiration!.getTime()).toBeGreaterThan(Date.now());
     // the old keys are remembered as retired (ids only) for deletion after KEY_RETENTION
     const retired = JSON.parse(secret.annotations[RETIRED_KEYS_ANNOTATION]!) as Record<string, { id: string }[]>;
-    expect(Object.values(retired).flat().map((k) => k.id).sort()).toEqual(old.map((k) => k.id).sort());
+    expect(
+      Object.values(retired)
+        .flat()
+        .map((k) => k.id)
+        .sort(),
+    ).toEqual(old.map((k) => k.id).sort());
     expect(JSON.stringify(secret.annotations)).not.toMatch(/hskey-auth/);
   });
 
@@ -148,7 +193,9 @@ describe('rotate workflow', () => {
     const err = (await rotate(ctx, ['orchestrator', 'idp']).catch((e: unknown) => e)) as PhaseError;
     expect(err).toBeInstanceOf(PhaseError);
     expect(err.phaseId).toBe('rotate/prove');
-    expect(err.message).toMatch(/the new key could not register a node:\n\s+orchestrator: the key-check container exited \(Error\)\n\s+last lines of its log:\n\s+boot: invalid pre-auth key/);
+    expect(err.message).toMatch(
+      /the new key could not register a node:\n\s+orchestrator: the key-check container exited \(Error\)\n\s+last lines of its log:\n\s+boot: invalid pre-auth key/,
+    );
     expect(kube.restored).toEqual([before]);
     expect(kube.secrets.get(`${NS}/headscale-auth-keys`)).toBe(before);
     for (const k of old) expect(hs.keys.find((x) => x.id === k.id)!.expiration!.getTime()).toBeGreaterThan(Date.now());
@@ -178,8 +225,22 @@ describe('rotate workflow', () => {
     const { hs, kube, ctx, warnings } = setup();
     await installed(hs, kube);
     for (const svc of ['orchestrator', 'idp']) {
-      kube.pods.set(`june-${svc}-1`, { name: `june-${svc}-1`, namespace: NS, phase: 'Running', labels: { app: `june-${svc}` }, deletionTimestamp: undefined, containers: [{ name: 'tailscale', ready: true, restartCount: 0 }] });
-      hs.nodes.push({ id: svc === 'idp' ? '1' : '2', name: `june-${svc}`, givenName: `june-${svc}`, user: `june-${svc}`, ipAddresses: [], online: true });
+      kube.pods.set(`june-${svc}-1`, {
+        name: `june-${svc}-1`,
+        namespace: NS,
+        phase: 'Running',
+        labels: { app: `june-${svc}` },
+        deletionTimestamp: undefined,
+        containers: [{ name: 'tailscale', ready: true, restartCount: 0 }],
+      });
+      hs.nodes.push({
+        id: svc === 'idp' ? '1' : '2',
+        name: `june-${svc}`,
+        givenName: `june-${svc}`,
+        user: `june-${svc}`,
+        ipAddresses: [],
+        online: true,
+      });
     }
     await rotate(ctx, ['orchestrator', 'idp'], true);
     expect(kube.restarts.sort()).toEqual(['june-idp', 'june-orchestrator']);

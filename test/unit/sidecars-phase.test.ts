@@ -38,7 +38,9 @@ describe('11.2 users, keys, secret', () => {
       const hs = new FakeHeadscale();
       hs.deletes = deletes;
       kube.applySecret = async () => {
-        throw new ApiUnreachableError('cannot reach the Kubernetes API server at https://127.0.0.1:6443 (apply Secret june-services/headscale-auth-keys)');
+        throw new ApiUnreachableError(
+          'cannot reach the Kubernetes API server at https://127.0.0.1:6443 (apply Secret june-services/headscale-auth-keys)',
+        );
       };
       const ctx = context(kube, hs);
       await ensureUsersPhase(ctx);
@@ -47,7 +49,9 @@ describe('11.2 users, keys, secret', () => {
       const err = (await writeSecretPhase(ctx).catch((e: unknown) => e)) as Error;
       expect(err).toBeInstanceOf(ApiUnreachableError);
       expect(err.message).toMatch(
-        new RegExp(`\n {2}the 2 key\\(s\\) minted in this run \\(orchestrator, idp\\) were not saved, so they were ${deletes ? 'deleted' : 'expired'} in Headscale; a re-run mints new ones$`),
+        new RegExp(
+          `\n {2}the 2 key\\(s\\) minted in this run \\(orchestrator, idp\\) were not saved, so they were ${deletes ? 'deleted' : 'expired'} in Headscale; a re-run mints new ones$`,
+        ),
       );
       if (deletes) expect(hs.keys).toEqual([]);
       else for (const k of hs.keys) expect(k.expiration!.getTime()).toBeLessThan(Date.now());

@@ -82,7 +82,9 @@ describe.skipIf(!canRun)('Kubernetes API server restarted mid-run; 11.5 key file
     const bin = join(s.dir, 'after-bin');
     mkdirSync(bin, { recursive: true });
     for (const tool of ['kubectl', 'helm']) {
-      writeFileSync(join(bin, tool), `#!/usr/bin/env bash
+      writeFileSync(
+        join(bin, tool),
+        `#!/usr/bin/env bash
 ${tool} "$@"
 rc=$?
 if [ -f "$JUNE_E2E_AFTER_DIR/armed" ] && printf '%s ' ${tool} "$@" | grep -Eq -- "$(cat "$JUNE_E2E_AFTER_DIR/armed")" && mv "$JUNE_E2E_AFTER_DIR/armed" "$JUNE_E2E_AFTER_DIR/paused" 2>/dev/null; then
@@ -90,7 +92,8 @@ if [ -f "$JUNE_E2E_AFTER_DIR/armed" ] && printf '%s ' ${tool} "$@" | grep -Eq --
   for _ in $(seq 1200); do [ -f "$JUNE_E2E_AFTER_DIR/resume" ] && break; sleep 0.1; done
 fi
 exit $rc
-`);
+`,
+      );
       chmodSync(join(bin, tool), 0o755);
     }
     const pauseDir = mkdtempSync(join(s.dir, 'after-'));
@@ -117,7 +120,10 @@ exit $rc
 
   /** The path june-ts handed to the last recorded `tailscale up` (--auth-key=file:PATH). */
   const keyFileOfLastUp = () => {
-    const ups = s.recordedCalls().split('\n').filter((l) => /^ARGV tailscale .* up /.test(l));
+    const ups = s
+      .recordedCalls()
+      .split('\n')
+      .filter((l) => /^ARGV tailscale .* up /.test(l));
     const m = /--auth-key=file:(\S+)/.exec(ups.at(-1) ?? '');
     expect(m, 'tailscale up was called with --auth-key=file:…').not.toBeNull();
     return m![1]!;
@@ -136,12 +142,16 @@ exit $rc
       let file = '';
       // WAIT_TIMEOUT bounds `tailscale up --timeout`: Headscale 0.23 does not reject a bad key, it never answers
       const path = s.writeConfig({ WAIT_TIMEOUT: '4s' }, join(s.dir, 'host-fail.env'));
-      const r = await s.juneWithPause(['install', '--only', '11.5-tailnet-host', '--config', path], '^tailscale .*\\bup --login-server=', async () => {
-        file = keyFileOfLastUp();
-        expectKeyFilePrivate(file);
-        // make Headscale refuse the login: the key tailscale will read is no longer valid
-        writeFileSync(file, 'hskey-auth-notAKey00000-0000000000000000000000000000000000000000000000\n');
-      });
+      const r = await s.juneWithPause(
+        ['install', '--only', '11.5-tailnet-host', '--config', path],
+        '^tailscale .*\\bup --login-server=',
+        async () => {
+          file = keyFileOfLastUp();
+          expectKeyFilePrivate(file);
+          // make Headscale refuse the login: the key tailscale will read is no longer valid
+          writeFileSync(file, 'hskey-auth-notAKey00000-0000000000000000000000000000000000000000000000\n');
+        },
+      );
       expect(r.paused).toBe(true);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toMatch(/phase 11\.5-tailnet-host: .*tailscale .*up/);
@@ -175,7 +185,9 @@ exit $rc
       await s.env.apiserver.stop();
       expect(s.env.apiserver.pid()).toBeUndefined();
       const t0 = Date.now();
-      const restarted = sleep(1500).then(() => s.env.apiserver.start()).then(() => Date.now());
+      const restarted = sleep(1500)
+        .then(() => s.env.apiserver.start())
+        .then(() => Date.now());
       const errors: unknown[] = [];
       const ns = await withRetry('read namespace', async () => {
         try {
@@ -196,11 +208,25 @@ exit $rc
       expect(['ECONNRESET', 'ECONNREFUSED']).toContain(errnoOf(errors[0]));
       expect(errors.some((e) => errnoOf(e) === 'ECONNREFUSED')).toBe(true);
       expect(answered - t0).toBeGreaterThanOrEqual(1500);
-      console.log(`apiserver restart: down ${backAt - t0} ms; client-node read answered after ${answered - t0} ms and ${errors.length} failed attempts (${[...new Set(errors.map((e) => errnoOf(e) ?? (e as { code?: unknown }).code))].join(', ')})`);
+      console.log(
+        `apiserver restart: down ${backAt - t0} ms; client-node read answered after ${answered - t0} ms and ${errors.length} failed attempts (${[...new Set(errors.map((e) => errnoOf(e) ?? (e as { code?: unknown }).code))].join(', ')})`,
+      );
     });
 
     it('(a) restarted while 11.2 waits at `helm upgrade`: helm (not retried) fails, named; a plain re-run completes', async () => {
-      await s.env.helm(['upgrade', 'june-platform', PLATFORM_CHART, '-n', 'june-services', '--reuse-values', '--set', 'services.stt.enabled=true', '--wait', '--timeout', '120s']);
+      await s.env.helm([
+        'upgrade',
+        'june-platform',
+        PLATFORM_CHART,
+        '-n',
+        'june-services',
+        '--reuse-values',
+        '--set',
+        'services.stt.enabled=true',
+        '--wait',
+        '--timeout',
+        '120s',
+      ]);
       s.writeConfig({ TAILSCALE_SERVICES: 'orchestrator,idp,stt' });
       const before = await keyCounts(['orchestrator', 'idp']);
       let restarted: Promise<unknown> = Promise.resolve();
@@ -223,28 +249,51 @@ exit $rc
     });
 
     it('(a) restarted between the key mint and the Secret write of 11.2: the run completes thanks to the retries', async () => {
-      await s.env.helm(['upgrade', 'june-platform', PLATFORM_CHART, '-n', 'june-services', '--reuse-values', '--set', 'services.tts.enabled=true', '--wait', '--timeout', '120s']);
+      await s.env.helm([
+        'upgrade',
+        'june-platform',
+        PLATFORM_CHART,
+        '-n',
+        'june-services',
+        '--reuse-values',
+        '--set',
+        'services.tts.enabled=true',
+        '--wait',
+        '--timeout',
+        '120s',
+      ]);
       s.writeConfig({ TAILSCALE_SERVICES: 'orchestrator,idp,stt,tts' });
       const before = await keyCounts(['orchestrator', 'idp', 'stt']);
       let restarted: Promise<number> = Promise.resolve(0);
       let stoppedAt = 0;
-      const r = await juneWithPauseAfter(['deploy-sidecars'], 'exec .* preauthkeys create', async () => {
-        await s.env.apiserver.stop();
-        stoppedAt = Date.now();
-        restarted = sleep(3000).then(() => s.env.apiserver.start()).then(() => Date.now());
-      }, { TAILSCALE_SERVICES: 'orchestrator,idp,stt,tts' });
+      const r = await juneWithPauseAfter(
+        ['deploy-sidecars'],
+        'exec .* preauthkeys create',
+        async () => {
+          await s.env.apiserver.stop();
+          stoppedAt = Date.now();
+          restarted = sleep(3000)
+            .then(() => s.env.apiserver.start())
+            .then(() => Date.now());
+        },
+        { TAILSCALE_SERVICES: 'orchestrator,idp,stt,tts' },
+      );
       const backAt = await restarted;
       expect(r.paused).toBe(true);
       noStack(r);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/tts: new key/);
       // june-ts was resumed while the server was down; its Secret write landed only after the restart
-      const managed = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'secret', 'headscale-auth-keys', '--show-managed-fields', '-o', 'json'])).metadata.managedFields as { manager: string; time: string }[];
+      const managed = JSON.parse(
+        await s.env.kubectl(['-n', 'june-services', 'get', 'secret', 'headscale-auth-keys', '--show-managed-fields', '-o', 'json']),
+      ).metadata.managedFields as { manager: string; time: string }[];
       const wroteAt = Math.max(...managed.filter((m) => m.manager === 'june-ts').map((m) => Date.parse(m.time)));
       expect(r.resumedAt).toBeLessThan(backAt);
       expect(wroteAt).toBeGreaterThanOrEqual(Math.floor((backAt - 5000) / 1000) * 1000);
       expect(wroteAt).toBeGreaterThan(Math.floor(r.resumedAt / 1000) * 1000 - 1000);
-      console.log(`(a) Secret write: june-ts resumed ${r.resumedAt - stoppedAt} ms after the kill, apiserver back after ${backAt - stoppedAt} ms, run ended ${r.endedAt - stoppedAt} ms after the kill`);
+      console.log(
+        `(a) Secret write: june-ts resumed ${r.resumedAt - stoppedAt} ms after the kill, apiserver back after ${backAt - stoppedAt} ms, run ended ${r.endedAt - stoppedAt} ms after the kill`,
+      );
       await expectRerunMintsNothing(['orchestrator', 'idp', 'stt', 'tts'], { ...before, tts: 1 });
     });
 
@@ -257,18 +306,36 @@ exit $rc
       const services = ['orchestrator', 'idp', 'stt', 'tts'];
       s.writeConfig({ TAILSCALE_SERVICES: services.join(',') });
       // tts needs a new key: its entry is gone from the Secret
-      await s.env.kubectl(['-n', 'june-services', 'patch', 'secret', 'headscale-auth-keys', '--type=json', '-p', '[{"op":"remove","path":"/data/june-tts-authkey"}]']);
+      await s.env.kubectl([
+        '-n',
+        'june-services',
+        'patch',
+        'secret',
+        'headscale-auth-keys',
+        '--type=json',
+        '-p',
+        '[{"op":"remove","path":"/data/june-tts-authkey"}]',
+      ]);
       const countsBefore = await keyCounts(['tts']);
-      const r = await juneWithPauseAfter(['deploy-sidecars'], 'exec .* preauthkeys create', async () => {
-        await s.env.apiserver.stop();
-      }, { TAILSCALE_SERVICES: services.join(',') });
+      const r = await juneWithPauseAfter(
+        ['deploy-sidecars'],
+        'exec .* preauthkeys create',
+        async () => {
+          await s.env.apiserver.stop();
+        },
+        { TAILSCALE_SERVICES: services.join(',') },
+      );
       try {
         expect(r.paused).toBe(true);
         noStack(r);
         expect(r.code, r.stderr).toBe(2);
         expect(r.stderr).toMatch(/phase 11\.2-headscale-sidecars\/secret: cannot reach the Kubernetes API server/);
         const [done, fix] = minor >= 28 ? ['deleted', 'delete'] : ['expired', 'expire'];
-        expect(r.stderr).toMatch(new RegExp(`\\n {2}the key\\(s\\) minted in this run for tts were not saved and could not be ${done} \\(.+\\); ${fix} them in Headscale \\(key ids \\d+\\)\\n`));
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `\\n {2}the key\\(s\\) minted in this run for tts were not saved and could not be ${done} \\(.+\\); ${fix} them in Headscale \\(key ids \\d+\\)\\n`,
+          ),
+        );
         expect(await keyCounts(['tts'])).toEqual({ tts: countsBefore.tts! + 1 });
       } finally {
         await s.env.apiserver.start();
@@ -286,20 +353,29 @@ exit $rc
       const before = await keyCounts(services);
       const values = ingressAnnotationValues('d');
       let interruptedAt = 0;
-      const r = await juneWithPauseAfter(['deploy-sidecars', '--verbose'], '^helm upgrade', () => s.env.apiserver.stop(), {
-        TAILSCALE_SERVICES: services.join(','), PLATFORM_VALUES: values,
-      }, async (pid) => {
-        await sleep(2500); // june-ts is now retrying its rollout reads against the dead server
-        interruptedAt = Date.now();
-        process.kill(pid, 'SIGINT');
-      });
+      const r = await juneWithPauseAfter(
+        ['deploy-sidecars', '--verbose'],
+        '^helm upgrade',
+        () => s.env.apiserver.stop(),
+        {
+          TAILSCALE_SERVICES: services.join(','),
+          PLATFORM_VALUES: values,
+        },
+        async (pid) => {
+          await sleep(2500); // june-ts is now retrying its rollout reads against the dead server
+          interruptedAt = Date.now();
+          process.kill(pid, 'SIGINT');
+        },
+      );
       try {
         expect(r.paused).toBe(true);
         noStack(r);
         expect(r.code, r.stderr).toBe(130);
         expect(r.stderr).toMatch(/interrupted/);
         // --verbose named each retry and its reason; Ctrl-C came before the budget ran out
-        const retries = r.stderr.split('\n').filter((l) => /^API [a-z ]+: connect ECONNREFUSED 127\.0\.0\.1:\d+; attempt \d+ in \d+ ms$/.test(l));
+        const retries = r.stderr
+          .split('\n')
+          .filter((l) => /^API [a-z ]+: connect ECONNREFUSED 127\.0\.0\.1:\d+; attempt \d+ in \d+ ms$/.test(l));
         expect(retries.length, r.stderr).toBeGreaterThanOrEqual(2);
         expect(r.stderr).not.toMatch(/gave up after/);
         expect(r.stderr).not.toMatch(/rolling release|rolled back|rollback/);
@@ -318,10 +394,15 @@ exit $rc
       // right after the upgrade the new values cause, the API server goes away: the rollout wait hits it
       const values = ingressAnnotationValues('1');
       let stoppedAt = 0;
-      const r = await juneWithPauseAfter(['deploy-sidecars'], '^helm upgrade', async () => {
-        await s.env.apiserver.stop();
-        stoppedAt = Date.now();
-      }, { TAILSCALE_SERVICES: services.join(','), PLATFORM_VALUES: values });
+      const r = await juneWithPauseAfter(
+        ['deploy-sidecars'],
+        '^helm upgrade',
+        async () => {
+          await s.env.apiserver.stop();
+          stoppedAt = Date.now();
+        },
+        { TAILSCALE_SERVICES: services.join(','), PLATFORM_VALUES: values },
+      );
       const failedAfter = r.endedAt - r.resumedAt;
       try {
         expect(r.paused).toBe(true);
@@ -337,7 +418,9 @@ exit $rc
         expect(Number(attempts)).toBeGreaterThanOrEqual(5);
         expect(Number(secs)).toBeGreaterThanOrEqual(10); // it did wait for the server, with back-off
         expect(failedAfter).toBeLessThan(60_000); // and it is bounded
-        console.log(`(b) gave up after ${attempts} attempts in ${secs}s; exit ${r.code} ${failedAfter} ms after the resume (${r.endedAt - stoppedAt} ms after the kill)`);
+        console.log(
+          `(b) gave up after ${attempts} attempts in ${secs}s; exit ${r.code} ${failedAfter} ms after the resume (${r.endedAt - stoppedAt} ms after the kill)`,
+        );
       } finally {
         await s.env.apiserver.start();
       }

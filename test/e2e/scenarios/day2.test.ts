@@ -17,14 +17,24 @@ describe.skipIf(!canRun)('day-2 operations', () => {
   const serviceNodes = async () => (await nodes()).filter((n) => /^june-(orchestrator|idp)$/.test(nameOf(n)));
   /** Every pod of the services: name, uid and each container's restart count. */
   const pods = async () => {
-    const list = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'pods', '-l', 'app.kubernetes.io/instance=june-platform', '-o', 'json'])) as {
+    const list = JSON.parse(
+      await s.env.kubectl(['-n', 'june-services', 'get', 'pods', '-l', 'app.kubernetes.io/instance=june-platform', '-o', 'json']),
+    ) as {
       items: { metadata: { name: string; uid: string }; status?: { containerStatuses?: { name: string; restartCount: number }[] } }[];
     };
-    return list.items.map((p) => ({ name: p.metadata.name, uid: p.metadata.uid, restarts: (p.status?.containerStatuses ?? []).map((c) => `${c.name}=${c.restartCount}`).sort() })).sort((a, b) => a.name.localeCompare(b.name));
+    return list.items
+      .map((p) => ({
+        name: p.metadata.name,
+        uid: p.metadata.uid,
+        restarts: (p.status?.containerStatuses ?? []).map((c) => `${c.name}=${c.restartCount}`).sort(),
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
   };
   const keysOf = async (user: string): Promise<HsKey[]> => {
     if (minor >= 28) {
-      return ((await s.headscaleJson<HsKey[] | null>(['preauthkeys', 'list'])) ?? []).filter((k) => (typeof k.user === 'string' ? k.user : k.user?.name) === user);
+      return ((await s.headscaleJson<HsKey[] | null>(['preauthkeys', 'list'])) ?? []).filter(
+        (k) => (typeof k.user === 'string' ? k.user : k.user?.name) === user,
+      );
     }
     const u = (await s.headscaleJson<HsUser[]>(['users', 'list'])).find((x) => x.name === user)!;
     return (await s.headscaleJson<HsKey[] | null>(['preauthkeys', 'list', '-u', minor >= 26 ? String(u.id) : u.name])) ?? [];
@@ -131,7 +141,13 @@ describe.skipIf(!canRun)('day-2 operations', () => {
     if (minor >= 28) await s.env.headscale.cli(['preauthkeys', 'expire', '--id', String(id), '--force']);
     else {
       const u = (await s.headscaleJson<HsUser[]>(['users', 'list'])).find((x) => x.name === 'june-orchestrator')!;
-      await s.env.headscale.cli(['preauthkeys', 'expire', '-u', minor >= 26 ? String(u.id) : u.name, sec!.data['june-orchestrator-authkey']!]);
+      await s.env.headscale.cli([
+        'preauthkeys',
+        'expire',
+        '-u',
+        minor >= 26 ? String(u.id) : u.name,
+        sec!.data['june-orchestrator-authkey']!,
+      ]);
     }
     const red = await s.june(['status', '-o', 'json']);
     expect(red.code).toBe(4);
@@ -170,19 +186,40 @@ describe.skipIf(!canRun)('day-2 operations', () => {
   it('doctor names a MagicDNS base domain that differs from TAILNET_DOMAIN, and missing sidecar RBAC', async () => {
     const dns = await s.june(['doctor'], { config: s.writeConfig({ TAILNET_DOMAIN: 'tail.other.test' }, `${s.dir}/other.env`) });
     expect(dns.code).toBe(4);
-    expect(dns.stdout).toMatch(/✗ MagicDNS base domain: headscale-config has dns.base_domain=tail\.june\.test, config has TAILNET_DOMAIN=tail\.other\.test/);
+    expect(dns.stdout).toMatch(
+      /✗ MagicDNS base domain: headscale-config has dns.base_domain=tail\.june\.test, config has TAILNET_DOMAIN=tail\.other\.test/,
+    );
     await s.env.kubectl(['-n', 'june-services', 'delete', 'rolebinding', 'june-orchestrator-tailscale']);
     const rbac = await s.june(['doctor']);
     expect(rbac.code).toBe(4);
-    expect(rbac.stdout).toMatch(/✗ orchestrator: RBAC for the state Secret: june-orchestrator-tailscale lacks get, update, patch on june-orchestrator-tailscale-state/);
+    expect(rbac.stdout).toMatch(
+      /✗ orchestrator: RBAC for the state Secret: june-orchestrator-tailscale lacks get, update, patch on june-orchestrator-tailscale-state/,
+    );
     // a re-run of the chart's upgrade restores it (helm re-creates the missing object)
-    await s.env.helm(['upgrade', 'june-platform', `${process.cwd()}/helm/june-platform`, '-n', 'june-services', '--reuse-values', '--wait']);
+    await s.env.helm([
+      'upgrade',
+      'june-platform',
+      `${process.cwd()}/helm/june-platform`,
+      '-n',
+      'june-services',
+      '--reuse-values',
+      '--wait',
+    ]);
     expect((await s.june(['doctor'])).code).toBe(0);
   });
 
   it('doctor names a Secret entry the chart reads but the Secret lacks, and an offline node', async () => {
     const sec = await s.secret();
-    await s.env.kubectl(['-n', 'june-services', 'patch', 'secret', 'headscale-auth-keys', '--type=json', '-p', '[{"op":"remove","path":"/data/june-idp-authkey"}]']);
+    await s.env.kubectl([
+      '-n',
+      'june-services',
+      'patch',
+      'secret',
+      'headscale-auth-keys',
+      '--type=json',
+      '-p',
+      '[{"op":"remove","path":"/data/june-idp-authkey"}]',
+    ]);
     const d = await s.june(['doctor']);
     expect(d.code).toBe(4);
     expect(d.stdout).toMatch(/✗ Secret keys match the chart's authKeyRefs: idp: chart reads 'june-idp-authkey'/);
@@ -213,13 +250,26 @@ describe.skipIf(!canRun)('day-2 operations', () => {
   it('no key reached an argv, an environment, june-ts output (verbose, json) or an annotation', async () => {
     await s.secret();
     const keys = s.seenKeys(); // every key of the run: the first ones, rotated ones, re-minted ones
-    const annotations = await s.env.kubectl(['get', 'secrets,deployments,configmaps', '-A', '-o', 'jsonpath={.items[*].metadata.annotations}']);
+    const annotations = await s.env.kubectl([
+      'get',
+      'secrets,deployments,configmaps',
+      '-A',
+      '-o',
+      'jsonpath={.items[*].metadata.annotations}',
+    ]);
     expect(keys.length).toBeGreaterThanOrEqual(6);
     expect(expectNoSecretIn([s.recordedCalls(), s.transcript.join('\n'), annotations].join('\n'), keys)).toEqual([]);
   });
 
   it('cleanup: refuses without --yes off a TTY; removes sidecars, nodes and Secrets; public endpoints unchanged; twice is fine', async () => {
-    const svcBefore = await s.env.kubectl(['-n', 'june-services', 'get', 'services,ingresses', '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name} {.spec}{"\\n"}{end}']);
+    const svcBefore = await s.env.kubectl([
+      '-n',
+      'june-services',
+      'get',
+      'services,ingresses',
+      '-o',
+      'jsonpath={range .items[*]}{.kind}/{.metadata.name} {.spec}{"\\n"}{end}',
+    ]);
     const refuse = await s.june(['cleanup']);
     expect(refuse.code).toBe(3);
     expect(refuse.stderr).toContain('refusing without --yes');
@@ -233,8 +283,17 @@ describe.skipIf(!canRun)('day-2 operations', () => {
     const values = JSON.parse(await s.env.helm(['get', 'values', 'june-platform', '-n', 'june-services', '-o', 'json']));
     expect(values.tailscale.enabled).toBe(false);
     const d = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'deployment', 'june-orchestrator', '-o', 'json']));
-    expect([...(d.spec.template.spec.initContainers ?? []), ...d.spec.template.spec.containers].map((c: { name: string }) => c.name)).not.toContain('tailscale');
-    const svcAfter = await s.env.kubectl(['-n', 'june-services', 'get', 'services,ingresses', '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name} {.spec}{"\\n"}{end}']);
+    expect(
+      [...(d.spec.template.spec.initContainers ?? []), ...d.spec.template.spec.containers].map((c: { name: string }) => c.name),
+    ).not.toContain('tailscale');
+    const svcAfter = await s.env.kubectl([
+      '-n',
+      'june-services',
+      'get',
+      'services,ingresses',
+      '-o',
+      'jsonpath={range .items[*]}{.kind}/{.metadata.name} {.spec}{"\\n"}{end}',
+    ]);
     expect(svcAfter).toBe(svcBefore);
 
     const twice = await s.june(['cleanup', '--yes']);

@@ -36,17 +36,62 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
       { name: 'unknown command', args: ['instal'], code: 3, message: /unknown command 'instal'/ },
       { name: 'unknown flag', args: ['install', '--skip-it'], code: 3, message: /unknown option '--skip-it'/ },
       { name: 'unknown phase id', args: ['install', '--skip', '11.3'], code: 3, message: /--skip 11\.3: no such phase/ },
-      { name: '--skip and --only name the same phase', args: ['install', '--skip', '11-headscale', '--only', '11-headscale'], code: 3, message: /named by both --skip and --only/ },
-      { name: 'malformed config value', config: () => ({ KEY_EXPIRATION: 'forever' }), code: 3, message: /KEY_EXPIRATION: 'forever' is not a duration/ },
+      {
+        name: '--skip and --only name the same phase',
+        args: ['install', '--skip', '11-headscale', '--only', '11-headscale'],
+        code: 3,
+        message: /named by both --skip and --only/,
+      },
+      {
+        name: 'malformed config value',
+        config: () => ({ KEY_EXPIRATION: 'forever' }),
+        code: 3,
+        message: /KEY_EXPIRATION: 'forever' is not a duration/,
+      },
       { name: 'missing domain', config: () => ({ HEADSCALE_URL: '' }), code: 3, message: /HEADSCALE_DOMAIN: is required/ },
-      { name: 'kubectl missing', config: () => ({ KUBECTL: '/nonexistent/kubectl' }), code: 2, message: /kubectl: command not found|not a file/ },
+      {
+        name: 'kubectl missing',
+        config: () => ({ KUBECTL: '/nonexistent/kubectl' }),
+        code: 2,
+        message: /kubectl: command not found|not a file/,
+      },
       { name: 'helm missing', config: () => ({ HELM: '/nonexistent/helm' }), code: 2, message: /helm: command not found|not a file/ },
-      { name: 'unsupported Helm version', config: () => ({ HELM: fakeHelm('v2.17.0') }), code: 2, message: /unsupported Helm version v2\.17\.0/ },
-      { name: 'kube context that does not exist', config: () => ({ KUBE_CONTEXT: 'no-such-context' }), code: 3, message: /kubeconfig context 'no-such-context' does not exist/ },
-      { name: 'API server down', config: () => ({ KUBECONFIG: deadKubeconfig() }), code: 2, message: /cannot reach the Kubernetes API server/ },
-      { name: 'chart path with no chart', config: () => ({ PLATFORM_CHART: emptyDir() }), code: 3, message: /no Helm chart at .*Chart\.yaml not found/ },
-      { name: 'config file that does not exist', args: ['install', '--config', '/nonexistent/config.env'], code: 3, message: /config file \/nonexistent\/config\.env does not exist/ },
-      { name: 'config file that is a directory', args: ['install', '--config', '/tmp'], code: 3, message: /config file \/tmp is a directory/ },
+      {
+        name: 'unsupported Helm version',
+        config: () => ({ HELM: fakeHelm('v2.17.0') }),
+        code: 2,
+        message: /unsupported Helm version v2\.17\.0/,
+      },
+      {
+        name: 'kube context that does not exist',
+        config: () => ({ KUBE_CONTEXT: 'no-such-context' }),
+        code: 3,
+        message: /kubeconfig context 'no-such-context' does not exist/,
+      },
+      {
+        name: 'API server down',
+        config: () => ({ KUBECONFIG: deadKubeconfig() }),
+        code: 2,
+        message: /cannot reach the Kubernetes API server/,
+      },
+      {
+        name: 'chart path with no chart',
+        config: () => ({ PLATFORM_CHART: emptyDir() }),
+        code: 3,
+        message: /no Helm chart at .*Chart\.yaml not found/,
+      },
+      {
+        name: 'config file that does not exist',
+        args: ['install', '--config', '/nonexistent/config.env'],
+        code: 3,
+        message: /config file \/nonexistent\/config\.env does not exist/,
+      },
+      {
+        name: 'config file that is a directory',
+        args: ['install', '--config', '/tmp'],
+        code: 3,
+        message: /config file \/tmp is a directory/,
+      },
     ];
     let installed: Awaited<ReturnType<typeof snapshot>>;
     beforeAll(async () => {
@@ -73,7 +118,10 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
     });
     it('a chart render error fails the helm step, names it, and leaves the release as it was', async () => {
       writeFileSync(join(s.dir, 'bad-values.yaml'), 'services:\n  orchestrator:\n    replicas: 2\n');
-      const path = s.writeConfig({ PLATFORM_VALUES: join(s.dir, 'bad-values.yaml'), TAILSCALE_SERVICES: 'orchestrator,idp' }, join(s.dir, 'bad.env'));
+      const path = s.writeConfig(
+        { PLATFORM_VALUES: join(s.dir, 'bad-values.yaml'), TAILSCALE_SERVICES: 'orchestrator,idp' },
+        join(s.dir, 'bad.env'),
+      );
       const r = await s.june(['deploy-sidecars'], { config: path });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/phase 11\.2-headscale-sidecars\/helm: .*helm upgrade --install june-platform/);
@@ -99,16 +147,25 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
 
   it('a rollout that never finishes (pods unschedulable): bounded wait, rolled back to the deployed revision, message names the Deployment', async () => {
     const before = await snapshot();
-    const revisions = async () => JSON.parse(await s.env.helm(['history', 'june-platform', '-n', 'june-services', '-o', 'json'])) as { revision: number; status: string }[];
+    const revisions = async () =>
+      JSON.parse(await s.env.helm(['history', 'june-platform', '-n', 'june-services', '-o', 'json'])) as {
+        revision: number;
+        status: string;
+      }[];
     const deployedBefore = (await revisions()).filter((h) => h.status === 'deployed').at(-1)!.revision;
     // accepted by the API server, but no node can fit the pod: the Deployment never rolls out
     writeFileSync(join(s.dir, 'unschedulable.yaml'), 'services:\n  idp:\n    resources:\n      requests:\n        cpu: "100000"\n');
-    const path = s.writeConfig({ PLATFORM_VALUES: join(s.dir, 'unschedulable.yaml'), WAIT_TIMEOUT: '8s' }, join(s.dir, 'unschedulable.env'));
+    const path = s.writeConfig(
+      { PLATFORM_VALUES: join(s.dir, 'unschedulable.yaml'), WAIT_TIMEOUT: '8s' },
+      join(s.dir, 'unschedulable.env'),
+    );
     const t0 = Date.now();
     const r = await s.june(['deploy-sidecars'], { config: path });
     expect(r.code, r.stderr).toBe(1);
     expect(Date.now() - t0).toBeLessThan(90_000);
-    expect(r.stderr).toMatch(/phase 11\.2-headscale-sidecars\/helm: Deployments not rolled out after 8s: june-idp\n +release june-platform rolled back to revision \d+/);
+    expect(r.stderr).toMatch(
+      /phase 11\.2-headscale-sidecars\/helm: Deployments not rolled out after 8s: june-idp\n +release june-platform rolled back to revision \d+/,
+    );
     expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
     const history = await revisions();
     expect(history.at(-1)!.status).toBe('deployed');
@@ -120,7 +177,11 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
   });
 
   it('a release left pending-upgrade by a killed helm: refused before any change (exit 2), the fix is named; after it a re-run completes', async () => {
-    const revisions = async () => JSON.parse(await s.env.helm(['history', 'june-platform', '-n', 'june-services', '-o', 'json'])) as { revision: number; status: string }[];
+    const revisions = async () =>
+      JSON.parse(await s.env.helm(['history', 'june-platform', '-n', 'june-services', '-o', 'json'])) as {
+        revision: number;
+        status: string;
+      }[];
     const last = (await revisions()).at(-1)!;
     // A human's helm upgrade, killed half-way: Helm has recorded the new revision as
     // pending-upgrade and never finishes it. To stop it at that point every time, the
@@ -130,15 +191,38 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
     // with 1 replica and maxUnavailable 1 ready at once, and the kill lost that race in CI.)
     const chart = join(s.dir, 'june-platform-with-hook');
     cpSync(join(process.cwd(), 'helm', 'june-platform'), chart, { recursive: true });
-    writeFileSync(join(chart, 'templates', 'e2e-stuck-hook.yaml'), [
-      'apiVersion: batch/v1', 'kind: Job',
-      'metadata:', '  name: e2e-stuck-hook', '  annotations:', '    helm.sh/hook: pre-upgrade', '    helm.sh/hook-delete-policy: before-hook-creation',
-      'spec:', '  backoffLimit: 0', '  template:', '    spec:', '      restartPolicy: Never', '      containers:',
-      '        - name: wait', '          image: busybox', '          resources:', '            requests:', '              cpu: "100000"', '',
-    ].join('\n'));
-    const helm = spawn('helm', ['upgrade', 'june-platform', chart, '-n', 'june-services', '--reuse-values', '--wait', '--timeout', '300s'], {
-      env: { ...process.env, ...s.env.env }, stdio: 'ignore',
-    });
+    writeFileSync(
+      join(chart, 'templates', 'e2e-stuck-hook.yaml'),
+      [
+        'apiVersion: batch/v1',
+        'kind: Job',
+        'metadata:',
+        '  name: e2e-stuck-hook',
+        '  annotations:',
+        '    helm.sh/hook: pre-upgrade',
+        '    helm.sh/hook-delete-policy: before-hook-creation',
+        'spec:',
+        '  backoffLimit: 0',
+        '  template:',
+        '    spec:',
+        '      restartPolicy: Never',
+        '      containers:',
+        '        - name: wait',
+        '          image: busybox',
+        '          resources:',
+        '            requests:',
+        '              cpu: "100000"',
+        '',
+      ].join('\n'),
+    );
+    const helm = spawn(
+      'helm',
+      ['upgrade', 'june-platform', chart, '-n', 'june-services', '--reuse-values', '--wait', '--timeout', '300s'],
+      {
+        env: { ...process.env, ...s.env.env },
+        stdio: 'ignore',
+      },
+    );
     const exited = new Promise((r) => helm.once('exit', r));
     try {
       for (let i = 0; ; i++) {
@@ -171,7 +255,9 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
 
       const r = await s.june(['deploy-sidecars']);
       expect(r.code, r.stderr).toBe(2);
-      expect(r.stderr).toContain(`error: phase preflight: release june-platform in june-services is pending-upgrade (revision ${last.revision + 1}): a Helm operation on it was interrupted, or is still running`);
+      expect(r.stderr).toContain(
+        `error: phase preflight: release june-platform in june-services is pending-upgrade (revision ${last.revision + 1}): a Helm operation on it was interrupted, or is still running`,
+      );
       expect(r.stderr).toContain('helm rollback june-platform -n june-services');
       expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
       expect(await snapshot()).toEqual(before);
@@ -193,7 +279,19 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
 
   it('Headscale stopped in the middle of 11.2: clear error; a re-run finishes without duplicate users or extra keys', async () => {
     s.writeConfig({ TAILSCALE_SERVICES: 'orchestrator,idp,stt,tts' });
-    await s.env.helm(['upgrade', 'june-platform', join(process.cwd(), 'helm', 'june-platform'), '-n', 'june-services', '--reuse-values', '--set', 'services.stt.enabled=true,services.tts.enabled=true', '--wait', '--timeout', '120s']);
+    await s.env.helm([
+      'upgrade',
+      'june-platform',
+      join(process.cwd(), 'helm', 'june-platform'),
+      '-n',
+      'june-services',
+      '--reuse-values',
+      '--set',
+      'services.stt.enabled=true,services.tts.enabled=true',
+      '--wait',
+      '--timeout',
+      '120s',
+    ]);
     const r = await s.juneWithPause(['deploy-sidecars'], 'preauthkeys create', async () => {
       await s.env.headscale.stop();
     });
@@ -207,14 +305,22 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
     expect(users).toEqual(['june-host', 'june-idp', 'june-orchestrator', 'june-stt', 'june-tts']);
     const secret = await s.secret();
     for (const v of Object.values(secret!.data)) seenKeys.add(v);
-    expect(Object.keys(secret!.data).sort()).toEqual(['june-idp-authkey', 'june-orchestrator-authkey', 'june-stt-authkey', 'june-tts-authkey']);
+    expect(Object.keys(secret!.data).sort()).toEqual([
+      'june-idp-authkey',
+      'june-orchestrator-authkey',
+      'june-stt-authkey',
+      'june-tts-authkey',
+    ]);
     // at most one unexpired key per new service: nothing minted twice
     const minor = Number(/^v0\.(\d+)/.exec(s.env.headscale.version)![1]);
     for (const svc of ['stt', 'tts']) {
       const u = (await s.headscaleJson<HsUser[]>(['users', 'list'])).find((x) => x.name === `june-${svc}`)!;
-      const keys = minor >= 28
-        ? ((await s.headscaleJson<{ user?: { name: string } }[] | null>(['preauthkeys', 'list'])) ?? []).filter((k) => k.user?.name === u.name)
-        : ((await s.headscaleJson<unknown[] | null>(['preauthkeys', 'list', '-u', minor >= 26 ? String(u.id) : u.name])) ?? []);
+      const keys =
+        minor >= 28
+          ? ((await s.headscaleJson<{ user?: { name: string } }[] | null>(['preauthkeys', 'list'])) ?? []).filter(
+              (k) => k.user?.name === u.name,
+            )
+          : ((await s.headscaleJson<unknown[] | null>(['preauthkeys', 'list', '-u', minor >= 26 ? String(u.id) : u.name])) ?? []);
       expect(keys.length, svc).toBe(1);
     }
   });
@@ -250,7 +356,12 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
     // a stale Lease (holder gone, not renewed) does not block
     const stale = new Date(Date.now() - 10 * 60_000).toISOString().replace('Z', '000Z');
     await s.env.kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'june-ts-lock', namespace: 'default' }, spec: { holderIdentity: 'gone/1/install', leaseDurationSeconds: 60, renewTime: stale } }),
+      input: JSON.stringify({
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: 'june-ts-lock', namespace: 'default' },
+        spec: { holderIdentity: 'gone/1/install', leaseDurationSeconds: 60, renewTime: stale },
+      }),
     });
     const r = await s.june(['deploy-sidecars']);
     expect(r.code, r.stderr).toBe(0);
@@ -258,8 +369,15 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
 
   it('least privilege: each sidecar ServiceAccount reaches its own state Secret and nothing else', async () => {
     const can = async (sa: string, verb: string, resource: string) =>
-      (await s.env.kubectl(['auth', 'can-i', verb, resource, '-n', 'june-services', `--as=system:serviceaccount:june-services:${sa}`]).catch((e) => String(e))).trim().endsWith('yes');
-    for (const verb of ['get', 'update', 'patch']) expect(await can('june-orchestrator-tailscale', verb, 'secret/june-orchestrator-tailscale-state'), verb).toBe(true);
+      (
+        await s.env
+          .kubectl(['auth', 'can-i', verb, resource, '-n', 'june-services', `--as=system:serviceaccount:june-services:${sa}`])
+          .catch((e) => String(e))
+      )
+        .trim()
+        .endsWith('yes');
+    for (const verb of ['get', 'update', 'patch'])
+      expect(await can('june-orchestrator-tailscale', verb, 'secret/june-orchestrator-tailscale-state'), verb).toBe(true);
     // the chart creates the state Secret, so the sidecar needs no create
     expect(await can('june-orchestrator-tailscale', 'create', 'secrets')).toBe(false);
     expect(await can('june-orchestrator-tailscale', 'get', 'secret/headscale-auth-keys')).toBe(false);
@@ -273,7 +391,13 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
   it('no key ever reached an argv, an environment, june-ts output or an annotation', async () => {
     for (const v of Object.values((await s.secret())?.data ?? {})) seenKeys.add(v);
     expect(seenKeys.size).toBeGreaterThanOrEqual(4);
-    const annotations = await s.env.kubectl(['get', 'secrets,deployments,configmaps,leases', '-A', '-o', 'jsonpath={.items[*].metadata.annotations}']);
+    const annotations = await s.env.kubectl([
+      'get',
+      'secrets,deployments,configmaps,leases',
+      '-A',
+      '-o',
+      'jsonpath={.items[*].metadata.annotations}',
+    ]);
     const leaks = expectNoSecretIn([s.recordedCalls(), s.transcript.join('\n'), annotations].join('\n'), [...seenKeys]);
     expect(leaks).toEqual([]);
     expect(annotations).not.toContain('last-applied-configuration');

@@ -29,18 +29,33 @@ export interface Scenario {
   configPath: string;
   /** Every argv/env the recorder saw, and every stdout/stderr june-ts printed. */
   transcript: string[];
-  june(args: string[], o?: { env?: Record<string, string>; input?: string; timeoutMs?: number; signalAfterMs?: number; config?: string }): Promise<JuneResult>;
+  june(
+    args: string[],
+    o?: { env?: Record<string, string>; input?: string; timeoutMs?: number; signalAfterMs?: number; config?: string },
+  ): Promise<JuneResult>;
   /**
    * Runs june-ts until its first external command matching `pattern`, pauses that command,
    * runs `action` (with the june-ts child's pid), then lets the command go on.
    */
-  juneWithPause(args: string[], pattern: string, action: (pid: number) => Promise<void>, o?: { env?: Record<string, string> }): Promise<JuneResult & { paused: boolean }>;
+  juneWithPause(
+    args: string[],
+    pattern: string,
+    action: (pid: number) => Promise<void>,
+    o?: { env?: Record<string, string> },
+  ): Promise<JuneResult & { paused: boolean }>;
   writeConfig(extra?: Record<string, string>, path?: string): string;
   recordedCalls(): string;
   /** Every Secret value this scenario has read (keys minted over the whole run, rotated ones too). */
   seenKeys(): string[];
   headscaleJson<T = unknown>(args: string[]): Promise<T>;
-  secret(name?: string): Promise<{ data: Record<string, string>; resourceVersion: string; annotations: Record<string, string>; labels: Record<string, string> } | null>;
+  secret(
+    name?: string,
+  ): Promise<{
+    data: Record<string, string>;
+    resourceVersion: string;
+    annotations: Record<string, string>;
+    labels: Record<string, string>;
+  } | null>;
   stop(): Promise<void>;
 }
 
@@ -89,7 +104,13 @@ export async function startScenario(name: string, configExtra: Record<string, st
   writeFileSync(join(dir, 'headscale-values.yaml'), 'persistence:\n  enabled: false\n');
   const writeConfig = (extra: Record<string, string> = {}, path = join(dir, 'config.env')) => {
     const all = { ...base, ...configExtra, ...extra };
-    writeFileSync(path, Object.entries(all).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+    writeFileSync(
+      path,
+      Object.entries(all)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n') + '\n',
+      { mode: 0o600 },
+    );
     return path;
   };
   const configPath = writeConfig();
@@ -140,15 +161,23 @@ export async function startScenario(name: string, configExtra: Record<string, st
     return { ...(await running), paused };
   };
 
-  const headscaleJson = async <T,>(args: string[]): Promise<T> => JSON.parse((await env.headscale.cli([...args, '-o', 'json'])) || 'null') as T;
+  const headscaleJson = async <T>(args: string[]): Promise<T> =>
+    JSON.parse((await env.headscale.cli([...args, '-o', 'json'])) || 'null') as T;
 
   const seen = new Set<string>();
   const secret: Scenario['secret'] = async (secretName = 'headscale-auth-keys') => {
     try {
       const s = JSON.parse(await env.kubectl(['-n', 'june-services', 'get', 'secret', secretName, '-o', 'json']));
-      const data = Object.fromEntries(Object.entries((s.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+      const data = Object.fromEntries(
+        Object.entries((s.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
+      );
       if (secretName === 'headscale-auth-keys') for (const v of Object.values(data)) if (v.length >= 16) seen.add(v);
-      return { data, resourceVersion: s.metadata.resourceVersion, annotations: s.metadata.annotations ?? {}, labels: s.metadata.labels ?? {} };
+      return {
+        data,
+        resourceVersion: s.metadata.resourceVersion,
+        annotations: s.metadata.annotations ?? {},
+        labels: s.metadata.labels ?? {},
+      };
     } catch (e) {
       if (/NotFound|not found/.test(String(e))) return null;
       throw e;

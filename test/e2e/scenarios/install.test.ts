@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRun, expectNoSecretIn, startScenario, TAILNET, type Scenario } from './harness.js';
 
 type HsUser = { id: string | number; name: string };
-type HsNode = { id: string | number; name: string; given_name?: string; online?: boolean; ip_addresses?: string[]; user?: { name: string } | string };
+type HsNode = {
+  id: string | number;
+  name: string;
+  given_name?: string;
+  online?: boolean;
+  ip_addresses?: string[];
+  user?: { name: string } | string;
+};
 const userName = (u: HsNode['user']) => (typeof u === 'string' ? u : u?.name);
 
 describe.skipIf(!canRun)('install on an empty cluster', () => {
@@ -18,7 +25,11 @@ describe.skipIf(!canRun)('install on an empty cluster', () => {
   });
 
   const helmRevision = async (release: string, ns: string) => {
-    const list = JSON.parse(await s.env.helm(['list', '-n', ns, '-o', 'json'])) as { name: string; revision: string | number; status: string }[];
+    const list = JSON.parse(await s.env.helm(['list', '-n', ns, '-o', 'json'])) as {
+      name: string;
+      revision: string | number;
+      status: string;
+    }[];
     return list.find((r) => r.name === release);
   };
 
@@ -47,7 +58,9 @@ describe.skipIf(!canRun)('install on an empty cluster', () => {
     expect(values.tailscale.controlUrl).toBe(s.env.headscale.url);
 
     for (const d of ['june-orchestrator', 'june-idp']) {
-      expect(await s.env.kubectl(['-n', 'june-services', 'rollout', 'status', `deployment/${d}`, '--timeout=60s'])).toContain('successfully rolled out');
+      expect(await s.env.kubectl(['-n', 'june-services', 'rollout', 'status', `deployment/${d}`, '--timeout=60s'])).toContain(
+        'successfully rolled out',
+      );
     }
   });
 
@@ -123,7 +136,13 @@ describe.skipIf(!canRun)('install on an empty cluster', () => {
     const secret = await s.secret();
     const keys = Object.values(secret!.data);
     expect(keys.length).toBe(2);
-    const annotations = await s.env.kubectl(['get', 'secrets,deployments,configmaps', '-A', '-o', 'jsonpath={.items[*].metadata.annotations}']);
+    const annotations = await s.env.kubectl([
+      'get',
+      'secrets,deployments,configmaps',
+      '-A',
+      '-o',
+      'jsonpath={.items[*].metadata.annotations}',
+    ]);
     const haystack = [s.recordedCalls(), s.transcript.join('\n'), annotations].join('\n');
     expect(s.recordedCalls()).toContain('ARGV kubectl'); // the recorder really saw the calls
     expect(expectNoSecretIn(haystack, keys)).toEqual([]);

@@ -17,7 +17,9 @@ describe.skipIf(!canRun)('key rotation', () => {
   const nodes = async () => (await s.headscaleJson<HsNode[] | null>(['nodes', 'list'])) ?? [];
   const keysOf = async (user: string): Promise<HsKey[]> => {
     if (minor >= 28) {
-      return ((await s.headscaleJson<HsKey[] | null>(['preauthkeys', 'list'])) ?? []).filter((k) => (typeof k.user === 'string' ? k.user : k.user?.name) === user);
+      return ((await s.headscaleJson<HsKey[] | null>(['preauthkeys', 'list'])) ?? []).filter(
+        (k) => (typeof k.user === 'string' ? k.user : k.user?.name) === user,
+      );
     }
     const u = (await s.headscaleJson<HsUser[]>(['users', 'list'])).find((x) => x.name === user)!;
     return (await s.headscaleJson<HsKey[] | null>(['preauthkeys', 'list', '-u', minor >= 26 ? String(u.id) : u.name])) ?? [];
@@ -67,7 +69,9 @@ describe.skipIf(!canRun)('key rotation', () => {
     expect(expiresAt(old!)).toBeGreaterThan(Date.now());
     if (minor >= 28) {
       // the new key, held by nobody after the restore, was deleted
-      expect(r.stderr).toMatch(/the 1 key\(s\) minted in this run \(idp\) are not in the restored Secret, so they were deleted in Headscale/);
+      expect(r.stderr).toMatch(
+        /the 1 key\(s\) minted in this run \(idp\) are not in the restored Secret, so they were deleted in Headscale/,
+      );
       expect((await keysOf('june-idp')).map((k) => String(k.id)).sort()).toEqual(keysBefore);
     }
     // no key-check pod or node is left behind
@@ -85,7 +89,12 @@ describe.skipIf(!canRun)('key rotation', () => {
     expect([...(await keysOf('june-idp')), ...(await keysOf('june-orchestrator'))].length).toBe(keysBefore);
 
     // give idp a key that expires in 10 days
-    const short = await s.june(['rotate-keys', '--service', 'idp'], { config: s.writeConfig({ HEADSCALE_API_KEY: s.env.headscale.apiKey, KEY_EXPIRATION: '10d', KEY_RENEW_BEFORE: '1d' }, `${s.dir}/short.env`) });
+    const short = await s.june(['rotate-keys', '--service', 'idp'], {
+      config: s.writeConfig(
+        { HEADSCALE_API_KEY: s.env.headscale.apiKey, KEY_EXPIRATION: '10d', KEY_RENEW_BEFORE: '1d' },
+        `${s.dir}/short.env`,
+      ),
+    });
     expect(short.code, short.stderr).toBe(0);
     const mid = await s.secret();
     const due = await s.june(['rotate-keys', '--if-expiring-within', '30d']);
@@ -118,16 +127,24 @@ describe.skipIf(!canRun)('key rotation', () => {
   }, 600_000);
 
   it('--restart re-registers the sidecars and waits until the rollout has finished; nodes keep their ids', async () => {
-    const before = (await nodes()).filter((n) => /^june-(idp|orchestrator)$/.test(nameOf(n))).map((n) => `${nameOf(n)}=${n.id}`).sort();
+    const before = (await nodes())
+      .filter((n) => /^june-(idp|orchestrator)$/.test(nameOf(n)))
+      .map((n) => `${nameOf(n)}=${n.id}`)
+      .sort();
     const r = await s.june(['rotate-keys', '--restart']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/allows no surge .*down from the moment its old pod stops until the new one is Ready/);
     // no old pod is left when june-ts returns, and everything is green at once
-    const pods = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'pods', '-o', 'json'])) as { items: { metadata: { deletionTimestamp?: string } }[] };
+    const pods = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'pods', '-o', 'json'])) as {
+      items: { metadata: { deletionTimestamp?: string } }[];
+    };
     expect(pods.items.filter((p) => p.metadata.deletionTimestamp)).toEqual([]);
     const status = await s.june(['status']);
     expect(status.code, status.stdout + status.stderr).toBe(0);
-    const after = (await nodes()).filter((n) => /^june-(idp|orchestrator)$/.test(nameOf(n))).map((n) => `${nameOf(n)}=${n.id}`).sort();
+    const after = (await nodes())
+      .filter((n) => /^june-(idp|orchestrator)$/.test(nameOf(n)))
+      .map((n) => `${nameOf(n)}=${n.id}`)
+      .sort();
     expect(after).toEqual(before);
   }, 300_000);
 });

@@ -12,23 +12,39 @@ type HsKey = { id: string | number; key?: string; expiration?: unknown; user?: {
 describe.skipIf(!canRun).each(['exec', 'api'] as const)('sidecars on an existing platform (%s transport)', (transport) => {
   let s: Scenario;
   const cfg = (): Record<string, string> =>
-    transport === 'api' ? { HEADSCALE_TRANSPORT: 'api', HEADSCALE_API_URL: s.env.headscale.url, HEADSCALE_API_KEY: s.env.headscale.apiKey } : {};
-  const userNames = async () => (await s.headscaleJson<HsUser[] | null>(['users', 'list']) ?? []).map((u) => u.name).sort();
+    transport === 'api'
+      ? { HEADSCALE_TRANSPORT: 'api', HEADSCALE_API_URL: s.env.headscale.url, HEADSCALE_API_KEY: s.env.headscale.apiKey }
+      : {};
+  const userNames = async () => ((await s.headscaleJson<HsUser[] | null>(['users', 'list'])) ?? []).map((u) => u.name).sort();
   /** Containers and native sidecars (init containers that run for the pod's life). */
   const containers = async (d: string) => {
     const spec = JSON.parse(await s.env.kubectl(['-n', 'june-services', 'get', 'deployment', d, '-o', 'json'])).spec.template.spec;
     return [...(spec.initContainers ?? []), ...spec.containers].map((c: { name: string }) => c.name);
   };
   const platformRevision = async () =>
-    (JSON.parse(await s.env.helm(['list', '-n', 'june-services', '-o', 'json'])) as { name: string; revision: number | string }[]).find((r) => r.name === 'june-platform')!.revision;
+    (JSON.parse(await s.env.helm(['list', '-n', 'june-services', '-o', 'json'])) as { name: string; revision: number | string }[]).find(
+      (r) => r.name === 'june-platform',
+    )!.revision;
 
   beforeAll(async () => {
     s = await startScenario(`sidecars-${transport}`);
     s.writeConfig(cfg());
     // The June Platform as the user deployed it, before june-ts (spec: prerequisite 2).
     await s.env.helm([
-      'upgrade', '--install', 'june-platform', join(REPO, 'helm', 'june-platform'), '-n', 'june-services', '--create-namespace',
-      '--set', 'ingress.className=traefik', '--set', 'services.orchestrator.ingress.host=api.example.test', '--wait', '--timeout', '120s',
+      'upgrade',
+      '--install',
+      'june-platform',
+      join(REPO, 'helm', 'june-platform'),
+      '-n',
+      'june-services',
+      '--create-namespace',
+      '--set',
+      'ingress.className=traefik',
+      '--set',
+      'services.orchestrator.ingress.host=api.example.test',
+      '--wait',
+      '--timeout',
+      '120s',
     ]);
   });
   afterAll(async () => {
@@ -46,7 +62,7 @@ describe.skipIf(!canRun).each(['exec', 'api'] as const)('sidecars on an existing
     expect(await containers('june-orchestrator')).not.toContain('tailscale');
   });
 
-  it('deploy-sidecars adds them, keeping the user\'s values', async () => {
+  it("deploy-sidecars adds them, keeping the user's values", async () => {
     const r = await s.june(['deploy-sidecars']);
     expect(r.code, r.stderr).toBe(0);
     expect(await userNames()).toEqual(['june-idp', 'june-orchestrator']);
@@ -60,7 +76,19 @@ describe.skipIf(!canRun).each(['exec', 'api'] as const)('sidecars on an existing
 
   it('a service added to the config gets a user, key and sidecar; the others keep theirs', async () => {
     const before = await s.secret();
-    await s.env.helm(['upgrade', 'june-platform', join(REPO, 'helm', 'june-platform'), '-n', 'june-services', '--reuse-values', '--set', 'services.stt.enabled=true', '--wait', '--timeout', '120s']);
+    await s.env.helm([
+      'upgrade',
+      'june-platform',
+      join(REPO, 'helm', 'june-platform'),
+      '-n',
+      'june-services',
+      '--reuse-values',
+      '--set',
+      'services.stt.enabled=true',
+      '--wait',
+      '--timeout',
+      '120s',
+    ]);
     s.writeConfig({ ...cfg(), TAILSCALE_SERVICES: 'orchestrator,idp,stt' });
     const r = await s.june(['deploy-sidecars']);
     expect(r.code, r.stderr).toBe(0);
@@ -80,7 +108,14 @@ describe.skipIf(!canRun).each(['exec', 'api'] as const)('sidecars on an existing
     const minor = Number(/^v0\.(\d+)/.exec(s.env.headscale.version)![1]);
     const keyId = JSON.parse(before!.annotations['june-ts.dev/minted-keys']!).idp as string;
     if (minor >= 28) await s.env.headscale.cli(['preauthkeys', 'expire', '--id', String(keyId), '--force']);
-    else await s.env.headscale.cli(['preauthkeys', 'expire', '-u', minor >= 26 ? String(idp.id) : idp.name, before!.data['june-idp-authkey']!]);
+    else
+      await s.env.headscale.cli([
+        'preauthkeys',
+        'expire',
+        '-u',
+        minor >= 26 ? String(idp.id) : idp.name,
+        before!.data['june-idp-authkey']!,
+      ]);
     const r = await s.june(['deploy-sidecars']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('idp: new key (the key has expired)');
@@ -91,7 +126,16 @@ describe.skipIf(!canRun).each(['exec', 'api'] as const)('sidecars on an existing
 
   it('a Secret entry edited by hand to garbage is detected and repaired', async () => {
     const garbage = Buffer.from('not-a-key').toString('base64');
-    await s.env.kubectl(['-n', 'june-services', 'patch', 'secret', 'headscale-auth-keys', '--type=merge', '-p', JSON.stringify({ data: { 'june-orchestrator-authkey': garbage } })]);
+    await s.env.kubectl([
+      '-n',
+      'june-services',
+      'patch',
+      'secret',
+      'headscale-auth-keys',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ data: { 'june-orchestrator-authkey': garbage } }),
+    ]);
     const r = await s.june(['deploy-sidecars']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/orchestrator: new key \(the key in the Secret is unknown to Headscale/);
@@ -101,7 +145,14 @@ describe.skipIf(!canRun).each(['exec', 'api'] as const)('sidecars on an existing
     expect(keys.length).toBeGreaterThan(0);
     // the repaired key is one Headscale knows (full key on < 0.28, prefix on >= 0.28)
     const value = after!.data['june-orchestrator-authkey']!;
-    expect(keys.some((k) => k.key === value || (k.key?.endsWith('-***') && value.startsWith(k.key.replace(/-\*\*\*$/, '-'))) || (k as { prefix?: string }).prefix)).toBe(true);
+    expect(
+      keys.some(
+        (k) =>
+          k.key === value ||
+          (k.key?.endsWith('-***') && value.startsWith(k.key.replace(/-\*\*\*$/, '-'))) ||
+          (k as { prefix?: string }).prefix,
+      ),
+    ).toBe(true);
   });
 
   it('a second deploy-sidecars changes nothing', async () => {
@@ -116,7 +167,12 @@ describe.skipIf(!canRun).each(['exec', 'api'] as const)('sidecars on an existing
   it('a wrong API key is a clear error and changes nothing', async () => {
     const before = await s.secret();
     const users = await userNames();
-    s.writeConfig({ TAILSCALE_SERVICES: 'orchestrator,idp,stt,tts', HEADSCALE_TRANSPORT: 'api', HEADSCALE_API_URL: s.env.headscale.url, HEADSCALE_API_KEY: 'wrong-key-0123456789' });
+    s.writeConfig({
+      TAILSCALE_SERVICES: 'orchestrator,idp,stt,tts',
+      HEADSCALE_TRANSPORT: 'api',
+      HEADSCALE_API_URL: s.env.headscale.url,
+      HEADSCALE_API_KEY: 'wrong-key-0123456789',
+    });
     const r = await s.june(['deploy-sidecars']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/rejected the API key/);
@@ -131,7 +187,13 @@ describe.skipIf(!canRun).each(['exec', 'api'] as const)('sidecars on an existing
   it('no key and no API key reached an argv, an environment, june-ts output or an annotation', async () => {
     const secret = await s.secret();
     const secrets = [...Object.values(secret!.data), s.env.headscale.apiKey];
-    const annotations = await s.env.kubectl(['get', 'secrets,deployments,configmaps', '-A', '-o', 'jsonpath={.items[*].metadata.annotations}']);
+    const annotations = await s.env.kubectl([
+      'get',
+      'secrets,deployments,configmaps',
+      '-A',
+      '-o',
+      'jsonpath={.items[*].metadata.annotations}',
+    ]);
     expect(s.recordedCalls()).toContain('ARGV helm');
     expect(expectNoSecretIn([s.recordedCalls(), s.transcript.join('\n'), annotations].join('\n'), secrets)).toEqual([]);
   });

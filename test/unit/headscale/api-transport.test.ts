@@ -119,7 +119,16 @@ describe.each(VERSIONS)('API transport, Headscale %s (recorded)', (v) => {
       (k) => k.id === '3',
     )!;
     const table: [string, Answer][] = [...detection(v), ['POST /api/v1/preauthkey/expire', ok({})]];
-    if (gen === 'v026') table.push(['GET /api/v1/user', ok({ users: [{ id: '1', name: 'june-alpha' }, { id: '2', name: 'june-beta' }] })]);
+    if (gen === 'v026')
+      table.push([
+        'GET /api/v1/user',
+        ok({
+          users: [
+            { id: '1', name: 'june-alpha' },
+            { id: '2', name: 'june-beta' },
+          ],
+        }),
+      ]);
     const { fn, seen } = fakeFetch(table);
     const key = { id: '3', user: 'june-beta', key: gen === 'v028' ? undefined : listed.key, reusable: true, ephemeral: false, used: false };
     await api(fn).expirePreAuthKey(key);
@@ -131,7 +140,9 @@ describe.each(VERSIONS)('API transport, Headscale %s (recorded)', (v) => {
   it('expiring a key that was listed without its value is a UsageError before 0.28', async () => {
     if (gen === 'v028') return;
     const { fn } = fakeFetch(detection(v));
-    await expect(api(fn).expirePreAuthKey({ id: '3', user: 'june-beta', reusable: true, ephemeral: false, used: false })).rejects.toBeInstanceOf(UsageError);
+    await expect(
+      api(fn).expirePreAuthKey({ id: '3', user: 'june-beta', reusable: true, ephemeral: false, used: false }),
+    ).rejects.toBeInstanceOf(UsageError);
   });
 
   it('deleteUser: /user/{name} on 0.23, /user/{id} after', async () => {
@@ -153,13 +164,17 @@ describe.each(VERSIONS)('API transport, Headscale %s (recorded)', (v) => {
     const err = await hs.deleteNode('99').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExternalError);
     expect((err as Error).message).toMatch(
-      new RegExp(`^DELETE /api/v1/node/99 failed \\(Headscale .+, HTTP ${apiAnswer(v, 'node-delete-missing').status}\\): (node not found|record not found)$`),
+      new RegExp(
+        `^DELETE /api/v1/node/99 failed \\(Headscale .+, HTTP ${apiAnswer(v, 'node-delete-missing').status}\\): (node not found|record not found)$`,
+      ),
     );
   });
 
   it('a wrong API key: 401 on 0.29, 500 "Unauthorized" before — both a clear error, nothing created', async () => {
     const { fn, seen } = fakeFetch([...detection(v), ['*GET /api/v1/user', apiAnswer(v, 'wrong-key')]]);
-    const err = await api(fn).ensureUsers(['june-new']).catch((e: unknown) => e);
+    const err = await api(fn)
+      .ensureUsers(['june-new'])
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExternalError);
     expect((err as Error).message).toMatch(/^Headscale rejected the API key \((401|HTTP 500 "Unauthorized")\) — check HEADSCALE_API_KEY$/);
     expect((err as Error).message).not.toContain(API_KEY);
@@ -177,7 +192,11 @@ describe.each(VERSIONS)('API transport, Headscale %s (recorded)', (v) => {
   });
 
   it('health: /health pass, then the key is checked', async () => {
-    const { fn, seen } = fakeFetch([...detection(v), ['GET /health', apiAnswer(v, 'health')], ['GET /api/v1/user', apiAnswer(v, 'user-list')]]);
+    const { fn, seen } = fakeFetch([
+      ...detection(v),
+      ['GET /health', apiAnswer(v, 'health')],
+      ['GET /api/v1/user', apiAnswer(v, 'user-list')],
+    ]);
     await api(fn).health();
     expect(seen.map((s) => s.path)).toContain('/health');
   });
@@ -207,7 +226,9 @@ describe('API transport: errors', () => {
     const fn = (async () => {
       throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
     }) as typeof fetch;
-    const err = await api(fn).health().catch((e: unknown) => e);
+    const err = await api(fn)
+      .health()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExternalError);
     expect((err as Error).message).toBe(`cannot reach Headscale at ${URL_} (GET /version): ECONNREFUSED`);
     expect((err as ExternalError).hint).toMatch(/HEADSCALE_API_URL/);
@@ -220,7 +241,9 @@ describe('API transport: errors', () => {
 
   it('no key or a bad URL is a UsageError', () => {
     expect(() => createHeadscaleClient({ transport: 'api', gate: new WriteGate('off'), url: URL_, apiKey: '' })).toThrow(UsageError);
-    expect(() => createHeadscaleClient({ transport: 'api', gate: new WriteGate('off'), url: 'headscale:8080', apiKey: API_KEY })).toThrow(UsageError);
+    expect(() => createHeadscaleClient({ transport: 'api', gate: new WriteGate('off'), url: 'headscale:8080', apiKey: API_KEY })).toThrow(
+      UsageError,
+    );
   });
 });
 

@@ -24,10 +24,30 @@ function runnerFor(v: FixtureVersion): FakeRunner {
 describe('kubectlExecPrefix', () => {
   it('builds the kubectl exec argv, omitting unset kubeconfig/context', () => {
     expect(kubectlExecPrefix({ namespace: 'hs' })).toEqual([
-      'kubectl', '-n', 'hs', 'exec', 'deployment/headscale', '-c', 'headscale', '--', 'headscale',
+      'kubectl',
+      '-n',
+      'hs',
+      'exec',
+      'deployment/headscale',
+      '-c',
+      'headscale',
+      '--',
+      'headscale',
     ]);
     expect(kubectlExecPrefix({ kubectl: '/bin/kubectl', kubeconfig: '/k', context: 'c1', namespace: 'hs' })).toEqual([
-      '/bin/kubectl', '--kubeconfig', '/k', '--context', 'c1', '-n', 'hs', 'exec', 'deployment/headscale', '-c', 'headscale', '--', 'headscale',
+      '/bin/kubectl',
+      '--kubeconfig',
+      '/k',
+      '--context',
+      'c1',
+      '-n',
+      'hs',
+      'exec',
+      'deployment/headscale',
+      '-c',
+      'headscale',
+      '--',
+      'headscale',
     ]);
   });
 });
@@ -156,14 +176,23 @@ describe.each(VERSIONS)('CLI transport, Headscale %s (recorded)', (v) => {
 
   it('expirePreAuthKey: --id on 0.28+; refused (never the key in argv) before', async () => {
     const keys = JSON.parse(fx(v, 'cli/preauthkeys-list.json')) as { key: string }[];
-    const listed = { id: '2', user: 'june-alpha', key: gen === 'v028' ? undefined : keys[1]?.key, reusable: false, ephemeral: true, used: false };
+    const listed = {
+      id: '2',
+      user: 'june-alpha',
+      key: gen === 'v028' ? undefined : keys[1]?.key,
+      reusable: false,
+      ephemeral: true,
+      used: false,
+    };
     if (gen === 'v028') {
       const runner = runnerFor(v).on(`${P} preauthkeys expire --id 2 -o json`, { stdout: '{}\n' }, 1);
       await client(runner).expirePreAuthKey(listed);
       expect(runner.commandLines()).toEqual([`${P} version`, `${P} preauthkeys expire --id 2 -o json`]);
     } else {
       const runner = runnerFor(v);
-      const err = await client(runner).expirePreAuthKey(listed).catch((e: unknown) => e);
+      const err = await client(runner)
+        .expirePreAuthKey(listed)
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UsageError);
       expect((err as Error).message).toMatch(new RegExp(`Headscale ${v.replace(/\./g, '\\.')} .*full key on the command line`));
       expect((err as UsageError).hint).toMatch(/HEADSCALE_API_URL and HEADSCALE_API_KEY/);
@@ -188,10 +217,11 @@ describe.each(VERSIONS)('CLI transport, Headscale %s (recorded)', (v) => {
   });
 
   it('deleteUser: `users destroy NAME` on 0.23, `--identifier ID` after; owning nodes is a clear error', async () => {
-    const argv =
-      gen === 'v023' ? `${P} users destroy june-alpha --force -o json` : `${P} users destroy --identifier 1 --force -o json`;
+    const argv = gen === 'v023' ? `${P} users destroy june-alpha --force -o json` : `${P} users destroy --identifier 1 --force -o json`;
     const runner = runnerFor(v).on(argv, cliRun(v, 'users-destroy-with-node'), 1);
-    const err = await client(runner).deleteUser(alpha(v)).catch((e: unknown) => e);
+    const err = await client(runner)
+      .deleteUser(alpha(v))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExternalError);
     expect((err as Error).message).toContain(`\`headscale ${argv.slice(P.length + 1)}\` failed (Headscale ${v}, exit 1)`);
     expect((err as Error).message).toMatch(/user not empty: node\(s\) found/);
@@ -200,9 +230,13 @@ describe.each(VERSIONS)('CLI transport, Headscale %s (recorded)', (v) => {
 
   it('garbage output → ExternalError naming the command and the version', async () => {
     const runner = runnerFor(v).on(`${P} users list -o json`, { stdout: 'Error: something odd\n' }, 1);
-    const err = await client(runner).listUsers().catch((e: unknown) => e);
+    const err = await client(runner)
+      .listUsers()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExternalError);
-    expect((err as Error).message).toMatch(new RegExp(`\`headscale users list -o json\` \\(Headscale ${v.replace(/\./g, '\\.')}\\): not JSON`));
+    expect((err as Error).message).toMatch(
+      new RegExp(`\`headscale users list -o json\` \\(Headscale ${v.replace(/\./g, '\\.')}\\): not JSON`),
+    );
   });
 
   it('dry-run: writes are recorded, not run; the key is a placeholder', async () => {
@@ -218,7 +252,11 @@ describe.each(VERSIONS)('CLI transport, Headscale %s (recorded)', (v) => {
     });
     expect(plan).toEqual([
       { kind: 'headscale', action: 'create user', args: { name: 'june-alpha' } },
-      { kind: 'headscale', action: 'create preauthkey', args: { user: 'june-alpha', reusable: true, ephemeral: false, expiration: '180d' } },
+      {
+        kind: 'headscale',
+        action: 'create preauthkey',
+        args: { user: 'june-alpha', reusable: true, ephemeral: false, expiration: '180d' },
+      },
       { kind: 'headscale', action: 'delete node', args: { id: '3' } },
     ]);
     expect(runner.commandLines()).toEqual([`${P} version`, `${P} users list -o json`]); // reads only
@@ -248,9 +286,13 @@ describe('CLI transport: detection and health', () => {
       exitCode: 1,
       stderr: 'error: unable to upgrade connection: container not found ("headscale")\n',
     });
-    const err = await client(runner).health().catch((e: unknown) => e);
+    const err = await client(runner)
+      .health()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExternalError);
-    expect((err as Error).message).toMatch(/^Headscale is not healthy: `headscale version` failed \(Headscale unknown, exit 1\): error: unable to upgrade connection/);
+    expect((err as Error).message).toMatch(
+      /^Headscale is not healthy: `headscale version` failed \(Headscale unknown, exit 1\): error: unable to upgrade connection/,
+    );
     expect((err as ExternalError).hint).toMatch(/running/);
   });
 
@@ -263,8 +305,12 @@ describe('CLI transport: detection and health', () => {
       exitCode: 1,
       stderr: '2026-11-27T20:00:00Z FTL Could not connect: context deadline exceeded error="context deadline exceeded"\n',
     });
-    const err = await client(down).health().catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(/^Headscale is not healthy: `headscale users list -o json` failed \(Headscale v0\.26\.1, exit 1\): .*deadline exceeded/);
+    const err = await client(down)
+      .health()
+      .catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(
+      /^Headscale is not healthy: `headscale users list -o json` failed \(Headscale v0\.26\.1, exit 1\): .*deadline exceeded/,
+    );
     expect((err as ExternalError).hint).toMatch(/running/);
   });
 
@@ -277,7 +323,9 @@ describe('CLI transport: detection and health', () => {
 
   it('a bad expiration is a UsageError before anything runs', async () => {
     const runner = new FakeRunner();
-    await expect(client(runner).createPreAuthKey({ id: '1', name: 'june-alpha' }, { reusable: true, expiration: '6 months' })).rejects.toBeInstanceOf(UsageError);
+    await expect(
+      client(runner).createPreAuthKey({ id: '1', name: 'june-alpha' }, { reusable: true, expiration: '6 months' }),
+    ).rejects.toBeInstanceOf(UsageError);
     expect(runner.calls).toHaveLength(0);
   });
 });

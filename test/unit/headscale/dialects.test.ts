@@ -96,7 +96,9 @@ describe.each(VERSIONS)('dialect of Headscale %s', (v) => {
   it('deleteUser: NAME on 0.23, --identifier ID / the id in the path after', () => {
     const req = d.deleteUser(beta);
     expect(req.cli?.args).toEqual(
-      gen === 'v023' ? ['users', 'destroy', 'june-beta', '--force', '-o', 'json'] : ['users', 'destroy', '--identifier', '2', '--force', '-o', 'json'],
+      gen === 'v023'
+        ? ['users', 'destroy', 'june-beta', '--force', '-o', 'json']
+        : ['users', 'destroy', '--identifier', '2', '--force', '-o', 'json'],
     );
     expect(req.http).toMatchObject({ method: 'DELETE', path: `/api/v1/user/${ref(beta)}` });
   });

@@ -20,10 +20,18 @@ import {
   type ParseContext,
 } from '../../../src/headscale/schemas.js';
 import { redact } from '../../../src/ui/redact.js';
-import { assumedVersion, generationOf, generationRange, parseVersionString, probedVersion, reportedVersion } from '../../../src/headscale/types.js';
+import {
+  assumedVersion,
+  generationOf,
+  generationRange,
+  parseVersionString,
+  probedVersion,
+  reportedVersion,
+} from '../../../src/headscale/types.js';
 import { fx, GENERATION, VERSIONS } from './fixtures.js';
 
-const parseText = <S extends z.ZodType>(schema: S, text: string, ctx: ParseContext) => parseWith(schema, parseJsonText(text, ctx), ctx, text);
+const parseText = <S extends z.ZodType>(schema: S, text: string, ctx: ParseContext) =>
+  parseWith(schema, parseJsonText(text, ctx), ctx, text);
 
 const ctx = (version: string, command = 'headscale test') => ({ command, version });
 
@@ -104,7 +112,8 @@ describe.each(VERSIONS)('Headscale %s JSON', (v) => {
     const nodes = parseText(ApiNodeListSchema, fx(v, 'api/node-list.json'), ctx(v)).nodes.map(toNode);
     expect(nodes[0]).toMatchObject({ id: '1', user: 'june-alpha', givenName: 'june-node' });
     expect(nodes[0]?.expiry).toBeUndefined(); // "0001-01-01T00:00:00Z" = never
-    if (gen === 'v028') expect(nodes[0]?.lastSeen).toBeInstanceOf(Date); // 0.29 `auth register` sets last_seen
+    if (gen === 'v028')
+      expect(nodes[0]?.lastSeen).toBeInstanceOf(Date); // 0.29 `auth register` sets last_seen
     else expect(nodes[0]?.lastSeen).toBeUndefined();
   });
 });
@@ -152,14 +161,14 @@ describe('versions', () => {
     expect(parseVersionString('0.28.0-beta.2')).toEqual({ major: 0, minor: 28, patch: 0 });
     expect(parseVersionString('dev')).toBeUndefined();
     expect(reportedVersion('dev')).toBeUndefined();
-    expect([generationOf(0, 23), generationOf(0, 25), generationOf(0, 26), generationOf(0, 27), generationOf(0, 28), generationOf(1, 0)]).toEqual([
-      'v023',
-      'v023',
-      'v026',
-      'v026',
-      'v028',
-      'v028',
-    ]);
+    expect([
+      generationOf(0, 23),
+      generationOf(0, 25),
+      generationOf(0, 26),
+      generationOf(0, 27),
+      generationOf(0, 28),
+      generationOf(1, 0),
+    ]).toEqual(['v023', 'v023', 'v026', 'v026', 'v028', 'v028']);
     expect(assumedVersion('0.27')).toMatchObject({ minor: 27, generation: 'v026', source: 'assumed' });
     expect((['v023', 'v026', 'v028'] as const).map(generationRange)).toEqual(['0.23–0.25', '0.26–0.27', '0.28+']);
     expect(probedVersion('v026', 'dev')).toEqual({ major: 0, minor: 26, patch: 0, raw: 'dev', generation: 'v026', source: 'probed' });

@@ -295,16 +295,14 @@ describe('the real client-node against real sockets', () => {
           .end('{"kind":"Status","message":"the server is currently unable to handle the request","code":503}');
         return;
       }
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            apiVersion: 'v1',
-            kind: 'Secret',
-            metadata: { name: 's', namespace: 'n', resourceVersion: '7' },
-            data: { k: Buffer.from('v').toString('base64') },
-          }),
-        );
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 's', namespace: 'n', resourceVersion: '7' },
+          data: { k: Buffer.from('v').toString('base64') },
+        }),
+      );
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
     cleanups.push(() => new Promise((r) => srv.close(r)));

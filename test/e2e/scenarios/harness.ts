@@ -48,9 +48,7 @@ export interface Scenario {
   /** Every Secret value this scenario has read (keys minted over the whole run, rotated ones too). */
   seenKeys(): string[];
   headscaleJson<T = unknown>(args: string[]): Promise<T>;
-  secret(
-    name?: string,
-  ): Promise<{
+  secret(name?: string): Promise<{
     data: Record<string, string>;
     resourceVersion: string;
     annotations: Record<string, string>;

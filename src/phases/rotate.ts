@@ -1,12 +1,12 @@
 // rotate-keys: mint → Secret → restart → wait online → only then expire the old keys
 // (only keys june-ts minted). A failure before the end restores the Secret; old keys stay valid.
 import type { WorkflowRun } from '../context.js';
+import { readMintedRecord } from '../domain/keys.js';
 import type { HsPreAuthKey } from '../headscale/types.js';
 import { workloadName } from '../names.js';
-import { readMintedRecord } from '../domain/keys.js';
+import { Handoff, type PhaseDef } from './engine.js';
 import { expireKeys } from './keys.js';
 import { ensureUsersPhase, resolveKeysPhase, sidecarsData, waitForSidecars, writeSecretPhase, type SidecarsData } from './sidecars.js';
-import { Handoff, type PhaseDef } from './engine.js';
 
 export const ROTATE_ID = 'rotate';
 

@@ -1,10 +1,10 @@
 // "Is my tailnet healthy?": one read-only pass over Headscale, the auth Secret and the
 // sidecars, shared by `status` and `doctor`. Few round trips, all concurrent.
 import type { Context } from '../context.js';
-import { formatVersion, type HsNode, type HsPreAuthKey } from '../headscale/types.js';
-import { authKeyEntry, headscaleUser, magicDnsName, workloadName } from '../names.js';
 import { DAY_MS, judgeKey, keyMatches } from '../domain/keys.js';
 import { describeUnhealthy, findNode, sidecarHealth, type SidecarHealth } from '../domain/sidecars.js';
+import { formatVersion, type HsNode, type HsPreAuthKey } from '../headscale/types.js';
+import { authKeyEntry, headscaleUser, magicDnsName, workloadName } from '../names.js';
 
 export type Level = 'ok' | 'warn' | 'error';
 

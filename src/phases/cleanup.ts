@@ -2,12 +2,12 @@
 // deleted, Secrets deleted; --purge also expires keys and deletes users; --all uninstalls
 // Headscale. Every step tolerates "already gone", so a second run is a no-op.
 import type { Context, WorkflowRun } from '../context.js';
+import { mergeValues } from '../domain/release.js';
 import { ExternalError } from '../errors.js';
 import { HEADSCALE_DEPLOYMENT, HOST_USER, headscaleUser, stateSecretName } from '../names.js';
-import { expireKeys } from './keys.js';
-import { mergeValues } from '../domain/release.js';
-import { applyRelease } from './release.js';
 import type { PhaseDef } from './engine.js';
+import { expireKeys } from './keys.js';
+import { applyRelease } from './release.js';
 
 export const CLEANUP_ID = 'cleanup';
 

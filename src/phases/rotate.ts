@@ -7,10 +7,11 @@
 import type { Context, WorkflowRun } from '../context.js';
 import { judgeKey, readMintedRecord } from '../domain/keys.js';
 import { dueForDeletion, readRetiredRecord, withRetired, withoutRetired, type RetiredRecord } from '../domain/retired-keys.js';
-import { rolledOut } from '../kube/rollout.js';
-import type { HsPreAuthKey } from '../headscale/types.js';
-import { SIDECAR_CONTAINER, authKeyEntry, headscaleUser, workloadName } from '../names.js';
 import { ExternalError } from '../errors.js';
+import type { HsPreAuthKey } from '../headscale/types.js';
+import { rolledOut } from '../kube/rollout.js';
+import { SIDECAR_CONTAINER, authKeyEntry, headscaleUser, workloadName } from '../names.js';
+import { Handoff, type PhaseDef } from './engine.js';
 import { proveKeys, type KeyProof } from './key-check.js';
 import { expireKeys } from './keys.js';
 import {
@@ -22,7 +23,6 @@ import {
   writeSecretPhase,
   type SidecarsData,
 } from './sidecars.js';
-import { Handoff, type PhaseDef } from './engine.js';
 
 export const ROTATE_ID = 'rotate';
 

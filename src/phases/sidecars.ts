@@ -1,8 +1,10 @@
 // Phase 11.2: one Headscale user and reusable key per service, the auth Secret, the
 // platform release with sidecars on, and a bounded wait until every sidecar is online.
 import type { Context, WorkflowRun } from '../context.js';
-import { DegradedError } from '../errors.js';
+import { readMintedRecord, type ServiceKey } from '../domain/keys.js';
+import { readRetiredRecord, writeRetiredRecord, type RetiredRecord } from '../domain/retired-keys.js';
 import { describeUnhealthy, sidecarHealth } from '../domain/sidecars.js';
+import { DegradedError } from '../errors.js';
 import type { HsNode, HsUser } from '../headscale/types.js';
 import type { SecretInfo } from '../kube/types.js';
 import {
@@ -15,11 +17,9 @@ import {
   headscaleUser,
   workloadName,
 } from '../names.js';
-import { readMintedRecord, type ServiceKey } from '../domain/keys.js';
-import { readRetiredRecord, writeRetiredRecord, type RetiredRecord } from '../domain/retired-keys.js';
+import { Handoff, type PhaseDef } from './engine.js';
 import { PartialKeysError, expireKeys, resolveKeys } from './keys.js';
 import { ensureRelease } from './release.js';
-import { Handoff, type PhaseDef } from './engine.js';
 
 export const SIDECARS_ID = '11.2-headscale-sidecars';
 

@@ -2,12 +2,12 @@
 // `june-ts phases` render from here.
 import type { WorkflowRun } from '../context.js';
 import { CLEANUP_ID, cleanupPhases, type CleanupData } from './cleanup.js';
+import { buildTree, type Phase } from './engine.js';
 import { HEADSCALE_ID, headscaleServerPhase } from './headscale-server.js';
 import { preflightPhase } from './preflight.js';
 import { rotatePhases, type RotateData } from './rotate.js';
 import { SIDECARS_ID, sidecarsPhase, type SidecarsData } from './sidecars.js';
 import { tailnetHostPhase, type TailnetHostData } from './tailnet-host.js';
-import { buildTree, type Phase } from './engine.js';
 
 export type WorkflowName = 'install' | 'deploy-sidecars' | 'rotate-keys' | 'cleanup';
 

@@ -2,9 +2,8 @@
 import * as k8s from '@kubernetes/client-node';
 import { ApiUnreachableError, ExternalError, InterruptedError, PreflightError, UsageError } from '../errors.js';
 import type { WriteGate } from '../write-gate.js';
-import { redactor } from '../ui/redact.js';
 import { acquireLease } from './lease.js';
-import { toDeploymentInfo, toPodInfo, toSecretInfo } from './mappers.js';
+import { toDeploymentInfo, toPodInfo } from './mappers.js';
 import {
   API_RETRY,
   PREFLIGHT_RETRY,
@@ -18,6 +17,9 @@ import {
   type RetryHooks,
   type RetryPolicies,
 } from './retry.js';
+import type { KubeApi } from './api.js';
+import { createPod, deletePods, getPod, getPodTemplate, podLogTail } from './pods.js';
+import { applySecret, deleteSecret, getSecret, restoreSecret } from './secrets.js';
 import { waitForRollout } from './rollout.js';
 import type { ApplySecret, DeploymentInfo, KubeClient, PodInfo, PodManifest, PodTemplateSpec, SecretInfo } from './types.js';
 
@@ -161,95 +163,20 @@ export class ClientNodeKube implements KubeClient {
     );
   }
 
-  async getSecret(namespace: string, name: string): Promise<SecretInfo | null> {
-    try {
-      const s = await this.withRetry('secret', () => this.core.readNamespacedSecret({ name, namespace }));
-      return toSecretInfo(s);
-    } catch (e) {
-      if (statusOf(e) === 404) return null;
-      this.fail(`read Secret ${namespace}/${name}`, e);
-    }
+  getSecret(namespace: string, name: string): Promise<SecretInfo | null> {
+    return getSecret(this.api(), namespace, name);
   }
 
-  async applySecret(secret: ApplySecret): Promise<SecretInfo> {
-    for (const v of Object.values(secret.stringData)) redactor.add(v);
-    const body: k8s.V1Secret & { apiVersion: string; kind: string } = {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: secret.name, namespace: secret.namespace, labels: secret.labels, annotations: secret.annotations },
-      type: 'Opaque',
-      data: Object.fromEntries(Object.entries(secret.stringData).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
-    };
-    const manifest = { ...body, data: Object.fromEntries(Object.keys(secret.stringData).map((k) => [k, '<redacted>'])) };
-    return this.gate.write(
-      { kind: 'apply', object: `Secret/${secret.name}`, namespace: secret.namespace, manifest, note: 'server-side apply' },
-      async () => {
-        try {
-          const applied = await this.withRetry('apply secret', () =>
-            this.objects.patch(body, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply),
-          );
-          return toSecretInfo(applied as k8s.V1Secret);
-        } catch (e) {
-          this.fail(`apply Secret ${secret.namespace}/${secret.name}`, e);
-        }
-      },
-      {
-        name: secret.name,
-        namespace: secret.namespace,
-        data: secret.stringData,
-        labels: secret.labels ?? {},
-        annotations: secret.annotations ?? {},
-        resourceVersion: '',
-      },
-    );
+  applySecret(secret: ApplySecret): Promise<SecretInfo> {
+    return applySecret(this.api(), secret);
   }
 
-  async restoreSecret(namespace: string, name: string, previous: SecretInfo | null): Promise<void> {
-    if (!previous) {
-      await this.deleteSecret(namespace, name);
-      return;
-    }
-    await this.gate.write(
-      { kind: 'apply', object: `Secret/${name}`, namespace, manifest: { restore: 'previous contents' }, note: 'restore' },
-      async () => {
-        try {
-          const current = await this.withRetry('read secret', () => this.core.readNamespacedSecret({ name, namespace }));
-          current.data = Object.fromEntries(Object.entries(previous.data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
-          current.metadata!.annotations = previous.annotations;
-          current.metadata!.labels = previous.labels;
-          await this.withRetry('replace secret', () => this.core.replaceNamespacedSecret({ name, namespace, body: current }));
-        } catch (e) {
-          if (statusOf(e) === 404) {
-            await this.applySecret({
-              namespace,
-              name,
-              stringData: previous.data,
-              labels: previous.labels,
-              annotations: previous.annotations,
-            });
-            return;
-          }
-          this.fail(`restore Secret ${namespace}/${name}`, e);
-        }
-      },
-      undefined,
-    );
+  restoreSecret(namespace: string, name: string, previous: SecretInfo | null): Promise<void> {
+    return restoreSecret(this.api(), namespace, name, previous);
   }
 
-  async deleteSecret(namespace: string, name: string): Promise<boolean> {
-    return this.gate.write(
-      { kind: 'delete', object: `Secret/${name}`, namespace },
-      async () => {
-        try {
-          await this.withRetry('delete secret', () => this.core.deleteNamespacedSecret({ name, namespace }));
-          return true;
-        } catch (e) {
-          if (statusOf(e) === 404) return false;
-          this.fail(`delete Secret ${namespace}/${name}`, e);
-        }
-      },
-      true,
-    );
+  deleteSecret(namespace: string, name: string): Promise<boolean> {
+    return deleteSecret(this.api(), namespace, name);
   }
 
   async getConfigMap(namespace: string, name: string): Promise<Record<string, string> | null> {
@@ -281,68 +208,24 @@ export class ClientNodeKube implements KubeClient {
     }
   }
 
-  async getPod(namespace: string, name: string): Promise<PodInfo | null> {
-    try {
-      return toPodInfo(await this.withRetry('pod', () => this.core.readNamespacedPod({ name, namespace })));
-    } catch (e) {
-      if (statusOf(e) === 404) return null;
-      this.fail(`read pod ${namespace}/${name}`, e);
-    }
+  getPod(namespace: string, name: string): Promise<PodInfo | null> {
+    return getPod(this.api(), namespace, name);
   }
 
-  async getPodTemplate(namespace: string, deployment: string): Promise<PodTemplateSpec | null> {
-    try {
-      const d = await this.withRetry('deployment', () => this.apps.readNamespacedDeployment({ name: deployment, namespace }));
-      return (d.spec?.template.spec as PodTemplateSpec | undefined) ?? null;
-    } catch (e) {
-      if (statusOf(e) === 404) return null;
-      this.fail(`read Deployment ${namespace}/${deployment}`, e);
-    }
+  getPodTemplate(namespace: string, deployment: string): Promise<PodTemplateSpec | null> {
+    return getPodTemplate(this.api(), namespace, deployment);
   }
 
-  async createPod(pod: PodManifest): Promise<string> {
-    const ns = pod.metadata.namespace;
-    return this.gate.write(
-      { kind: 'apply', object: `Pod/${pod.metadata.generateName}*`, namespace: ns, manifest: pod, note: 'created, then deleted again' },
-      async () => {
-        try {
-          // not retried: a create whose answer was lost would leave a second pod behind
-          const created = await this.core.createNamespacedPod({
-            namespace: ns,
-            body: pod as unknown as k8s.V1Pod,
-            fieldManager: FIELD_MANAGER,
-          });
-          return created.metadata?.name ?? '';
-        } catch (e) {
-          this.fail(`create pod ${ns}/${pod.metadata.generateName}…`, e);
-        }
-      },
-      `${pod.metadata.generateName}dryrun`,
-    );
+  createPod(pod: PodManifest): Promise<string> {
+    return createPod(this.api(), pod);
   }
 
-  async deletePods(namespace: string, labelSelector: string): Promise<number> {
-    if (this.gate.dryRun) return 0;
-    const pods = await this.listPods(namespace, labelSelector);
-    await Promise.all(
-      pods.map(async (p) => {
-        try {
-          await this.withRetry('delete pod', () => this.core.deleteNamespacedPod({ name: p.name, namespace, gracePeriodSeconds: 0 }));
-        } catch (e) {
-          if (statusOf(e) !== 404) this.fail(`delete pod ${namespace}/${p.name}`, e);
-        }
-      }),
-    );
-    return pods.length;
+  deletePods(namespace: string, labelSelector: string): Promise<number> {
+    return deletePods(this.api(), namespace, labelSelector);
   }
 
-  async podLogTail(namespace: string, name: string, container: string, lines: number): Promise<string> {
-    try {
-      return await this.withRetry('pod log', () => this.core.readNamespacedPodLog({ name, namespace, container, tailLines: lines }));
-    } catch (e) {
-      if (statusOf(e) === 404 || statusOf(e) === 400) return '';
-      this.fail(`read the log of ${namespace}/${name} -c ${container}`, e);
-    }
+  podLogTail(namespace: string, name: string, container: string, lines: number): Promise<string> {
+    return podLogTail(this.api(), namespace, name, container, lines);
   }
 
   async restartDeployment(namespace: string, name: string): Promise<void> {
@@ -377,6 +260,19 @@ export class ClientNodeKube implements KubeClient {
     } catch (e) {
       this.fail(`list Deployments in ${namespace} (${labelSelector})`, e);
     }
+  }
+
+  /** The retried calls and error mapping that pods.ts and secrets.ts work through. */
+  private api(): KubeApi {
+    return {
+      core: this.core,
+      apps: this.apps,
+      objects: this.objects,
+      gate: this.gate,
+      fieldManager: FIELD_MANAGER,
+      call: (what, fn) => this.withRetry(what, fn),
+      fail: (action, e) => this.fail(action, e),
+    };
   }
 
   acquireLease(namespace: string, name: string, holder: string, durationSeconds: number): Promise<() => Promise<void>> {

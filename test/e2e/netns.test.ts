@@ -1,0 +1,183 @@
+// Proof for the sandbox primitives (test/e2e/env/netns.ts) and for the kernel-mode host
+// (test/e2e/env/host.ts) against real headscale + tailscaled. Needs root, unshare/nsenter,
+// iproute2 and /dev/net/tun. Under CI=true a missing binary fails; locally it skips.
+//   npx vitest run --project e2e test/e2e/netns.test.ts      (JUNE_TS_E2E_HEADSCALE=v0.23.0|v0.26.1|v0.29.3)
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, request, type Server as HttpServer } from 'node:http';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSandbox, type Sandbox } from './env/netns.js';
+
+const CI = process.env.CI === 'true';
+
+const listen = <S extends Server | HttpServer>(s: S): Promise<number> =>
+  new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)));
+
+const rootMounts = () => readFileSync('/proc/self/mounts', 'utf8');
+
+/** A throwaway Node script run inside a sandbox. */
+const node = (src: string, ...args: string[]) => [process.execPath, '-e', src, ...args];
+
+const HTTP_SERVER = `require('node:http').createServer((q, s) => s.end('hello from ' + process.argv[2] + ' ' + q.url)).listen(Number(process.argv[1]), '127.0.0.1', () => console.log('listening'))`;
+
+async function waitListening(sb: Sandbox, port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await sb.exec(['curl', '-sS', '-o', '/dev/null', `http://127.0.0.1:${port}/`], { timeoutMs: 5000 });
+    if (r.code === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port} in sandbox ${sb.name}`);
+}
+
+const haveTools = ['/usr/bin/unshare', '/usr/bin/nsenter', '/usr/bin/setpriv', '/usr/bin/curl'].every(existsSync) && process.getuid?.() === 0;
+const primitives = haveTools || CI ? describe : describe.skip;
+
+primitives('sandbox primitives (netns.ts)', () => {
+  let sb: Sandbox;
+  let httpRoot: HttpServer;
+  let rootPort = 0;
+  let mountsBefore = '';
+  const createMs: number[] = [];
+
+  beforeAll(async () => {
+    if (!haveTools) throw new Error('netns tests need root, unshare, nsenter, setpriv and curl (required under CI=true)');
+    mountsBefore = rootMounts();
+    httpRoot = createHttpServer((q, s) => s.end(`root says hi ${q.url}`));
+    rootPort = await listen(httpRoot);
+    sb = await createSandbox({ name: 'prim' });
+  });
+
+  afterAll(async () => {
+    await sb?.destroy();
+    httpRoot?.close();
+  });
+
+  it('has only lo, with loopback addresses', async () => {
+    const links = await sb.exec(['ip', '-o', 'link', 'show']);
+    expect(links.code).toBe(0);
+    expect(links.stdout.trim().split('\n').map((l) => l.split(':')[1]!.trim())).toEqual(['lo']);
+    const addrs = await sb.exec(['ip', '-o', 'addr', 'show']);
+    const inet = [...addrs.stdout.matchAll(/\binet6? (\S+)/g)].map((m) => m[1]);
+    expect(inet.sort()).toEqual(['127.0.0.1/8', '::1/128']);
+    expect((await sb.exec(['ip', 'route', 'show'])).stdout.trim()).toBe('');
+  });
+
+  it('reaches a root-namespace listener only through forward()', async () => {
+    const before = await sb.exec(['curl', '-sS', '--max-time', '3', `http://127.0.0.1:${rootPort}/x`]);
+    expect(before.code).toBe(7); // connection refused: nothing listens on the sandbox's loopback
+    const f = await sb.forward(rootPort);
+    const after = await sb.exec(['curl', '-sS', '--max-time', '5', `http://127.0.0.1:${rootPort}/x`]);
+    expect(after.stdout).toBe('root says hi /x');
+    await f.close();
+    const closed = await sb.exec(['curl', '-sS', '--max-time', '3', `http://127.0.0.1:${rootPort}/x`]);
+    expect(closed.code).toBe(7);
+  });
+
+  it('exposes a sandbox listener to the root namespace (TCP port and unix socket)', async () => {
+    const inner = 18080;
+    const srv = sb.spawn(node(HTTP_SERVER, String(inner), 'prim'));
+    await waitListening(sb, inner);
+    const e = await sb.expose(inner, { hostPort: 0 });
+    expect(e.hostPort).toBeGreaterThan(0);
+    expect(await (await fetch(`http://127.0.0.1:${e.hostPort}/a`)).text()).toBe('hello from prim /a');
+    const viaSocket = await new Promise<string>((resolve, reject) => {
+      request({ socketPath: e.socketPath, path: '/b' }, (res) => {
+        let b = '';
+        res.on('data', (d) => (b += d)).on('end', () => resolve(b));
+      }).on('error', reject).end();
+    });
+    expect(viaSocket).toBe('hello from prim /b');
+    await e.close();
+    await srv.stop();
+  });
+
+  it('carries a long byte-exact stream both ways and propagates half-close', async () => {
+    // root side: echoes everything; when the client half-closes, reports the byte count and ends
+    const sockets = new Set<import('node:net').Socket>();
+    const echo = createServer({ allowHalfOpen: true }, (c) => {
+      sockets.add(c);
+      let n = 0;
+      c.on('data', (d: Buffer) => { n += d.length; c.write(d); });
+      c.on('end', () => c.end(`\nEND ${n}\n`));
+    });
+    const port = await listen(echo);
+    const f = await sb.forward(port);
+    // sandbox side: sends 24 MiB in chunks over ~2 s, half-closes, reads to EOF, checks the digest
+    const client = `
+      const net = require('node:net'), crypto = require('node:crypto');
+      const total = 24 << 20, chunk = 256 << 10;
+      const sent = crypto.createHash('sha256'), got = crypto.createHash('sha256');
+      let rx = Buffer.alloc(0), echoed = 0;
+      const s = net.connect({ host: '127.0.0.1', port: Number(process.argv[1]), allowHalfOpen: true });
+      s.on('data', (d) => { const take = Math.min(d.length, total - echoed); got.update(d.subarray(0, take)); echoed += take; rx = Buffer.concat([rx, d.subarray(take)]); });
+      s.on('end', () => {
+        const a = sent.digest('hex'), b = got.digest('hex');
+        console.log(JSON.stringify({ same: a === b, echoed, tail: rx.toString() }));
+      });
+      let off = 0;
+      const pump = () => {
+        if (off >= total) return s.end();
+        const b = crypto.randomBytes(chunk); sent.update(b); off += chunk;
+        if (s.write(b)) setTimeout(pump, 20); else s.once('drain', () => setTimeout(pump, 20));
+      };
+      pump();`;
+    const r = await sb.exec(node(client, String(port)), { timeoutMs: 60_000 });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout);
+    expect(out).toEqual({ same: true, echoed: 24 << 20, tail: `\nEND ${24 << 20}\n` });
+    // no connection left open on either side of the relay
+    await expect.poll(() => f.connections(), { timeout: 3000 }).toBe(0);
+    await expect.poll(() => sb.agentConnections(), { timeout: 3000 }).toBe(0);
+    await f.close();
+    echo.close();
+    for (const s of sockets) s.destroy();
+  });
+
+  it('bind-mounts private files without touching the machine', async () => {
+    const sa = `${sb.dir}/sa-src`;
+    mkdirSync(sa);
+    writeFileSync(`${sa}/token`, 'tok-123');
+    writeFileSync(`${sa}/namespace`, 'june-services');
+    await sb.bind(sa, '/var/run/secrets/kubernetes.io/serviceaccount', { readOnly: true });
+    await sb.writeFile('/etc/hosts', '127.0.0.1 localhost kubernetes.default.svc\n');
+    const r = await sb.exec(['sh', '-c', 'cat /var/run/secrets/kubernetes.io/serviceaccount/token; echo; cat /etc/hosts; getent hosts kubernetes.default.svc; touch /var/run/secrets/kubernetes.io/serviceaccount/x 2>&1 || echo read-only']);
+    expect(r.stdout).toContain('tok-123\n127.0.0.1 localhost kubernetes.default.svc\n');
+    expect(r.stdout).toMatch(/127\.0\.0\.1\s+localhost kubernetes\.default\.svc/);
+    expect(r.stdout).toContain('read-only');
+    expect(existsSync('/var/run/secrets/kubernetes.io')).toBe(false);
+    expect(readFileSync('/etc/hosts', 'utf8')).not.toContain('kubernetes.default.svc');
+    // writes under /etc land in the sandbox's overlay, not on the machine
+    const marker = `/etc/jns-${randomBytes(4).toString('hex')}`;
+    expect((await sb.exec(['sh', '-c', `echo x > ${marker} && cat ${marker}`])).stdout).toBe('x\n');
+    expect(existsSync(marker)).toBe(false);
+    // outside the private dirs nothing is created
+    await expect(sb.bind(sa, '/opt/jns-not-there/sa')).rejects.toThrow(/outside the private dirs/);
+    expect(existsSync('/opt/jns-not-there')).toBe(false);
+  });
+
+  it('creates a sandbox with two forwards fast, and teardown leaves nothing behind', async () => {
+    const port2 = await listen(createHttpServer((q, s) => s.end('two')));
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      const s = await createSandbox({ name: `speed${i}` });
+      await Promise.all([s.forward(rootPort), s.forward(port2)]);
+      createMs.push(Math.round(performance.now() - t0));
+      // something long-running inside, in its own process group, plus a grandchild that escapes it
+      const sleeper = s.spawn(['sh', '-c', 'setsid sleep 300 & exec sleep 300']);
+      await expect.poll(() => s.members().length, { timeout: 3000 }).toBe(2);
+      const members = s.members();
+      const dir = s.dir;
+      expect((await s.exec(['curl', '-sS', `http://127.0.0.1:${port2}/`])).stdout).toBe('two');
+      await s.destroy();
+      await sleeper.exited;
+      for (const p of [...members, s.pid]) expect(existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z ')).toBe(false);
+      expect(existsSync(dir)).toBe(false);
+      expect(existsSync(`${dir}/fwd-${rootPort}.sock`)).toBe(false);
+    }
+    console.log(`sandbox + 2 forwards: ${createMs.join(' ms, ')} ms`);
+    expect(Math.min(...createMs)).toBeLessThan(1500);
+    expect(rootMounts()).toBe(mountsBefore);
+  });
+});
+

@@ -4,9 +4,14 @@
 //   npx vitest run --project e2e test/e2e/netns.test.ts      (JUNE_TS_E2E_HEADSCALE=v0.23.0|v0.26.1|v0.29.3)
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { createServer as createHttpServer, request, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveHeadscale, headscaleBinary, startHeadscale, type HeadscaleServer } from '../helpers/headscale-server.js';
+import { sandboxTailscaleEnv, startHost, tailscaleBinDir, type Host } from './env/host.js';
 import { createSandbox, type Sandbox } from './env/netns.js';
 
 const CI = process.env.CI === 'true';
@@ -181,3 +186,142 @@ primitives('sandbox primitives (netns.ts)', () => {
   });
 });
 
+
+const HS_VERSION = process.env.JUNE_TS_E2E_HEADSCALE ?? 'v0.29.3';
+const tsBin = tailscaleBinDir();
+const missing = [
+  ...(haveHeadscale(HS_VERSION) ? [] : [`headscale ${HS_VERSION} (${headscaleBinary(HS_VERSION)})`]),
+  ...['tailscale', 'tailscaled'].filter((b) => !existsSync(join(tsBin, b))).map((b) => `${b} (${join(tsBin, b)})`),
+  ...(existsSync('/dev/net/tun') ? [] : ['/dev/net/tun']),
+];
+if (missing.length && !CI) console.warn(`netns.test.ts: skipping the tailnet part, missing: ${missing.join(', ')}`);
+const tailnet = (haveTools && !missing.length) || CI ? describe : describe.skip;
+
+tailnet(`kernel-mode host reaches a peer by MagicDNS name (Headscale ${HS_VERSION})`, () => {
+  const logsDir = join(homedir(), '.cache', 'june-ts-e2e', 'logs', 'netns-test');
+  let hs: HeadscaleServer;
+  let peer: Sandbox;
+  let host: Host;
+  let key = '';
+  let baseDomain = '';
+  const peerSocket = () => join(peer.dir, 'tailscaled.sock');
+  const peerCli = (args: string[]) =>
+    new Promise<string>((resolve, reject) =>
+      execFile(join(tsBin, 'tailscale'), [`--socket=${peerSocket()}`, ...args], { timeout: 90_000 }, (err, out, errOut) =>
+        err ? reject(new Error(`tailscale ${args[0]} (peer): ${String(errOut).trim()}`)) : resolve(String(out)),
+      ),
+    );
+  const timings: Record<string, number> = {};
+
+  beforeAll(async () => {
+    if (missing.length) throw new Error(`e2e binaries missing: ${missing.join(', ')} (required under CI=true); build them with: bash scripts/tools/e2e-toolchain.sh`);
+    mkdirSync(logsDir, { recursive: true });
+    hs = await startHeadscale(HS_VERSION);
+    baseDomain = /base_domain: (\S+)/.exec(readFileSync(hs.config, 'utf8'))![1]!;
+    const hsCli = async (args: string[]) => {
+      const r = await hs.cli(args);
+      if (r.exitCode !== 0) throw new Error(`headscale ${args.slice(0, 2).join(' ')} failed: ${r.stderr}`);
+      return r.stdout;
+    };
+    await hsCli(['users', 'create', 'e2e']);
+    const user = (JSON.parse(await hsCli(['users', 'list', '-o', 'json'])) as Array<{ id: string | number; name: string }>).find((u) => u.name === 'e2e')!;
+    const minor = Number(/^v?0\.(\d+)/.exec(HS_VERSION)![1]);
+    key = JSON.parse(await hsCli(['preauthkeys', 'create', '-u', minor >= 26 ? String(user.id) : user.name, '--reusable', '--expiration', '1h', '-o', 'json'])).key;
+    expect(key.length).toBeGreaterThan(10);
+
+    // the peer: a userspace tailscaled and a tiny HTTP server, both on the peer sandbox's loopback
+    peer = await createSandbox({ name: 'peer' });
+    await peer.forward(Number(new URL(hs.url).port));
+    peer.spawn(node(HTTP_SERVER, '8080', 'peer-app'));
+    const peerLog = join(logsDir, `peer-${HS_VERSION}.log`);
+    writeFileSync(peerLog, '');
+    const td = peer.spawn([join(tsBin, 'tailscaled'), '--tun=userspace-networking', `--socket=${peerSocket()}`, `--statedir=${join(peer.dir, 'state')}`], {
+      env: sandboxTailscaleEnv(join(peer.dir, 'state')),
+      stdout: peerLog,
+      stderr: peerLog,
+    });
+    for (const deadline = Date.now() + 20_000; !(await peerCli(['status', '--json']).then(() => true, () => false)); ) {
+      if (td.child.exitCode !== null || Date.now() > deadline) throw new Error(`peer tailscaled not answering:\n${readFileSync(peerLog, 'utf8').slice(-2000)}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const keyFile = join(peer.dir, 'authkey');
+    writeFileSync(keyFile, key, { mode: 0o600 });
+    await peerCli(['up', `--login-server=${hs.url}`, `--auth-key=file:${keyFile}`, '--hostname=peer', '--accept-dns=false', '--timeout=60s']);
+  });
+
+  afterAll(async () => {
+    console.log(`host timings (Headscale ${HS_VERSION}): ${JSON.stringify(timings)}`);
+    await host?.stop();
+    await peer?.destroy();
+    await hs?.stop();
+  });
+
+  it('joins the kernel-mode host and curls the peer by its MagicDNS name from inside the host sandbox', async () => {
+    const resolvBefore = readFileSync('/etc/resolv.conf', 'utf8');
+    let t0 = performance.now();
+    const hostLog = join(logsDir, `host-${HS_VERSION}.log`);
+    writeFileSync(hostLog, '');
+    host = await startHost({ headscaleUrl: hs.url, logFile: hostLog });
+    timings.startHostMs = Math.round(performance.now() - t0);
+    expect((await host.status()).BackendState).toBe('NeedsLogin');
+
+    t0 = performance.now();
+    await host.up({ authKey: key, hostname: 'host' });
+    timings.joinMs = Math.round(performance.now() - t0);
+    const st = await host.status();
+    expect(st.BackendState).toBe('Running');
+    // Headscale 0.23 sends DNS names without the trailing dot, 0.26+ with it
+    const fqdn = (n?: string) => n?.replace(/\.$/, '');
+    expect(fqdn(st.Self?.DNSName)).toBe(`host.${baseDomain}`);
+    const prefs = JSON.parse(await host.cli(['debug', 'prefs'])) as { NetfilterMode?: number; CorpDNS?: boolean };
+    expect(prefs).toMatchObject({ NetfilterMode: 0, CorpDNS: true }); // netfilter off, DNS accepted
+    const peers = Object.values(st.Peer ?? {});
+    expect(peers.map((p) => fqdn(p.DNSName))).toContain(`peer.${baseDomain}`);
+
+    // a TUN device in the host sandbox, and tailscaled pointed the private resolv.conf at MagicDNS
+    const links = await host.sandbox.exec(['ip', '-o', 'addr', 'show', 'dev', 'tailscale0']);
+    expect(links.stdout).toMatch(/inet 100\.64\.\d+\.\d+\/32/);
+    expect(await host.resolvConf()).toMatch(/^nameserver 100\.100\.100\.100$/m);
+    expect(readFileSync('/etc/resolv.conf', 'utf8')).toBe(resolvBefore);
+
+    t0 = performance.now();
+    const url = `http://peer.${baseDomain}:8080/hello`;
+    let r = await host.curl(url);
+    while (r.code !== 0 && performance.now() - t0 < 30_000) {
+      await new Promise((res) => setTimeout(res, 200));
+      r = await host.curl(url);
+    }
+    timings.firstCurlMs = Math.round(performance.now() - t0);
+    expect(r.stderr).toBe('');
+    expect(r.body).toBe('hello from peer-app /hello');
+    // the name resolves through 100.100.100.100 inside the sandbox, to the peer's tailnet address
+    const peerIps = peers.find((p) => p.HostName === 'peer')!.TailscaleIPs ?? [];
+    const resolved = await host.sandbox.exec(['getent', 'ahostsv4', `peer.${baseDomain}`]);
+    expect(resolved.stdout.split(/\s+/)[0]).toBe(peerIps.find((ip) => ip.includes('.')));
+    // the root namespace cannot resolve it: MagicDNS is private to the host sandbox
+    expect(resolvBefore).not.toContain('100.100.100.100');
+  });
+
+  it('keeps answering under a 100 ms load loop', async () => {
+    expect(host, 'host joined in the previous test').toBeDefined();
+    const urls = [`http://peer.${baseDomain}:8080/a`, `http://peer.${baseDomain}:8080/b`];
+    const t0 = performance.now();
+    const run = host.loadLoop(urls, { intervalMs: 100, maxMs: 4000, maxRequests: 60 });
+    const result = await run.done;
+    const ms = performance.now() - t0;
+    console.log(`load loop (${Math.round(ms)} ms): ${JSON.stringify(result)}`);
+    for (const u of urls) {
+      expect(result[u]!.failures, JSON.stringify(result[u]!.errors)).toBe(0);
+      expect(result[u]!.requests).toBeGreaterThanOrEqual(25);
+      expect(result[u]!.successes).toBe(result[u]!.requests);
+      expect(result[u]!.longestGapMs).toBeLessThan(1000);
+      expect(result[u]!.lastBody).toBe(`hello from peer-app /${u.slice(-1)}`);
+    }
+    // stop() ends a loop early with what it measured
+    const early = host.loadLoop(urls.slice(0, 1), { maxMs: 60_000 });
+    await new Promise((res) => setTimeout(res, 700));
+    const partial = await early.stop();
+    expect(partial[urls[0]!]!.requests).toBeGreaterThan(2);
+    expect(partial[urls[0]!]!.requests).toBeLessThan(30);
+  });
+});

@@ -161,6 +161,31 @@ primitives('sandbox primitives (netns.ts)', () => {
     expect(existsSync('/opt/jns-not-there')).toBe(false);
   });
 
+  it('keeps forwards, exposes and bind sources working under a private /tmp mounted over the state dir', async () => {
+    const s = await createSandbox({ name: 'privtmp' });
+    try {
+      const privTmp = `${s.dir}/tmp`;
+      mkdirSync(privTmp, { mode: 0o1777 });
+      await s.bind(privTmp, '/tmp');
+      expect((await s.exec(['test', '-e', s.dir])).code).toBe(1); // the state dir's path is hidden inside now
+      const f = await s.forward(rootPort);
+      expect((await s.exec(['curl', '-sS', '--max-time', '5', `http://127.0.0.1:${rootPort}/t`])).stdout).toBe('root says hi /t');
+      const later = `${s.dir}/later`;
+      mkdirSync(later);
+      writeFileSync(`${later}/f`, 'bound after /tmp');
+      await s.bind(later, '/run/later');
+      expect((await s.exec(['cat', '/run/later/f'])).stdout).toBe('bound after /tmp');
+      const srv = s.spawn(node(HTTP_SERVER, '18081', 'privtmp'));
+      await waitListening(s, 18081);
+      const e = await s.expose(18081, { hostPort: 0 });
+      expect(await (await fetch(`http://127.0.0.1:${e.hostPort}/u`)).text()).toBe('hello from privtmp /u');
+      await srv.stop();
+      await f.close();
+    } finally {
+      await s.destroy();
+    }
+  });
+
   it('creates a sandbox with two forwards fast, and teardown leaves nothing behind', async () => {
     const port2 = await listen(createHttpServer((q, s) => s.end('two')));
     for (let i = 0; i < 3; i++) {

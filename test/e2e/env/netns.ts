@@ -5,7 +5,8 @@
 // ever gets an address outside loopback.
 //
 // Inside a sandbox /etc and /var are overlays (writes land in the sandbox's own dir,
-// never on the machine) and /run is an empty tmpfs; /tmp and everything else is shared.
+// never on the machine) and /run is an empty tmpfs (the machine's tree is reachable at
+// /run/.jns-host for bind sources); /tmp and everything else is shared.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -99,11 +100,15 @@ const DEFAULT_HOSTS = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-lo
 const DEFAULT_RESOLV = '# private to this e2e sandbox\nnameserver 127.0.0.1\n';
 
 // The agent keeps the namespaces alive and relays between TCP on the sandbox's loopback and
-// unix sockets. One JSON command per stdin line, one JSON answer per stdout line. When stdin
-// closes (its owner died or tore it down) it kills everything left in its namespaces, removes
-// the state dir (argv[1]) and exits.
+// unix sockets. One JSON command per stdin line, one JSON answer per stdout line. It reaches its
+// sockets through a descriptor of the state dir (argv[1]) opened at start, so they keep working
+// when a private /tmp is mounted over the dir's path later (and the paths stay short). When stdin
+// closes (its owner died or tore it down) it kills everything left in its namespaces, empties the
+// state dir and exits.
 const AGENT = String.raw`
 const net = require('node:net'), fs = require('node:fs');
+const base = '/proc/self/fd/' + fs.openSync(process.argv[1], 'r');
+const at = (name) => base + '/' + name;
 const conns = new Set(), servers = new Map();
 const send = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 function splice(a, b) {
@@ -119,12 +124,12 @@ function listen(id, server, addr) {
   server.listen(addr, () => { servers.set(id, server); send({ id, ok: true }); });
 }
 const ops = {
-  forward({ id, port, path }) {
-    listen(id, net.createServer({ allowHalfOpen: true }, (c) => splice(c, net.connect({ path, allowHalfOpen: true }))), { host: '127.0.0.1', port });
+  forward({ id, port, name }) {
+    listen(id, net.createServer({ allowHalfOpen: true }, (c) => splice(c, net.connect({ path: at(name), allowHalfOpen: true }))), { host: '127.0.0.1', port });
   },
-  expose({ id, port, path }) {
-    try { fs.rmSync(path, { force: true }); } catch {}
-    listen(id, net.createServer({ allowHalfOpen: true }, (u) => splice(u, net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }))), { path });
+  expose({ id, port, name }) {
+    try { fs.rmSync(at(name), { force: true }); } catch {}
+    listen(id, net.createServer({ allowHalfOpen: true }, (u) => splice(u, net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }))), { path: at(name) });
   },
   close({ id, target }) { servers.get(target)?.close(); servers.delete(target); send({ id, ok: true }); },
   stats({ id }) { send({ id, ok: true, connections: conns.size / 2 }); },
@@ -139,7 +144,16 @@ function killOthers() {
 require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => {
   let m; try { m = JSON.parse(l); } catch { return; }
   try { ops[m.op](m); } catch (e) { send({ id: m.id, error: String(e && e.message) }); }
-}).on('close', () => { killOthers(); fs.rmSync(process.argv[1], { recursive: true, force: true }); process.exit(0); });
+}).on('close', () => {
+  killOthers();
+  // never recurse through a mount: only when nothing is mounted below the state dir
+  const mounted = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => (l.split(' ')[4] || '').startsWith(process.argv[1] + '/'));
+  if (!mounted) {
+    for (const e of fs.readdirSync(base)) fs.rmSync(at(e), { recursive: true, force: true });
+    try { if (fs.statSync(process.argv[1]).ino === fs.statSync(base).ino) fs.rmdirSync(process.argv[1]); } catch {}
+  }
+  process.exit(0);
+});
 send({ ready: true });
 `;
 
@@ -206,7 +220,12 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
   const dir = mkdtempSync(join(opts.parentDir ?? tmpdir(), `jns-${name.replace(/[^A-Za-z0-9-]/g, '').slice(0, 16)}-`));
   const overlays = opts.overlays ?? ['/etc', '/var'];
   const tmpfs = opts.tmpfs ?? ['/run'];
+  // The machine's tree stays visible at hostRoot (inside the first private tmpfs) so bind()
+  // finds its sources even after a private dir is mounted over their path (e.g. /tmp).
+  const hostRoot = tmpfs[0] ? `${tmpfs[0]}/.jns-host` : '';
   const setup = ['set -e', 'ip link set lo up'];
+  for (const target of tmpfs) setup.push(`mount -t tmpfs -o mode=755 tmpfs ${q(target)}`);
+  if (hostRoot) setup.push(`mkdir ${q(hostRoot)}`, `mount --rbind / ${q(hostRoot)}`);
   overlays.forEach((target, i) => {
     const upper = join(dir, `ov${i}`, 'upper'), work = join(dir, `ov${i}`, 'work');
     mkdirSync(upper, { recursive: true });
@@ -217,7 +236,6 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
     }
     setup.push(`mount -t overlay overlay -o ${q(`lowerdir=${target},upperdir=${upper},workdir=${work}`)} ${q(target)}`);
   });
-  for (const target of tmpfs) setup.push(`mount -t tmpfs -o mode=755 tmpfs ${q(target)}`);
   setup.push(`exec ${q(process.execPath)} -e ${q(AGENT)} ${q(dir)}`);
 
   const agent = spawn('unshare', ['--net', '--mount', '--propagation', 'private', '--', 'sh', '-c', setup.join('\n')], {
@@ -329,7 +347,7 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
     },
 
     async bind(src, dst, o = {}) {
-      if (!existsSync(src)) throw new Error(`sandbox ${name}: bind source ${src} does not exist`);
+      if (!src.startsWith('/') || !existsSync(src)) throw new Error(`sandbox ${name}: bind source ${src} does not exist (an absolute path is needed)`);
       const dstN = posix.normalize(dst.replace(/^\/var\/run(?=\/|$)/, '/run'));
       const creatable = [...overlays, ...tmpfs].some((d) => dstN === d || dstN.startsWith(d + '/'));
       const script = [
@@ -341,7 +359,7 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
         'mount --bind "$1" "$2"',
         'if [ "$3" = ro ]; then mount -o remount,bind,ro "$2"; fi',
       ].join('\n');
-      const r = await sandbox.exec(['sh', '-c', script, 'sh', src, dstN, o.readOnly ? 'ro' : 'rw', creatable ? 'yes' : 'no'], { timeoutMs: 10_000 });
+      const r = await sandbox.exec(['sh', '-c', script, 'sh', `${hostRoot}${src}`, dstN, o.readOnly ? 'ro' : 'rw', creatable ? 'yes' : 'no'], { timeoutMs: 10_000 });
       if (r.code !== 0) throw new Error(`sandbox ${name}: bind ${src} at ${dst} failed: ${r.stderr.trim()}`);
     },
 
@@ -364,7 +382,7 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
       let agentId = 0;
       try {
         agentId = nextId;
-        await ask({ op: 'forward', port, path: socketPath });
+        await ask({ op: 'forward', port, name: posix.basename(socketPath) });
       } catch (e) {
         await closeServer(server, sockets);
         throw e;
@@ -385,7 +403,7 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
     async expose(port, o = {}) {
       const socketPath = join(dir, `exp-${port}.sock`);
       const agentId = nextId;
-      await ask({ op: 'expose', port, path: socketPath });
+      await ask({ op: 'expose', port, name: posix.basename(socketPath) });
       const sockets = new Set<Socket>();
       let server: Server | undefined;
       let hostPort: number | undefined;

@@ -218,6 +218,10 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
   hookExit();
   const name = opts.name ?? 'sandbox';
   const dir = mkdtempSync(join(opts.parentDir ?? tmpdir(), `jns-${name.replace(/[^A-Za-z0-9-]/g, '').slice(0, 16)}-`));
+  if (Buffer.byteLength(dir) > 86) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`sandbox ${name}: state dir ${dir} is too long for unix socket paths (107 bytes with the socket name); use a shorter parentDir`);
+  }
   const overlays = opts.overlays ?? ['/etc', '/var'];
   const tmpfs = opts.tmpfs ?? ['/run'];
   // The machine's tree stays visible at hostRoot (inside the first private tmpfs) so bind()

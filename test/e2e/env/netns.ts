@@ -267,9 +267,9 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
     for (const p of pending.values()) p.reject(new Error(`sandbox ${name}: agent exited: ${agentErr.trim()}`));
     pending.clear();
   });
-  const ask = (m: Record<string, unknown>): Promise<any> => {
+  /** Sends one command; `id` names the listener it creates, for a later `close`. */
+  const ask = (m: Record<string, unknown>, id = nextId++): Promise<any> => {
     if (agent.exitCode !== null || agent.signalCode !== null) return Promise.reject(new Error(`sandbox ${name}: agent is gone: ${agentErr.trim()}`));
-    const id = nextId++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
       agent.stdin!.write(JSON.stringify({ ...m, id }) + '\n');
@@ -383,10 +383,9 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
         splice(u, createConnection({ host: '127.0.0.1', port: targetPort, allowHalfOpen: true }), sockets),
       );
       await listenServer(server, { path: socketPath });
-      let agentId = 0;
+      const agentId = nextId++;
       try {
-        agentId = nextId;
-        await ask({ op: 'forward', port, name: posix.basename(socketPath) });
+        await ask({ op: 'forward', port, name: posix.basename(socketPath) }, agentId);
       } catch (e) {
         await closeServer(server, sockets);
         throw e;
@@ -406,8 +405,8 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
 
     async expose(port, o = {}) {
       const socketPath = join(dir, `exp-${port}.sock`);
-      const agentId = nextId;
-      await ask({ op: 'expose', port, name: posix.basename(socketPath) });
+      const agentId = nextId++;
+      await ask({ op: 'expose', port, name: posix.basename(socketPath) }, agentId);
       const sockets = new Set<Socket>();
       let server: Server | undefined;
       let hostPort: number | undefined;

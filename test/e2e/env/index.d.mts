@@ -11,17 +11,30 @@ export interface StartEnvOptions {
   stateDir?: string;
   /** Logs dir (default: $JUNE_TS_CACHE/logs/env/<name>; kept after stop()) */
   logsDir?: string;
-  /** Start the sidecar kubelet (real tailscaled per `tailscale` container), default true. false: pods roll out but nothing joins (benchmarks) */
+  /** Run pods that have a `tailscale` container (real containerboot, per-pod namespaces, probes), default true. false: kwok's own stages, pods roll out but nothing joins (benchmarks) */
   sidecars?: boolean;
 }
 
 export interface RunOptions { input?: string; timeout?: number; cwd?: string; env?: Record<string, string | undefined> }
 
 export interface SidecarInfo {
-  uid: string; id: string; namespace: string; pod: string; hostname?: string;
-  state: 'starting' | 'joined' | 'failed' | 'stopped';
-  error?: string; socket?: string; stateKey?: string; logFile?: string;
+  uid: string; id: string; namespace: string; pod: string;
+  /** TS_HOSTNAME as the kubelet resolved it for the container (lookup key only) */
+  hostname?: string;
+  /** joined: tailscaled says Running; failed: the container exited or could not be created (CreateContainerConfigError) */
+  state: 'starting' | 'joined' | 'failed';
+  error?: string;
+  /** the pod's /tmp/tailscaled.sock as seen from outside the pod */
+  socket: string;
+  /** containerboot's output (CRI format, what `kubectl logs -c tailscale` shows) */
+  logFile: string;
+  restartCount: number;
+  ready: boolean;
+  /** ms from seeing the pod Running to all its containers started */
+  startedMs?: number;
 }
+
+export interface ExecResult { code: number | null; signal: string | null; stdout: string; stderr: string; timedOut: boolean; ms: number }
 
 export interface E2EEnv {
   name: string;
@@ -75,8 +88,12 @@ export interface E2EEnv {
     waitFailed(namespace: string, hostname: string, timeoutMs?: number): Promise<string>;
     /** waits until the tailscaled of this pod has been stopped (pod deleted) */
     waitPodGone(namespace: string, pod: string, timeoutMs?: number): Promise<void>;
-    /** socket of the newest joined sidecar with this hostname: `tailscale --socket=… ping …` */
+    /** socket of the newest running sidecar with this hostname: `tailscale --socket=… ping …` */
     socketFor(hostname: string, namespace?: string): string | undefined;
+    /** GET /e2e/probe of the app stand-in `container` of this pod answers ok, fail (HTTP 500) or slow (5 s) */
+    setAppMode(namespace: string, pod: string, container: string, mode: 'ok' | 'fail' | 'slow'): void;
+    /** runs argv inside the pod's network and mount namespaces (PATH has tailscale, curl) */
+    execIn(namespace: string, pod: string, argv: string[], o?: { env?: Record<string, string>; timeoutMs?: number }): Promise<ExecResult>;
   };
   /** an extra tailscaled on the host, not logged in (phase 11.5 joins it) */
   host: { socket: string; cli(args: string[], o?: RunOptions): Promise<string>; status(): Promise<any> };

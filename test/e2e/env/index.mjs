@@ -3,12 +3,13 @@
 import { mkdirSync, mkdtempSync, symlinkSync, rmSync, existsSync, writeFileSync, readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir, homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { readVersions, run, exitHooks, waitFor, setPidDir } from './util.mjs';
 import { startHeadscale } from './headscale.mjs';
 import { startCluster, headscaleClusterExec } from './kwok.mjs';
 import { startTailscaled } from './tailscale.mjs';
-import { startSidecarKubelet } from './sidecars.mjs';
+import { startKubelet, writeExecShim } from './pods.mjs';
+import { nodeStages, podStages } from './pod-stages.mjs';
 
 export const versions = readVersions();
 export const cacheDir = process.env.JUNE_TS_CACHE || join(homedir(), '.cache', 'june-ts-e2e');
@@ -25,6 +26,7 @@ export function resolveTools(opts = {}) {
     headscale: join(b, `headscale-${hsVersion}`, 'headscale'),
     tailscale: join(b, `tailscale-${versions.TAILSCALE_VERSION}`, 'tailscale'),
     tailscaled: join(b, `tailscale-${versions.TAILSCALE_VERSION}`, 'tailscaled'),
+    containerboot: join(b, `tailscale-${versions.TAILSCALE_VERSION}`, 'containerboot'),
     kwok: join(b, `kwok-${versions.KWOK_VERSION}`, 'kwok'), kwokctl: join(b, `kwok-${versions.KWOK_VERSION}`, 'kwokctl'),
     'kube-apiserver': join(b, `kube-${versions.KUBE_VERSION}`, 'kube-apiserver'),
     'kube-controller-manager': join(b, `kube-${versions.KUBE_VERSION}`, 'kube-controller-manager'),
@@ -87,13 +89,15 @@ function sweepStale(kwokctl) {
       } catch {}
     }
     rmSync(root, { recursive: true, force: true });
+    rmSync(join(cacheDir, 'run', d), { recursive: true, force: true });
   }
 }
 
-/** Stand-in for the sidecar kubelet when startEnv({ sidecars: false }): nothing ever joins. */
+/** When startEnv({ sidecars: false }): no kubelet runs pods, nothing ever joins. */
 function noSidecars() {
-  const off = async () => { throw new Error('startEnv({ sidecars: false }): no sidecar kubelet runs'); };
-  return { list: () => [], waitJoined: off, waitFailed: off, waitPodGone: off, socketFor: () => undefined, stop: async () => {} };
+  const off = async () => { throw new Error('startEnv({ sidecars: false }): no kubelet runs pods'); };
+  const offSync = () => { throw new Error('startEnv({ sidecars: false }): no kubelet runs pods'); };
+  return { list: () => [], waitJoined: off, waitFailed: off, waitPodGone: off, socketFor: () => undefined, setAppMode: offSync, execIn: off, stop: async () => {} };
 }
 
 function normVersion(v) { return v.startsWith('v') ? v : `v${v}`; }
@@ -115,6 +119,10 @@ export async function startEnv(opts = {}) {
   const logsDir = opts.logsDir ?? join(cacheDir, 'logs', 'env', name);
   rmSync(logsDir, { recursive: true, force: true });
   mkdirSync(logsDir, { recursive: true });
+  // Pods get a private /tmp (containerboot keeps its socket there), which hides the machine's
+  // /tmp inside them: their own files (service account, forwarder sockets) live elsewhere.
+  const podsDir = join(cacheDir, 'run', basename(root));
+  mkdirSync(podsDir, { recursive: true });
   const binDir = join(root, 'bin');
   mkdirSync(binDir, { recursive: true });
   for (const t of ['kubectl', 'helm', 'headscale', 'tailscale', 'tailscaled', 'kwokctl']) symlinkSync(tools[t], join(binDir, t));
@@ -127,8 +135,13 @@ export async function startEnv(opts = {}) {
     cleanups.push(() => headscale.destroy());
     writeFileSync(join(root, 'hs', 'apikey'), headscale.apiKey, { mode: 0o600 });
 
+    const tsBinDir = join(cacheDir, 'bin', `tailscale-${versions.TAILSCALE_VERSION}`);
+    // kwok-controller runs `kubectl exec` commands from its PATH: `tailscale` there enters the pod
+    const execShims = writeExecShim(join(root, 'exec'), tools.tailscale);
+    const sidecarsOn = opts.sidecars !== false;
     const cluster = await startCluster({
-      name, workDir: join(root, 'kwok'), logsDir, kubectl: tools.kubectl, pathEnv: PATH,
+      name, workDir: join(root, 'kwok'), logsDir, kubectl: tools.kubectl, pathEnv: `${execShims}:${PATH}`,
+      stages: sidecarsOn ? [...nodeStages(), ...podStages()] : [],
       kwokDir: join(cacheDir, 'bin', `kwok-${versions.KWOK_VERSION}`), kubeDir: join(cacheDir, 'bin', `kube-${versions.KUBE_VERSION}`),
       etcdDir: join(cacheDir, 'bin', `etcd-${versions.ETCD_VERSION}`),
     });
@@ -139,8 +152,11 @@ export async function startEnv(opts = {}) {
     const host = await startTailscaled({ bin: tools.tailscaled, cli: tools.tailscale, dir: join(root, 'host'), logFile: join(logsDir, 'host-tailscaled.log'), stateDir: join(root, 'host', 'state') });
     cleanups.push(() => host.stop());
 
-    // sidecars: false (benchmarks) starts no sidecar kubelet: pods roll out, nothing joins
-    const sidecars = opts.sidecars === false ? noSidecars() : startSidecarKubelet({ kubeconfig: cluster.kubeconfig, dir: join(root, 'sc'), logsDir, tsBin: tools.tailscaled, tsCli: tools.tailscale });
+    // sidecars: false (benchmarks) starts no kubelet and keeps kwok's own stages: pods roll out, nothing joins
+    const sidecars = sidecarsOn
+      ? startKubelet({ kubeconfig: cluster.kubeconfig, dir: podsDir, logsDir, tsBinDir,
+        apiserverPort: cluster.ports.apiserver, headscalePort: Number(new URL(headscale.url).port) })
+      : noSidecars();
     cleanups.push(() => sidecars.stop());
 
     const env = {
@@ -153,10 +169,10 @@ export async function startEnv(opts = {}) {
       if (stopped) return;
       stopped = true;
       await cleanupAll();
-      rmSync(root, { recursive: true, force: true });
+      syncRm();
       exitHooks.delete(syncRm);
     };
-    const syncRm = () => rmSync(root, { recursive: true, force: true });
+    const syncRm = () => { rmSync(root, { recursive: true, force: true }); rmSync(podsDir, { recursive: true, force: true }); };
     exitHooks.add(syncRm);
     /** @type {import('./index.mjs').E2EEnv} */
     const e = {
@@ -187,6 +203,7 @@ export async function startEnv(opts = {}) {
   } catch (err) {
     await cleanupAll();
     rmSync(root, { recursive: true, force: true });
+    rmSync(podsDir, { recursive: true, force: true });
     throw err;
   }
 }

@@ -8,10 +8,12 @@ import { exitHooks, freePort, run, sleep, tail } from './util.mjs';
 
 /**
  * @param {{name:string, workDir:string, logsDir:string, kwokDir:string, kubeDir:string, etcdDir:string,
- *          kubectl:string, pathEnv:string}} o
+ *          kubectl:string, pathEnv:string, stages?:object[]}} o
+ *   pathEnv: PATH of every component (kwok-controller looks up `kubectl exec` commands in it);
+ *   stages: kwok Stages written into the kwokctl config (pod stages given replace kwok's defaults)
  */
 export async function startCluster(o) {
-  const { name, workDir, logsDir, kwokDir, kubeDir, etcdDir, kubectl, pathEnv } = o;
+  const { name, workDir, logsDir, kwokDir, kubeDir, etcdDir, kubectl, pathEnv, stages = [] } = o;
   mkdirSync(workDir, { recursive: true });
   const kwokctl = join(kwokDir, 'kwokctl');
   // Every download kwokctl might attempt goes to a dead proxy: it must fail, not fetch.
@@ -70,7 +72,7 @@ export async function startCluster(o) {
         patch('kwok-controller', { 'server-address': `${lo}:${p.kwok}`, 'node-ip': lo }),
       ],
     };
-    writeFileSync(configFile, JSON.stringify(kwokctlConfig, null, 2));
+    writeFileSync(configFile, [kwokctlConfig, ...stages].map((d) => JSON.stringify(d, null, 2)).join('\n---\n') + '\n');
     const args = ['create', 'cluster', '--name', name, '--runtime', 'binary',
       '--kube-apiserver-binary', join(kubeDir, 'kube-apiserver'),
       '--kube-controller-manager-binary', join(kubeDir, 'kube-controller-manager'),
@@ -80,7 +82,7 @@ export async function startCluster(o) {
       '--etcd-port', String(p.etcd), '--kube-apiserver-port', String(p.apiserver),
       '--kube-controller-manager-port', String(p.kcm), '--kube-scheduler-port', String(p.scheduler),
       '--controller-port', String(p.kwok),
-      '--enable-crds', 'ClusterExec', '--enable-crds', 'Exec',
+      '--enable-crds', 'ClusterExec', '--enable-crds', 'Exec', '--enable-crds', 'Logs',
       '--kubeconfig', join(workDir, 'kwokctl-merged-kubeconfig.yaml'),
       '--wait', '90s',
       '-c', configFile];

@@ -225,7 +225,8 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
     st.proc = undefined;
     // containerboot's own last words ("boot: …") say why; tailscaled's shutdown lines do not
     const lines = tail(st.logFile, 200).split('\n').map((l) => l.replace(/^\S+ std(out|err) [PF] /, ''));
-    const lastLines = (lines.filter((l) => l.startsWith('boot: ')).slice(-2).join(' | ') || lines.filter(Boolean).slice(-2).join(' | ')).trim();
+    const why = lines.filter((l) => /backend error|invalid|expired|forbidden|missing .* permission|not found/i.test(l) && !l.includes('bootstrapDNS')).slice(-2);
+    const lastLines = [...why, ...lines.filter((l) => l.startsWith('boot: ')).slice(-1)].join(' | ').trim() || lines.filter(Boolean).slice(-2).join(' | ');
     st.lastState = { terminated: { exitCode: code ?? 137, signal: undefined, reason: code === 0 ? 'Completed' : 'Error', finishedAt: new Date(), startedAt: st.state.running?.startedAt } };
     st.ready = false;
     st.exits++;

@@ -1,0 +1,118 @@
+// Scenarios of the real-pods issue that run on the pods themselves: the real containerboot
+// keeps its node state in the chart's TS_KUBE_SECRET Secret through the pod's own
+// ServiceAccount and Role, and a sidecar that cannot join keeps its pod unready (the
+// chart's /healthz readiness probe is run for real) and is named by status and doctor.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { canRun, REPO, startScenario, type Scenario } from './harness.js';
+
+type HsNode = { id: string | number; name: string; given_name?: string; online?: boolean };
+type Pod = { metadata: { name: string; deletionTimestamp?: string }; status: { conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; restartCount: number; ready: boolean }[] } };
+
+const NS = 'june-services';
+const ORCH = 'june-orchestrator';
+const STATE = 'june-orchestrator-tailscale-state';
+
+describe.skipIf(!canRun)('real pods: containerboot state in the Secret, failures visible', () => {
+  let s: Scenario;
+  const kubectl = (args: string[]) => s.env.kubectl(args);
+  const nodes = async (prefix: string) =>
+    ((await s.headscaleJson<HsNode[] | null>(['nodes', 'list'])) ?? []).filter((n) => (n.given_name ?? n.name).startsWith(prefix));
+  const livePods = async (): Promise<Pod[]> =>
+    (JSON.parse(await kubectl(['-n', NS, 'get', 'pods', '-l', `app.kubernetes.io/name=${ORCH}`, '-o', 'json'])).items as Pod[]).filter((p) => !p.metadata.deletionTimestamp);
+  const ready = (p: Pod) => p.status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  const sidecarStatus = (p: Pod) => p.status.containerStatuses?.find((c) => c.name === 'tailscale');
+  async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 90_000): Promise<T> {
+    const t0 = Date.now();
+    for (;;) {
+      const v = await fn();
+      if (v) return v;
+      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  const replaceOrchestratorPod = async () => {
+    const [old] = await livePods();
+    await kubectl(['-n', NS, 'delete', 'pod', old!.metadata.name, '--wait=true']);
+    await s.env.sidecars.waitPodGone(NS, old!.metadata.name);
+    return until('a replacement pod', async () => (await livePods()).find((p) => p.metadata.name !== old!.metadata.name));
+  };
+
+  beforeAll(async () => {
+    s = await startScenario('realpods');
+    const r = await s.june(['install']);
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('state in the Secret: a deleted pod comes back as the same node (same id, no -1 name)', async () => {
+    const first = await s.env.sidecars.waitJoined(NS, ORCH, 60_000);
+    const before = await nodes(ORCH);
+    expect(before).toHaveLength(1);
+    // containerboot/tailscaled wrote the node's keys into the chart's Secret (kube state store)
+    const state = JSON.parse(await kubectl(['-n', NS, 'get', 'secret', STATE, '-o', 'json']));
+    expect(Object.keys(state.data)).toEqual(expect.arrayContaining(['_machinekey', '_current-profile', 'device_id', 'device_fqdn']));
+
+    const next = await replaceOrchestratorPod();
+    const again = await s.env.sidecars.waitJoined(NS, ORCH, 60_000);
+    expect(again.pod).toBe(next.metadata.name);
+    expect(again.pod).not.toBe(first.pod);
+    expect(again.status.Self.ID).toBe(first.status.Self.ID);
+    const after = await nodes(ORCH);
+    expect(after.map((n) => [n.id, n.given_name ?? n.name])).toEqual(before.map((n) => [n.id, n.given_name ?? n.name]));
+    expect(await kubectl(['-n', NS, 'rollout', 'status', `deployment/${ORCH}`, '--timeout=60s'])).toContain('successfully rolled out');
+  });
+
+  it('with the Role removed by hand the sidecar fails, its pod stays unready, doctor names the permission', async () => {
+    await kubectl(['-n', NS, 'delete', 'role', `${ORCH}-tailscale`]);
+    const pod = await replaceOrchestratorPod();
+    const err = await s.env.sidecars.waitFailed(NS, ORCH, 60_000);
+    expect(err).toMatch(/forbidden|permission/i);
+    const logs = await kubectl(['-n', NS, 'logs', pod.metadata.name, '-c', 'tailscale']);
+    expect(logs).toMatch(/forbidden|permission/i);
+    const p = (await livePods()).find((x) => x.metadata.name === pod.metadata.name)!;
+    expect(ready(p)).toBe(false);
+    const dr = await s.june(['doctor']);
+    expect(dr.code).not.toBe(0);
+    expect(dr.stdout).toMatch(/orchestrator: RBAC for the state Secret/);
+    expect(dr.stdout).toMatch(/june-orchestrator-tailscale lacks get, update/);
+    // the chart brings the Role back; the restarted sidecar then joins as the same node
+    await s.env.helm(['upgrade', 'june-platform', join(REPO, 'helm', 'june-platform'), '-n', NS, '--reuse-values', '--wait', '--timeout', '120s']);
+    await s.env.sidecars.waitJoined(NS, ORCH, 90_000);
+    expect(await nodes(ORCH)).toHaveLength(1);
+  });
+
+  it('bad sidecars are visible: an expired key and deleted state keep the pod unready; status and doctor say which', async () => {
+    const secret = await s.secret();
+    const minted = JSON.parse(secret!.annotations['june-ts.dev/minted-keys']!) as Record<string, string>;
+    const minor = Number(/^v0\.(\d+)/.exec(s.env.headscale.version)![1]);
+    if (minor >= 28) await s.env.headscale.cli(['preauthkeys', 'expire', '--id', String(minted.orchestrator), '--force']);
+    else {
+      const users = await s.headscaleJson<{ id: string | number; name: string }[]>(['users', 'list']);
+      const u = users.find((x) => x.name === ORCH)!;
+      await s.env.headscale.cli(['preauthkeys', 'expire', '-u', minor >= 26 ? String(u.id) : u.name, secret!.data['june-orchestrator-authkey']!]);
+    }
+    await kubectl(['-n', NS, 'delete', 'secret', STATE]);
+    const pod = await replaceOrchestratorPod();
+    const err = await s.env.sidecars.waitFailed(NS, ORCH, 120_000);
+    console.log(`expired key, headscale ${s.env.headscale.version}: ${err.slice(0, 300)}`);
+    const p = await until('the sidecar restarted with back-off', async () => {
+      const x = (await livePods()).find((y) => y.metadata.name === pod.metadata.name);
+      return x && (sidecarStatus(x)?.restartCount ?? 0) >= 1 && x;
+    }, 120_000);
+    expect(ready(p)).toBe(false);
+    expect(sidecarStatus(p)?.ready).toBe(false);
+
+    const st = await s.june(['status', '-o', 'json']);
+    const report = JSON.parse(st.stdout);
+    expect(report.level).toBe('error');
+    const orch = report.services.find((x: { service: string }) => x.service === 'orchestrator');
+    expect(orch.level).toBe('error');
+    expect(orch.problems.join(' ')).toMatch(/expired|key/i);
+    const dr = await s.june(['doctor']);
+    expect(dr.code).not.toBe(0);
+    expect(dr.stdout).toMatch(/orchestrator/);
+  });
+});

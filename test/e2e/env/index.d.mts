@@ -34,6 +34,9 @@ export interface SidecarInfo {
   startedMs?: number;
 }
 
+export interface HostCurlResult { code: number | null; body: string; stderr: string; ms: number }
+export interface HostUrlLoad { requests: number; successes: number; failures: number; longestGapMs: number; errors: Array<{ atMs: number; error: string }>; lastBody: string }
+
 export interface ExecResult { code: number | null; signal: string | null; stdout: string; stderr: string; timedOut: boolean; ms: number }
 
 export interface E2EEnv {
@@ -95,8 +98,20 @@ export interface E2EEnv {
     /** runs argv inside the pod's network and mount namespaces (PATH has tailscale, curl) */
     execIn(namespace: string, pod: string, argv: string[], o?: { env?: Record<string, string>; timeoutMs?: number }): Promise<ExecResult>;
   };
-  /** an extra tailscaled on the host, not logged in (phase 11.5 joins it) */
-  host: { socket: string; cli(args: string[], o?: RunOptions): Promise<string>; status(): Promise<any> };
+  /** the phase-11.5 host (host.ts): kernel-mode tailscaled with TUN and MagicDNS in its own sandbox, not logged in (11.5 joins it) */
+  host: {
+    /** tailscaled's LocalAPI socket (TAILSCALE_SOCKET for june-ts) */
+    socket: string;
+    cli(args: string[], o?: { timeoutMs?: number }): Promise<string>;
+    status(): Promise<any>;
+    /** curl inside the host's sandbox (its resolver is tailscaled's MagicDNS once joined) */
+    curl(url: string, o?: { timeoutMs?: number; args?: string[] }): Promise<HostCurlResult>;
+    /** one request per URL every intervalMs from inside the host's sandbox, bounded by maxMs/maxRequests */
+    loadLoop(urls: string[], o: { intervalMs?: number; maxRequests?: number; maxMs: number; requestTimeoutMs?: number }): {
+      done: Promise<Record<string, HostUrlLoad>>; stop(): Promise<Record<string, HostUrlLoad>>;
+    };
+    resolvConf(): Promise<string>;
+  };
   /** kubectl / helm of the chosen major with env applied; resolve with stdout */
   kubectl(args: string[], o?: RunOptions): Promise<string>;
   helm(args: string[], o?: RunOptions): Promise<string>;

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { readVersions, run, exitHooks, waitFor, setPidDir } from './util.mjs';
 import { startHeadscale } from './headscale.mjs';
 import { startCluster, headscaleClusterExec } from './kwok.mjs';
-import { startTailscaled } from './tailscale.mjs';
+import { startHost } from './host.ts';
 import { startKubelet, writeExecShim } from './pods.mjs';
 import { nodeStages, podStages } from './pod-stages.mjs';
 
@@ -149,7 +149,8 @@ export async function startEnv(opts = {}) {
     await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(headscaleClusterExec({ configPath: headscale.configPath, workDir: headscale.dir })) });
     await waitExecReady(cluster);
 
-    const host = await startTailscaled({ bin: tools.tailscaled, cli: tools.tailscale, dir: join(root, 'host'), logFile: join(logsDir, 'host-tailscaled.log'), stateDir: join(root, 'host', 'state') });
+    // the phase-11.5 host: a kernel-mode tailscaled with TUN and MagicDNS in a sandbox of its own
+    const host = await startHost({ headscaleUrl: headscale.url, name: 'host', logFile: join(logsDir, 'host-tailscaled.log'), parentDir: root });
     cleanups.push(() => host.stop());
 
     // sidecars: false (benchmarks) starts no kubelet and keeps kwok's own stages: pods roll out, nothing joins
@@ -191,7 +192,7 @@ export async function startEnv(opts = {}) {
         restart: async () => { await cluster.apiserver.stop(); await cluster.apiserver.start(); },
       },
       sidecars,
-      host: { socket: host.socket, cli: host.cli, status: host.status },
+      host: { socket: host.socket, cli: host.cli, status: host.status, curl: host.curl, loadLoop: host.loadLoop, resolvConf: host.resolvConf },
       kubectl: async (args, o = {}) => (await run(tools.kubectl, args, { env: { ...process.env, ...env }, ...o })).stdout,
       tailscale: async (socket, args, o = {}) => (await run(tools.tailscale, [`--socket=${socket}`, ...args], { env: { ...process.env, ...env }, ...o })).stdout,
       helm: async (args, o = {}) => (await run(tools.helm, args, { env: { ...process.env, ...env }, ...o })).stdout,

@@ -4,7 +4,7 @@
 // chart's /healthz readiness probe is run for real) and is named by status and doctor.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { canRun, REPO, startScenario, type Scenario } from './harness.js';
+import { canRun, REPO, startScenario, TAILNET, type Scenario } from './harness.js';
 
 type HsNode = { id: string | number; name: string; given_name?: string; online?: boolean };
 type Pod = { metadata: { name: string; deletionTimestamp?: string }; status: { conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; restartCount: number; ready: boolean }[] } };
@@ -45,6 +45,15 @@ describe.skipIf(!canRun)('real pods: containerboot state in the Secret, failures
   });
   afterAll(async () => {
     await s?.stop();
+  });
+
+  it('private access by name: from the host, june-<svc>.<tailnet>:8080 answers with that service\'s pod (MagicDNS, through the sidecar)', async () => {
+    for (const svc of ['orchestrator', 'idp']) {
+      const { pod } = await s.env.sidecars.waitJoined(NS, `june-${svc}`, 60_000);
+      const r = await s.env.host.curl(`http://june-${svc}.${TAILNET}:8080/`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.body)).toMatchObject({ pod, namespace: NS, port: 8080 });
+    }
   });
 
   it('state in the Secret: a deleted pod comes back as the same node (same id, no -1 name)', async () => {

@@ -31,6 +31,8 @@ function printExports(s) {
   writeFileSync(values, '# kwok has no storage provisioner\npersistence:\n  enabled: false\n');
   console.log(`export HEADSCALE_VALUES=${values}`);
   console.log(`# headscale ${s.headscale.version}, helm ${s.helm}; host tailscaled: tailscale --socket=$TS_HOST_SOCKET status`);
+  console.log(`# as the host (after june-ts install): nsenter -t ${s.hostPid} -n -m curl http://june-orchestrator.tail.june.test:8080/`);
+  console.log('# a sidecar: kubectl -n june-services exec deployment/june-orchestrator -c tailscale -- tailscale status');
   console.log(`# logs: ${s.logsDir} (daemon: ${daemonLog}); started in ${s.startMs}ms; stop: npm run sandbox:down`);
 }
 
@@ -63,7 +65,7 @@ async function daemon() {
   process.on('SIGTERM', stop); process.on('SIGINT', stop);
   writeFileSync(stateFile, JSON.stringify({
     pid: process.pid, kubeconfig: env.kubeconfig, context: env.context, binDir: env.binDir, helm: env.helmMajor, logsDir: env.logsDir, startMs: env.startMs,
-    hostSocket: env.host.socket, kwokWorkDir: join(env.root, 'kwok'), name: env.name, kwokctl: env.tools.kwokctl,
+    hostSocket: env.host.socket, hostPid: env.host.pid, kwokWorkDir: join(env.root, 'kwok'), name: env.name, kwokctl: env.tools.kwokctl,
     headscale: { version: env.headscale.version, url: env.headscale.url, configPath: env.headscale.configPath, apiKeyFile: join(dir, 'apikey') },
   }, null, 2));
   console.log(`sandbox up (pid ${process.pid}) in ${env.startMs}ms`);

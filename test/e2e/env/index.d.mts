@@ -102,6 +102,8 @@ export interface E2EEnv {
   host: {
     /** tailscaled's LocalAPI socket (TAILSCALE_SOCKET for june-ts) */
     socket: string;
+    /** pid holding the host sandbox's namespaces (`nsenter -t <pid> -n -m curl …`) */
+    pid: number;
     cli(args: string[], o?: { timeoutMs?: number }): Promise<string>;
     status(): Promise<any>;
     /** curl inside the host's sandbox (its resolver is tailscaled's MagicDNS once joined) */

@@ -192,7 +192,7 @@ export async function startEnv(opts = {}) {
         restart: async () => { await cluster.apiserver.stop(); await cluster.apiserver.start(); },
       },
       sidecars,
-      host: { socket: host.socket, cli: host.cli, status: host.status, curl: host.curl, loadLoop: host.loadLoop, resolvConf: host.resolvConf },
+      host: { socket: host.socket, pid: host.sandbox.pid, cli: host.cli, status: host.status, curl: host.curl, loadLoop: host.loadLoop, resolvConf: host.resolvConf },
       kubectl: async (args, o = {}) => (await run(tools.kubectl, args, { env: { ...process.env, ...env }, ...o })).stdout,
       tailscale: async (socket, args, o = {}) => (await run(tools.tailscale, [`--socket=${socket}`, ...args], { env: { ...process.env, ...env }, ...o })).stdout,
       helm: async (args, o = {}) => (await run(tools.helm, args, { env: { ...process.env, ...env }, ...o })).stdout,

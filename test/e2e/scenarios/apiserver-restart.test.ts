@@ -200,7 +200,7 @@ exit $rc
     });
 
     it('(a) restarted while 11.2 waits at `helm upgrade`: helm (not retried) fails, named; a plain re-run completes', async () => {
-      await s.env.helm(['upgrade', 'june-platform', PLATFORM_CHART, '-n', 'june-services', '--reuse-values', '--set', 'services.stt.enabled=true', '--wait', '--timeout', '120s']);
+      await s.env.helm(['upgrade', 'june-platform', PLATFORM_CHART, '-n', 'june-services', '--reuse-values', '--set', 'services.stt.enabled=true']);
       s.writeConfig({ TAILSCALE_SERVICES: 'orchestrator,idp,stt' });
       const before = await keyCounts(['orchestrator', 'idp']);
       let restarted: Promise<unknown> = Promise.resolve();
@@ -223,7 +223,7 @@ exit $rc
     });
 
     it('(a) restarted between the key mint and the Secret write of 11.2: the run completes thanks to the retries', async () => {
-      await s.env.helm(['upgrade', 'june-platform', PLATFORM_CHART, '-n', 'june-services', '--reuse-values', '--set', 'services.tts.enabled=true', '--wait', '--timeout', '120s']);
+      await s.env.helm(['upgrade', 'june-platform', PLATFORM_CHART, '-n', 'june-services', '--reuse-values', '--set', 'services.tts.enabled=true']);
       s.writeConfig({ TAILSCALE_SERVICES: 'orchestrator,idp,stt,tts' });
       const before = await keyCounts(['orchestrator', 'idp', 'stt']);
       let restarted: Promise<number> = Promise.resolve(0);

@@ -193,7 +193,7 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
 
   it('Headscale stopped in the middle of 11.2: clear error; a re-run finishes without duplicate users or extra keys', async () => {
     s.writeConfig({ TAILSCALE_SERVICES: 'orchestrator,idp,stt,tts' });
-    await s.env.helm(['upgrade', 'june-platform', join(process.cwd(), 'helm', 'june-platform'), '-n', 'june-services', '--reuse-values', '--set', 'services.stt.enabled=true,services.tts.enabled=true', '--wait', '--timeout', '120s']);
+    await s.env.helm(['upgrade', 'june-platform', join(process.cwd(), 'helm', 'june-platform'), '-n', 'june-services', '--reuse-values', '--set', 'services.stt.enabled=true,services.tts.enabled=true']);
     const r = await s.juneWithPause(['deploy-sidecars'], 'preauthkeys create', async () => {
       await s.env.headscale.stop();
     });

@@ -57,7 +57,7 @@ describe.skipIf(!canRun).each(['exec', 'api'] as const)('sidecars on an existing
 
   it('a service added to the config gets a user, key and sidecar; the others keep theirs', async () => {
     const before = await s.secret();
-    await s.env.helm(['upgrade', 'june-platform', join(REPO, 'helm', 'june-platform'), '-n', 'june-services', '--reuse-values', '--set', 'services.stt.enabled=true', '--wait', '--timeout', '120s']);
+    await s.env.helm(['upgrade', 'june-platform', join(REPO, 'helm', 'june-platform'), '-n', 'june-services', '--reuse-values', '--set', 'services.stt.enabled=true']);
     s.writeConfig({ ...cfg(), TAILSCALE_SERVICES: 'orchestrator,idp,stt' });
     const r = await s.june(['deploy-sidecars']);
     expect(r.code, r.stderr).toBe(0);

@@ -56,6 +56,37 @@ describe.skipIf(!canRun)('real pods: containerboot state in the Secret, failures
     }
   });
 
+  it('availability under operations: a load loop from the host sees no failure during re-runs, status and doctor; rotate-keys is measured', async () => {
+    const urls = ['orchestrator', 'idp'].map((svc) => `http://june-${svc}.${TAILNET}:8080/`);
+    const load = s.env.host.loadLoop(urls, { intervalMs: 100, maxMs: 180_000 });
+    for (const args of [['deploy-sidecars'], ['status'], ['doctor'], ['install']]) {
+      const r = await s.june(args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    const quiet = await load.stop();
+    console.log(`load during re-run/status/doctor/install: ${JSON.stringify(Object.fromEntries(urls.map((u) => [u, { n: quiet[u]!.requests, failed: quiet[u]!.failures, longestGapMs: quiet[u]!.longestGapMs }])))}`);
+    for (const u of urls) {
+      expect(quiet[u]!.failures, JSON.stringify(quiet[u]!.errors)).toBe(0);
+      expect(quiet[u]!.successes).toBeGreaterThan(20);
+      expect(quiet[u]!.longestGapMs).toBeLessThan(2500);
+    }
+
+    // rotate-keys restarts every pod (maxSurge 0: the old pod goes first): measured, and the
+    // services must come back on their own
+    const rot = s.env.host.loadLoop(urls, { intervalMs: 100, maxMs: 180_000 });
+    const r = await s.june(['rotate-keys']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const svc of ['orchestrator', 'idp']) await s.env.sidecars.waitJoined(NS, `june-${svc}`, 90_000);
+    await until('both services answer again', async () => (await Promise.all(urls.map((u) => s.env.host.curl(u)))).every((c) => c.code === 0));
+    await new Promise((res) => setTimeout(res, 1000));
+    const rotated = await rot.stop();
+    console.log(`load during rotate-keys: ${JSON.stringify(Object.fromEntries(urls.map((u) => [u, { n: rotated[u]!.requests, failed: rotated[u]!.failures, longestGapMs: rotated[u]!.longestGapMs }])))}`);
+    for (const u of urls) {
+      expect(rotated[u]!.lastBody).toContain('"namespace":"june-services"');
+      expect(rotated[u]!.longestGapMs).toBeLessThan(60_000);
+    }
+  });
+
   it('state in the Secret: a deleted pod comes back as the same node (same id, no -1 name)', async () => {
     const first = await s.env.sidecars.waitJoined(NS, ORCH, 60_000);
     const before = await nodes(ORCH);

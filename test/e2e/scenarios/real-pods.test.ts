@@ -87,6 +87,26 @@ describe.skipIf(!canRun)('real pods: containerboot state in the Secret, failures
     }
   });
 
+  it('the app keeps its normal networking; with tailscale.proxy.enabled it reaches another service by MagicDNS name through the sidecar', async () => {
+    const { pod } = await s.env.sidecars.waitJoined(NS, ORCH, 60_000);
+    const inPod = (argv: string[]) => s.env.sidecars.execIn(NS, pod, argv, { timeoutMs: 20_000 });
+    // the app's own listener is where it was, and the API server is reached directly
+    expect(JSON.parse((await inPod(['curl', '-sS', '--max-time', '5', 'http://127.0.0.1:8080/'])).stdout)).toMatchObject({ pod, container: ORCH });
+    const api = await inPod(['curl', '-sS', '--max-time', '5', '--cacert', '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt', 'https://kubernetes.default.svc/version']);
+    expect(api.code, api.stderr).toBe(0);
+    expect(JSON.parse(api.stdout).gitVersion).toBe(s.env.versions.KUBE_VERSION);
+    // no proxy: a tailnet name means nothing to the app's own resolver
+    expect((await inPod(['curl', '-sS', '--max-time', '5', `http://june-idp.${TAILNET}:8080/`])).code).not.toBe(0);
+
+    await s.env.helm(['upgrade', 'june-platform', join(REPO, 'helm', 'june-platform'), '-n', NS, '--reuse-values', '--set', 'tailscale.proxy.enabled=true', '--wait', '--timeout', '120s']);
+    const { pod: proxied } = await s.env.sidecars.waitJoined(NS, ORCH, 60_000);
+    await s.env.sidecars.waitJoined(NS, 'june-idp', 60_000);
+    const idpPod = (await s.env.kubectl(['-n', NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=june-idp', '-o', 'jsonpath={.items[*].metadata.name}'])).trim();
+    const viaProxy = await s.env.sidecars.execIn(NS, proxied, ['curl', '-sS', '--max-time', '10', '-x', 'http://localhost:1056', `http://june-idp.${TAILNET}:8080/`], { timeoutMs: 20_000 });
+    expect(viaProxy.code, viaProxy.stderr).toBe(0);
+    expect(JSON.parse(viaProxy.stdout)).toMatchObject({ pod: idpPod, namespace: NS });
+  });
+
   it('state in the Secret: a deleted pod comes back as the same node (same id, no -1 name)', async () => {
     const first = await s.env.sidecars.waitJoined(NS, ORCH, 60_000);
     const before = await nodes(ORCH);

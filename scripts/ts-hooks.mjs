@@ -1,9 +1,20 @@
 // Node module hooks: `.ts` files are compiled with esbuild (already a devDependency) as they
 // load, so plain `node` can import the TypeScript parts of test/e2e/env (vitest does this by
-// itself). Registered by scripts/sandbox.mjs.
+// itself). A relative `./x.js` import resolves to `./x.ts` when only that exists (the
+// TypeScript convention). Registered by scripts/sandbox.mjs.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { transform } from 'esbuild';
+
+export async function resolve(specifier, context, nextResolve) {
+  if (specifier.startsWith('.') && specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) {
+    const asTs = new URL(specifier.replace(/\.js$/, '.ts'), context.parentURL);
+    const asJs = new URL(specifier, context.parentURL);
+    if (!existsSync(fileURLToPath(asJs)) && existsSync(fileURLToPath(asTs))) return { url: asTs.href, shortCircuit: true };
+  }
+  return nextResolve(specifier, context);
+}
 
 export async function load(url, context, nextLoad) {
   if (!url.startsWith('file:') || !url.endsWith('.ts')) return nextLoad(url, context);

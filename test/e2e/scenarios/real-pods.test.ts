@@ -175,4 +175,18 @@ describe.skipIf(!canRun)('real pods: containerboot state in the Secret, failures
     expect(dr.code).not.toBe(0);
     expect(dr.stdout).toMatch(/orchestrator/);
   });
+  it('the public path is unchanged: Services and Ingresses are identical with sidecars on and off', async () => {
+    const publicObjects = async () => {
+      const list = JSON.parse(await kubectl(['-n', NS, 'get', 'services,ingresses', '-o', 'json'])).items as Array<{ kind: string; metadata: Record<string, unknown> }>;
+      // only what the API server itself keeps changing is left out
+      return list.map(({ metadata: { resourceVersion: _r, managedFields: _m, generation: _g, ...meta }, ...rest }) => ({ ...rest, metadata: meta }))
+        .sort((a, b) => `${a.kind}/${String(a.metadata.name)}`.localeCompare(`${b.kind}/${String(b.metadata.name)}`));
+    };
+    const on = await publicObjects();
+    expect(on.map((o) => `${o.kind}/${String(o.metadata.name)}`)).toEqual(expect.arrayContaining(['Service/june-orchestrator', 'Service/june-idp', 'Ingress/june-orchestrator']));
+    await s.env.helm(['upgrade', 'june-platform', join(REPO, 'helm', 'june-platform'), '-n', NS, '--reuse-values', '--set', 'tailscale.enabled=false', '--wait', '--timeout', '120s']);
+    const containers = JSON.parse(await kubectl(['-n', NS, 'get', 'deployment', ORCH, '-o', 'json'])).spec.template.spec.containers.map((c: { name: string }) => c.name);
+    expect(containers).not.toContain('tailscale');
+    expect(JSON.stringify(await publicObjects())).toBe(JSON.stringify(on));
+  });
 });

@@ -4,12 +4,8 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { register } from 'node:module';
 import { fileURLToPath } from 'node:url';
-
-// the environment imports TypeScript modules (test/e2e/env/netns.ts): compile them on load
-register('./ts-hooks.mjs', import.meta.url);
-const { cacheDir } = await import('../test/e2e/env/index.mjs');
+import { cacheDir } from '../test/e2e/env/index.mjs';
 
 const dir = join(cacheDir, 'sandbox');
 const stateFile = join(dir, 'state.json');

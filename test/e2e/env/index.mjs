@@ -2,14 +2,19 @@
 // Plain ESM + JSDoc (types in index.d.ts) so vitest and plain node both import it.
 import { mkdirSync, mkdtempSync, symlinkSync, rmSync, existsSync, writeFileSync, readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { register } from 'node:module';
 import { tmpdir, homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { readVersions, run, exitHooks, waitFor, setPidDir } from './util.mjs';
 import { startHeadscale } from './headscale.mjs';
 import { startCluster, headscaleClusterExec } from './kwok.mjs';
-import { startHost } from './host.ts';
-import { startKubelet, writeExecShim } from './pods.mjs';
 import { nodeStages, podStages } from './pod-stages.mjs';
+
+// The pods and the host are TypeScript modules (netns.ts, host.ts). vitest loads them itself;
+// under plain node (sandbox, bench) esbuild module hooks compile them on load.
+if (!process.env.VITEST) register('../../../scripts/ts-hooks.mjs', import.meta.url);
+const { startKubelet, writeExecShim } = await import('./pods.mjs');
+const { startHost } = await import('./host.ts');
 
 export const versions = readVersions();
 export const cacheDir = process.env.JUNE_TS_CACHE || join(homedir(), '.cache', 'june-ts-e2e');

@@ -34,6 +34,8 @@ function printExports(s) {
   writeFileSync(values, '# kwok has no storage provisioner\npersistence:\n  enabled: false\n');
   console.log(`export HEADSCALE_VALUES=${values}`);
   console.log(`# headscale ${s.headscale.version}, helm ${s.helm}; host tailscaled: tailscale --socket=$TS_HOST_SOCKET status`);
+  console.log(`# as the host (after june-ts install): nsenter -t ${s.hostPid} -n -m curl http://june-orchestrator.tail.june.test:8080/`);
+  console.log('# a sidecar: kubectl -n june-services exec deployment/june-orchestrator -c tailscale -- tailscale status');
   console.log(`# logs: ${s.logsDir} (daemon: ${daemonLog}); started in ${s.startMs}ms; stop: npm run sandbox:down`);
 }
 
@@ -93,6 +95,7 @@ async function daemon() {
         logsDir: env.logsDir,
         startMs: env.startMs,
         hostSocket: env.host.socket,
+        hostPid: env.host.pid,
         kwokWorkDir: join(env.root, 'kwok'),
         name: env.name,
         kwokctl: env.tools.kwokctl,

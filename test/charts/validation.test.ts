@@ -128,6 +128,12 @@ const platformCases: Array<[string, RenderOptions, RegExp[]]> = [
     { set: { ...ON, 'tailscale.proxy.enabled': true, 'tailscale.proxy.httpPort': 8000, 'services.stt.enabled': true } },
     [/june-stt: tailscale\.proxy\.httpPort and services\.stt\.port are both port 8000/],
   ],
+  [
+    "a proxy port equal to one of the app's extra ports",
+    { set: { ...ON, 'tailscale.proxy.enabled': true, 'tailscale.proxy.socks5Port': 9000, 'services.idp.readinessProbe': null } },
+    [/june-idp: tailscale\.proxy\.socks5Port and services\.idp\.extraPorts\[0\] are both port 9000/],
+  ],
+  ['an extra port without a name (schema)', { set: { 'services.idp.extraPorts': [{ containerPort: 9001 }] } }, [/extraPorts/]],
   ['a misspelt tailscale key (schema)', { set: { ...ON, 'tailscale.controlURL': 'https://headscale.ozzu.world' } }, [/controlURL/]],
 ];
 

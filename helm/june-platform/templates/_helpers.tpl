@@ -130,6 +130,9 @@ structurally wrong; these catch what needs several values at once.
       {{- end -}}
       {{- /* The sidecar shares the pod's network: its ports must not be the app's. */ -}}
       {{- $appPorts := dict (toString (int $cfg.port)) (printf "services.%s.port" $svc) -}}
+      {{- range $i, $p := $cfg.extraPorts -}}
+        {{- $_ := set $appPorts (toString (int $p.containerPort)) (printf "services.%s.extraPorts[%d]" $svc $i) -}}
+      {{- end -}}
       {{- range $probe := list "readinessProbe" "livenessProbe" -}}
         {{- range $h := list "httpGet" "tcpSocket" "grpc" -}}
           {{- $p := dig $probe $h "port" "" $cfg -}}

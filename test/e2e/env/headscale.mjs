@@ -36,9 +36,7 @@ export function headscaleConfig(version, { dir, port, metricsPort, grpcPort, stu
     '  auto_update_enabled: false',
     '  update_frequency: 24h',
     'disable_check_updates: true',
-    ...(minor >= 26
-      ? ['node:', '  expiry: 0', '  ephemeral:', '    inactivity_timeout: 30m']
-      : ['ephemeral_node_inactivity_timeout: 30m']),
+    ...(minor >= 26 ? ['node:', '  expiry: 0', '  ephemeral:', '    inactivity_timeout: 30m'] : ['ephemeral_node_inactivity_timeout: 30m']),
     'database:',
     '  type: sqlite',
     '  sqlite:',
@@ -86,20 +84,38 @@ export async function startHeadscale({ version, bin, dir, logsDir }) {
   const cli = async (args) => (await run(bin, ['-c', configPath, ...args], { env, timeout: 30_000 })).stdout;
 
   const hs = {
-    version, url, apiUrl: `${url}/api/v1`, apiKey: '', configPath, dir, bin, logFile,
+    version,
+    url,
+    apiUrl: `${url}/api/v1`,
+    apiKey: '',
+    configPath,
+    dir,
+    bin,
+    logFile,
     socket: join(dir, 'headscale.sock'),
     cli,
     async start() {
       if (proc && proc.child.exitCode === null) return;
       proc = daemon(bin, ['-c', configPath, 'serve'], { logFile, env });
-      await waitFor(`headscale ${version} health at ${url}`, async () => {
-        if (proc?.child.exitCode !== null) throw Object.assign(new Error(`headscale exited (${proc?.child.exitCode}):\n${tail(logFile, 15)}`), { fatal: true });
-        const r = await fetch(`${url}/health`).catch(() => null);
-        return r?.ok && existsSync(hs.socket);
-      }, { timeoutMs: 30_000, intervalMs: 150 });
+      await waitFor(
+        `headscale ${version} health at ${url}`,
+        async () => {
+          if (proc?.child.exitCode !== null)
+            throw Object.assign(new Error(`headscale exited (${proc?.child.exitCode}):\n${tail(logFile, 15)}`), { fatal: true });
+          const r = await fetch(`${url}/health`).catch(() => null);
+          return r?.ok && existsSync(hs.socket);
+        },
+        { timeoutMs: 30_000, intervalMs: 150 },
+      );
     },
-    async stop() { await proc?.stop(); proc = undefined; },
-    async destroy() { await hs.stop(); rmSync(dir, { recursive: true, force: true }); },
+    async stop() {
+      await proc?.stop();
+      proc = undefined;
+    },
+    async destroy() {
+      await hs.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
   await hs.start();
   hs.apiKey = (await cli(['apikeys', 'create', '--expiration', '90d'])).trim().split('\n').pop()?.trim() ?? '';

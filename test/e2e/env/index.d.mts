@@ -11,16 +11,71 @@ export interface StartEnvOptions {
   stateDir?: string;
   /** Logs dir (default: $JUNE_TS_CACHE/logs/env/<name>; kept after stop()) */
   logsDir?: string;
-  /** Start the sidecar kubelet (real tailscaled per `tailscale` container), default true. false: pods roll out but nothing joins (benchmarks) */
+  /**
+   * Run pods that have a `tailscale` container (real containerboot, per-pod namespaces,
+   * probes), default true. false: kwok's own stages, pods roll out but nothing joins (benchmarks).
+   */
   sidecars?: boolean;
 }
 
-export interface RunOptions { input?: string; timeout?: number; cwd?: string; env?: Record<string, string | undefined> }
+/** `tailscale status --json`, the fields tests read (the rest stays unknown). */
+export interface TailscaleStatus {
+  BackendState: string;
+  Self: { DNSName: string; Online: boolean; TailscaleIPs: string[]; [k: string]: unknown };
+  MagicDNSSuffix?: string;
+  Peer?: Record<string, { DNSName?: string; HostName?: string; Online?: boolean; TailscaleIPs?: string[]; [k: string]: unknown }>;
+  [k: string]: unknown;
+}
+
+export interface RunOptions {
+  input?: string;
+  timeout?: number;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+}
 
 export interface SidecarInfo {
-  uid: string; id: string; namespace: string; pod: string; hostname?: string;
-  state: 'starting' | 'joined' | 'failed' | 'stopped';
-  error?: string; socket?: string; stateKey?: string; logFile?: string;
+  uid: string;
+  id: string;
+  namespace: string;
+  pod: string;
+  /** TS_HOSTNAME as the kubelet resolved it for the container (lookup key only) */
+  hostname?: string;
+  /** joined: tailscaled says Running; failed: the container exited or could not be created (CreateContainerConfigError) */
+  state: 'starting' | 'joined' | 'failed';
+  error?: string;
+  /** the pod's /tmp/tailscaled.sock as seen from outside the pod */
+  socket: string;
+  /** containerboot's output (CRI format, what `kubectl logs -c tailscale` shows) */
+  logFile: string;
+  restartCount: number;
+  ready: boolean;
+  /** ms from seeing the pod Running to all its containers started */
+  startedMs?: number;
+}
+
+export interface HostCurlResult {
+  code: number | null;
+  body: string;
+  stderr: string;
+  ms: number;
+}
+export interface HostUrlLoad {
+  requests: number;
+  successes: number;
+  failures: number;
+  longestGapMs: number;
+  errors: Array<{ atMs: number; error: string }>;
+  lastBody: string;
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  ms: number;
 }
 
 export interface E2EEnv {
@@ -70,16 +125,38 @@ export interface E2EEnv {
   sidecars: {
     list(): SidecarInfo[];
     /** waits until the newest sidecar with TS_HOSTNAME=hostname has BackendState Running; rejects early if it failed */
-    waitJoined(namespace: string, hostname: string, timeoutMs?: number): Promise<{ pod: string; socket: string; status: any }>;
+    waitJoined(namespace: string, hostname: string, timeoutMs?: number): Promise<{ pod: string; socket: string; status: TailscaleStatus }>;
     /** waits until the newest sidecar with this hostname failed to join; resolves with the error text */
     waitFailed(namespace: string, hostname: string, timeoutMs?: number): Promise<string>;
     /** waits until the tailscaled of this pod has been stopped (pod deleted) */
     waitPodGone(namespace: string, pod: string, timeoutMs?: number): Promise<void>;
-    /** socket of the newest joined sidecar with this hostname: `tailscale --socket=… ping …` */
+    /** socket of the newest running sidecar with this hostname: `tailscale --socket=… ping …` */
     socketFor(hostname: string, namespace?: string): string | undefined;
+    /** GET /e2e/probe of the app stand-in `container` of this pod answers ok, fail (HTTP 500) or slow (5 s) */
+    setAppMode(namespace: string, pod: string, container: string, mode: 'ok' | 'fail' | 'slow'): void;
+    /** runs argv inside the pod's network and mount namespaces (PATH has tailscale, curl) */
+    execIn(namespace: string, pod: string, argv: string[], o?: { env?: Record<string, string>; timeoutMs?: number }): Promise<ExecResult>;
   };
-  /** an extra tailscaled on the host, not logged in (phase 11.5 joins it) */
-  host: { socket: string; cli(args: string[], o?: RunOptions): Promise<string>; status(): Promise<any> };
+  /** the phase-11.5 host (host.ts): kernel-mode tailscaled with TUN and MagicDNS in its own sandbox, not logged in (11.5 joins it) */
+  host: {
+    /** tailscaled's LocalAPI socket (TAILSCALE_SOCKET for june-ts) */
+    socket: string;
+    /** pid holding the host sandbox's namespaces (`nsenter -t <pid> -n -m curl …`) */
+    pid: number;
+    cli(args: string[], o?: { timeoutMs?: number }): Promise<string>;
+    status(): Promise<TailscaleStatus>;
+    /** curl inside the host's sandbox (its resolver is tailscaled's MagicDNS once joined) */
+    curl(url: string, o?: { timeoutMs?: number; args?: string[] }): Promise<HostCurlResult>;
+    /** one request per URL every intervalMs from inside the host's sandbox, bounded by maxMs/maxRequests */
+    loadLoop(
+      urls: string[],
+      o: { intervalMs?: number; maxRequests?: number; maxMs: number; requestTimeoutMs?: number },
+    ): {
+      done: Promise<Record<string, HostUrlLoad>>;
+      stop(): Promise<Record<string, HostUrlLoad>>;
+    };
+    resolvConf(): Promise<string>;
+  };
   /** kubectl / helm of the chosen major with env applied; resolve with stdout */
   kubectl(args: string[], o?: RunOptions): Promise<string>;
   helm(args: string[], o?: RunOptions): Promise<string>;
@@ -94,5 +171,10 @@ export interface E2EEnv {
 
 export declare const versions: Record<string, string>;
 export declare const cacheDir: string;
-export declare function resolveTools(opts?: StartEnvOptions): { hsVersion: string; helm: 3 | 4; tools: Record<string, string>; missing: string[] };
+export declare function resolveTools(opts?: StartEnvOptions): {
+  hsVersion: string;
+  helm: 3 | 4;
+  tools: Record<string, string>;
+  missing: string[];
+};
 export declare function startEnv(opts?: StartEnvOptions): Promise<E2EEnv>;

@@ -2,13 +2,19 @@
 // Plain ESM + JSDoc (types in index.d.ts) so vitest and plain node both import it.
 import { mkdirSync, mkdtempSync, symlinkSync, rmSync, existsSync, writeFileSync, readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { register } from 'node:module';
 import { tmpdir, homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { readVersions, run, exitHooks, waitFor, setPidDir } from './util.mjs';
 import { startHeadscale } from './headscale.mjs';
 import { startCluster, headscaleClusterExec } from './kwok.mjs';
-import { startTailscaled } from './tailscale.mjs';
-import { startSidecarKubelet } from './sidecars.mjs';
+import { nodeStages, podStages } from './pod-stages.mjs';
+
+// The pods and the host are TypeScript modules (netns.ts, host.ts). vitest loads them itself;
+// under plain node (sandbox, bench) esbuild module hooks compile them on load.
+if (!process.env.VITEST) register('../../../scripts/ts-hooks.mjs', import.meta.url);
+const { startKubelet, writeExecShim } = await import('./pods.mjs');
+const { startHost } = await import('./host.ts');
 
 export const versions = readVersions();
 export const cacheDir = process.env.JUNE_TS_CACHE || join(homedir(), '.cache', 'june-ts-e2e');
@@ -21,17 +27,22 @@ export function resolveTools(opts = {}) {
   const b = join(cacheDir, 'bin');
   const clients = join(b, helm === 4 ? versions.HELM4_DIR : versions.HELM3_DIR);
   const tools = {
-    kubectl: join(clients, 'kubectl'), helm: join(clients, 'helm'),
+    kubectl: join(clients, 'kubectl'),
+    helm: join(clients, 'helm'),
     headscale: join(b, `headscale-${hsVersion}`, 'headscale'),
     tailscale: join(b, `tailscale-${versions.TAILSCALE_VERSION}`, 'tailscale'),
     tailscaled: join(b, `tailscale-${versions.TAILSCALE_VERSION}`, 'tailscaled'),
-    kwok: join(b, `kwok-${versions.KWOK_VERSION}`, 'kwok'), kwokctl: join(b, `kwok-${versions.KWOK_VERSION}`, 'kwokctl'),
+    containerboot: join(b, `tailscale-${versions.TAILSCALE_VERSION}`, 'containerboot'),
+    kwok: join(b, `kwok-${versions.KWOK_VERSION}`, 'kwok'),
+    kwokctl: join(b, `kwok-${versions.KWOK_VERSION}`, 'kwokctl'),
     'kube-apiserver': join(b, `kube-${versions.KUBE_VERSION}`, 'kube-apiserver'),
     'kube-controller-manager': join(b, `kube-${versions.KUBE_VERSION}`, 'kube-controller-manager'),
     'kube-scheduler': join(b, `kube-${versions.KUBE_VERSION}`, 'kube-scheduler'),
     etcd: join(b, `etcd-${versions.ETCD_VERSION}`, 'etcd'),
   };
-  const missing = Object.entries(tools).filter(([, p]) => !existsSync(p)).map(([n, p]) => `${n} (${p})`);
+  const missing = Object.entries(tools)
+    .filter(([, p]) => !existsSync(p))
+    .map(([n, p]) => `${n} (${p})`);
   return { hsVersion, helm, tools, missing };
 }
 
@@ -43,21 +54,37 @@ export function resolveTools(opts = {}) {
 async function waitExecReady(cluster) {
   const ns = 'kube-system';
   const items = [
-    { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterExec', metadata: { name: 'e2e-exec-probe' },
-      spec: { selector: { matchNamespaces: [ns], matchNames: ['e2e-exec-probe'] }, execs: [{ containers: ['probe'], local: {} }] } },
-    { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'e2e-exec-probe', namespace: ns },
-      spec: { containers: [{ name: 'probe', image: 'registry.invalid/probe:1' }], terminationGracePeriodSeconds: 0 } },
+    {
+      apiVersion: 'kwok.x-k8s.io/v1alpha1',
+      kind: 'ClusterExec',
+      metadata: { name: 'e2e-exec-probe' },
+      spec: { selector: { matchNamespaces: [ns], matchNames: ['e2e-exec-probe'] }, execs: [{ containers: ['probe'], local: {} }] },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'e2e-exec-probe', namespace: ns },
+      spec: { containers: [{ name: 'probe', image: 'registry.invalid/probe:1' }], terminationGracePeriodSeconds: 0 },
+    },
   ];
   // right after start the `default` ServiceAccount may not exist yet: "pods ... is forbidden:
   // error looking up service account kube-system/default" -> retry until it does
-  await waitFor('probe pod created', async () => {
-    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
-    return true;
-  }, { timeoutMs: 60_000, intervalMs: 300 });
-  await waitFor('kwok exec (ClusterExec informer synced)', async () => {
-    await cluster.kubectl(['-n', ns, 'exec', 'e2e-exec-probe', '-c', 'probe', '--', 'true'], { timeout: 10_000 });
-    return true;
-  }, { timeoutMs: 120_000, intervalMs: 500 });
+  await waitFor(
+    'probe pod created',
+    async () => {
+      await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+      return true;
+    },
+    { timeoutMs: 60_000, intervalMs: 300 },
+  );
+  await waitFor(
+    'kwok exec (ClusterExec informer synced)',
+    async () => {
+      await cluster.kubectl(['-n', ns, 'exec', 'e2e-exec-probe', '-c', 'probe', '--', 'true'], { timeout: 10_000 });
+      return true;
+    },
+    { timeoutMs: 120_000, intervalMs: 500 },
+  );
   await cluster.kubectl(['delete', '-f', '-', '--wait=false'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
 }
 
@@ -66,16 +93,33 @@ async function waitExecReady(cluster) {
  * vitest worker): kwokctl's components are reparented to init and would leak.
  */
 function sweepStale(kwokctl) {
-  let entries = [];
-  try { entries = readdirSync(tmpdir()).filter((d) => d.startsWith('jte-')); } catch { return; }
+  let entries;
+  try {
+    entries = readdirSync(tmpdir()).filter((d) => d.startsWith('jte-'));
+  } catch {
+    return;
+  }
   for (const d of entries) {
     const root = join(tmpdir(), d);
     let pid;
-    try { pid = Number(readFileSync(join(root, 'owner.pid'), 'utf8')); } catch { continue; }
-    try { process.kill(pid, 0); continue; } catch {}
+    try {
+      pid = Number(readFileSync(join(root, 'owner.pid'), 'utf8'));
+    } catch {
+      continue;
+    }
+    try {
+      process.kill(pid, 0);
+      continue;
+    } catch {}
     const clusters = join(root, 'kwok', 'clusters');
     for (const c of existsSync(clusters) ? readdirSync(clusters) : []) {
-      try { execFileSync(kwokctl, ['delete', 'cluster', '--name', c], { env: { ...process.env, KWOK_WORKDIR: join(root, 'kwok') }, stdio: 'ignore', timeout: 60_000 }); } catch {}
+      try {
+        execFileSync(kwokctl, ['delete', 'cluster', '--name', c], {
+          env: { ...process.env, KWOK_WORKDIR: join(root, 'kwok') },
+          stdio: 'ignore',
+          timeout: 60_000,
+        });
+      } catch {}
     }
     // daemons the dead owner started (recorded by pid); kill only if the pid still runs our binary
     const pids = join(root, 'pids');
@@ -87,16 +131,33 @@ function sweepStale(kwokctl) {
       } catch {}
     }
     rmSync(root, { recursive: true, force: true });
+    rmSync(join(cacheDir, 'run', d), { recursive: true, force: true });
   }
 }
 
-/** Stand-in for the sidecar kubelet when startEnv({ sidecars: false }): nothing ever joins. */
+/** When startEnv({ sidecars: false }): no kubelet runs pods, nothing ever joins. */
 function noSidecars() {
-  const off = async () => { throw new Error('startEnv({ sidecars: false }): no sidecar kubelet runs'); };
-  return { list: () => [], waitJoined: off, waitFailed: off, waitPodGone: off, socketFor: () => undefined, stop: async () => {} };
+  const off = async () => {
+    throw new Error('startEnv({ sidecars: false }): no kubelet runs pods');
+  };
+  const offSync = () => {
+    throw new Error('startEnv({ sidecars: false }): no kubelet runs pods');
+  };
+  return {
+    list: () => [],
+    waitJoined: off,
+    waitFailed: off,
+    waitPodGone: off,
+    socketFor: () => undefined,
+    setAppMode: offSync,
+    execIn: off,
+    stop: async () => {},
+  };
 }
 
-function normVersion(v) { return v.startsWith('v') ? v : `v${v}`; }
+function normVersion(v) {
+  return v.startsWith('v') ? v : `v${v}`;
+}
 
 /** @param {import('./index.mjs').StartEnvOptions} [opts] */
 export async function startEnv(opts = {}) {
@@ -115,69 +176,139 @@ export async function startEnv(opts = {}) {
   const logsDir = opts.logsDir ?? join(cacheDir, 'logs', 'env', name);
   rmSync(logsDir, { recursive: true, force: true });
   mkdirSync(logsDir, { recursive: true });
+  // Pods get a private /tmp (containerboot keeps its socket there), which hides the machine's
+  // /tmp inside them: their own files (service account, forwarder sockets) live elsewhere.
+  const podsDir = join(cacheDir, 'run', basename(root));
+  mkdirSync(podsDir, { recursive: true });
   const binDir = join(root, 'bin');
   mkdirSync(binDir, { recursive: true });
   for (const t of ['kubectl', 'helm', 'headscale', 'tailscale', 'tailscaled', 'kwokctl']) symlinkSync(tools[t], join(binDir, t));
   const PATH = `${binDir}:${process.env.PATH}`;
 
   const cleanups = [];
-  const cleanupAll = async () => { for (const f of cleanups.splice(0).reverse()) { try { await f(); } catch {} } };
+  const cleanupAll = async () => {
+    for (const f of cleanups.splice(0).reverse()) {
+      try {
+        await f();
+      } catch {}
+    }
+  };
   try {
     const headscale = await startHeadscale({ version: hsVersion, bin: tools.headscale, dir: join(root, 'hs'), logsDir });
     cleanups.push(() => headscale.destroy());
     writeFileSync(join(root, 'hs', 'apikey'), headscale.apiKey, { mode: 0o600 });
 
+    const tsBinDir = join(cacheDir, 'bin', `tailscale-${versions.TAILSCALE_VERSION}`);
+    // kwok-controller runs `kubectl exec` commands from its PATH: `tailscale` there enters the pod
+    const execShims = writeExecShim(join(root, 'exec'), tools.tailscale);
+    const sidecarsOn = opts.sidecars !== false;
     const cluster = await startCluster({
-      name, workDir: join(root, 'kwok'), logsDir, kubectl: tools.kubectl, pathEnv: PATH,
-      kwokDir: join(cacheDir, 'bin', `kwok-${versions.KWOK_VERSION}`), kubeDir: join(cacheDir, 'bin', `kube-${versions.KUBE_VERSION}`),
+      name,
+      workDir: join(root, 'kwok'),
+      logsDir,
+      kubectl: tools.kubectl,
+      pathEnv: `${execShims}:${PATH}`,
+      stages: sidecarsOn ? [...nodeStages(), ...podStages()] : [],
+      kwokDir: join(cacheDir, 'bin', `kwok-${versions.KWOK_VERSION}`),
+      kubeDir: join(cacheDir, 'bin', `kube-${versions.KUBE_VERSION}`),
       etcdDir: join(cacheDir, 'bin', `etcd-${versions.ETCD_VERSION}`),
     });
     cleanups.push(() => cluster.stop());
-    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(headscaleClusterExec({ configPath: headscale.configPath, workDir: headscale.dir })) });
+    await cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify(headscaleClusterExec({ configPath: headscale.configPath, workDir: headscale.dir })),
+    });
     await waitExecReady(cluster);
 
-    const host = await startTailscaled({ bin: tools.tailscaled, cli: tools.tailscale, dir: join(root, 'host'), logFile: join(logsDir, 'host-tailscaled.log'), stateDir: join(root, 'host', 'state') });
+    // the phase-11.5 host: a kernel-mode tailscaled with TUN and MagicDNS in a sandbox of its own
+    const host = await startHost({
+      headscaleUrl: headscale.url,
+      name: 'host',
+      logFile: join(logsDir, 'host-tailscaled.log'),
+      parentDir: root,
+    });
     cleanups.push(() => host.stop());
 
-    // sidecars: false (benchmarks) starts no sidecar kubelet: pods roll out, nothing joins
-    const sidecars = opts.sidecars === false ? noSidecars() : startSidecarKubelet({ kubeconfig: cluster.kubeconfig, dir: join(root, 'sc'), logsDir, tsBin: tools.tailscaled, tsCli: tools.tailscale });
+    // sidecars: false (benchmarks) starts no kubelet and keeps kwok's own stages: pods roll out, nothing joins
+    const sidecars = sidecarsOn
+      ? startKubelet({
+          kubeconfig: cluster.kubeconfig,
+          dir: podsDir,
+          logsDir,
+          tsBinDir,
+          apiserverPort: cluster.ports.apiserver,
+          headscalePort: Number(new URL(headscale.url).port),
+        })
+      : noSidecars();
     cleanups.push(() => sidecars.stop());
 
     const env = {
-      PATH, KUBECONFIG: cluster.kubeconfig,
-      HELM_CACHE_HOME: join(root, 'helm', 'cache'), HELM_CONFIG_HOME: join(root, 'helm', 'config'), HELM_DATA_HOME: join(root, 'helm', 'data'),
-      TS_NO_LOGS_NO_SUPPORT: 'true', TS_DEBUG_USE_DERP_HTTP: '1',
+      PATH,
+      KUBECONFIG: cluster.kubeconfig,
+      HELM_CACHE_HOME: join(root, 'helm', 'cache'),
+      HELM_CONFIG_HOME: join(root, 'helm', 'config'),
+      HELM_DATA_HOME: join(root, 'helm', 'data'),
+      TS_NO_LOGS_NO_SUPPORT: 'true',
+      TS_DEBUG_USE_DERP_HTTP: '1',
     };
     let stopped = false;
     const stop = async () => {
       if (stopped) return;
       stopped = true;
       await cleanupAll();
-      rmSync(root, { recursive: true, force: true });
+      syncRm();
       exitHooks.delete(syncRm);
     };
-    const syncRm = () => rmSync(root, { recursive: true, force: true });
+    const syncRm = () => {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(podsDir, { recursive: true, force: true });
+    };
     exitHooks.add(syncRm);
     /** @type {import('./index.mjs').E2EEnv} */
     const e = {
-      name, root, kubeconfig: cluster.kubeconfig, context: cluster.context, binDir, env, logsDir, helmMajor: helm, tools,
+      name,
+      root,
+      kubeconfig: cluster.kubeconfig,
+      context: cluster.context,
+      binDir,
+      env,
+      logsDir,
+      helmMajor: helm,
+      tools,
       versions: { ...versions, headscale: hsVersion },
       headscale: {
-        version: hsVersion, url: headscale.url, apiUrl: headscale.apiUrl, apiKey: headscale.apiKey,
-        configPath: headscale.configPath, socket: headscale.socket,
-        cli: headscale.cli, start: headscale.start, stop: headscale.stop,
+        version: hsVersion,
+        url: headscale.url,
+        apiUrl: headscale.apiUrl,
+        apiKey: headscale.apiKey,
+        configPath: headscale.configPath,
+        socket: headscale.socket,
+        cli: headscale.cli,
+        start: headscale.start,
+        stop: headscale.stop,
       },
       apiserver: {
         url: cluster.apiserver.url,
         pid: cluster.apiserver.pid,
         stop: cluster.apiserver.stop,
         start: cluster.apiserver.start,
-        restart: async () => { await cluster.apiserver.stop(); await cluster.apiserver.start(); },
+        restart: async () => {
+          await cluster.apiserver.stop();
+          await cluster.apiserver.start();
+        },
       },
       sidecars,
-      host: { socket: host.socket, cli: host.cli, status: host.status },
+      host: {
+        socket: host.socket,
+        pid: host.sandbox.pid,
+        cli: host.cli,
+        status: host.status,
+        curl: host.curl,
+        loadLoop: host.loadLoop,
+        resolvConf: host.resolvConf,
+      },
       kubectl: async (args, o = {}) => (await run(tools.kubectl, args, { env: { ...process.env, ...env }, ...o })).stdout,
-      tailscale: async (socket, args, o = {}) => (await run(tools.tailscale, [`--socket=${socket}`, ...args], { env: { ...process.env, ...env }, ...o })).stdout,
+      tailscale: async (socket, args, o = {}) =>
+        (await run(tools.tailscale, [`--socket=${socket}`, ...args], { env: { ...process.env, ...env }, ...o })).stdout,
       helm: async (args, o = {}) => (await run(tools.helm, args, { env: { ...process.env, ...env }, ...o })).stdout,
       startMs: 0,
       stop,
@@ -187,6 +318,7 @@ export async function startEnv(opts = {}) {
   } catch (err) {
     await cleanupAll();
     rmSync(root, { recursive: true, force: true });
+    rmSync(podsDir, { recursive: true, force: true });
     throw err;
   }
 }

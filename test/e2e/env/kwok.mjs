@@ -8,20 +8,33 @@ import { exitHooks, freePort, run, sleep, tail } from './util.mjs';
 
 /**
  * @param {{name:string, workDir:string, logsDir:string, kwokDir:string, kubeDir:string, etcdDir:string,
- *          kubectl:string, pathEnv:string}} o
+ *          kubectl:string, pathEnv:string, stages?:object[]}} o
+ *   pathEnv: PATH of every component (kwok-controller looks up `kubectl exec` commands in it);
+ *   stages: kwok Stages written into the kwokctl config (pod stages given replace kwok's defaults)
  */
 export async function startCluster(o) {
-  const { name, workDir, logsDir, kwokDir, kubeDir, etcdDir, kubectl, pathEnv } = o;
+  const { name, workDir, logsDir, kwokDir, kubeDir, etcdDir, kubectl, pathEnv, stages = [] } = o;
   mkdirSync(workDir, { recursive: true });
   const kwokctl = join(kwokDir, 'kwokctl');
   // Every download kwokctl might attempt goes to a dead proxy: it must fail, not fetch.
-  const env = { ...process.env, PATH: pathEnv, KWOK_WORKDIR: workDir,
-    HTTP_PROXY: 'http://127.0.0.1:9', HTTPS_PROXY: 'http://127.0.0.1:9', NO_PROXY: '', http_proxy: 'http://127.0.0.1:9', https_proxy: 'http://127.0.0.1:9', no_proxy: '' };
+  const env = {
+    ...process.env,
+    PATH: pathEnv,
+    KWOK_WORKDIR: workDir,
+    HTTP_PROXY: 'http://127.0.0.1:9',
+    HTTPS_PROXY: 'http://127.0.0.1:9',
+    NO_PROXY: '',
+    http_proxy: 'http://127.0.0.1:9',
+    https_proxy: 'http://127.0.0.1:9',
+    no_proxy: '',
+  };
   const clusterDir = join(workDir, 'clusters', name);
   const kubeconfig = join(clusterDir, 'kubeconfig.yaml');
   const configFile = join(workDir, 'kwokctl-config.yaml');
   const del = () => {
-    try { execFileSync(kwokctl, ['delete', 'cluster', '--name', name], { env, stdio: 'ignore', timeout: 60_000 }); } catch {}
+    try {
+      execFileSync(kwokctl, ['delete', 'cluster', '--name', name], { env, stdio: 'ignore', timeout: 60_000 });
+    } catch {}
   };
   exitHooks.add(del);
   // A control plane that does not come up is retried once on fresh ports: the suite tests
@@ -40,28 +53,39 @@ export async function startCluster(o) {
       del();
       rmSync(clusterDir, { recursive: true, force: true });
       const logs = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kwok-controller']
-        .map((c) => `--- ${c} (last lines of ${join(saved, `${c}.log`)}):\n${tail(join(saved, `${c}.log`), 25)}`).join('\n');
+        .map((c) => `--- ${c} (last lines of ${join(saved, `${c}.log`)}):\n${tail(join(saved, `${c}.log`), 25)}`)
+        .join('\n');
       const err = new Error(`kwok cluster start, attempt ${attempt}: ${/** @type {any} */ (e).message}\n${logs}`);
-      if (attempt >= 2) { exitHooks.delete(del); throw err; }
+      if (attempt >= 2) {
+        exitHooks.delete(del);
+        throw err;
+      }
       console.error(`${err.message}\n--- retrying on fresh ports`);
     }
   }
 
   async function createCluster() {
     const p = {
-      etcd: await freePort(), etcdPeer: await freePort(), apiserver: await freePort(),
-      kcm: await freePort(), scheduler: await freePort(), kwok: await freePort(),
+      etcd: await freePort(),
+      etcdPeer: await freePort(),
+      apiserver: await freePort(),
+      kcm: await freePort(),
+      scheduler: await freePort(),
+      kwok: await freePort(),
     };
     // kwokctl binds every component to 0.0.0.0; pin them to loopback. (Passed through a
     // config file: kwokctl v0.8.0's --extra-args panics with several args for one component,
     // "index out of range" in mutationComponentPatches.)
     const patch = (name, args) => ({ name, extraArgs: Object.entries(args).map(([key, value]) => ({ key, value, override: true })) });
     const kwokctlConfig = {
-      apiVersion: 'config.kwok.x-k8s.io/v1alpha1', kind: 'KwokctlConfiguration',
+      apiVersion: 'config.kwok.x-k8s.io/v1alpha1',
+      kind: 'KwokctlConfiguration',
       componentsPatches: [
         patch('etcd', {
-          'listen-client-urls': `http://${lo}:${p.etcd}`, 'advertise-client-urls': `http://${lo}:${p.etcd}`,
-          'listen-peer-urls': `http://${lo}:${p.etcdPeer}`, 'initial-advertise-peer-urls': `http://${lo}:${p.etcdPeer}`,
+          'listen-client-urls': `http://${lo}:${p.etcd}`,
+          'advertise-client-urls': `http://${lo}:${p.etcd}`,
+          'listen-peer-urls': `http://${lo}:${p.etcdPeer}`,
+          'initial-advertise-peer-urls': `http://${lo}:${p.etcdPeer}`,
           'initial-cluster': `node0=http://${lo}:${p.etcdPeer}`,
         }),
         patch('kube-apiserver', { 'bind-address': lo, 'advertise-address': lo }),
@@ -70,20 +94,47 @@ export async function startCluster(o) {
         patch('kwok-controller', { 'server-address': `${lo}:${p.kwok}`, 'node-ip': lo }),
       ],
     };
-    writeFileSync(configFile, JSON.stringify(kwokctlConfig, null, 2));
-    const args = ['create', 'cluster', '--name', name, '--runtime', 'binary',
-      '--kube-apiserver-binary', join(kubeDir, 'kube-apiserver'),
-      '--kube-controller-manager-binary', join(kubeDir, 'kube-controller-manager'),
-      '--kube-scheduler-binary', join(kubeDir, 'kube-scheduler'),
-      '--etcd-binary', join(etcdDir, 'etcd'),
-      '--kwok-controller-binary', join(kwokDir, 'kwok'),
-      '--etcd-port', String(p.etcd), '--kube-apiserver-port', String(p.apiserver),
-      '--kube-controller-manager-port', String(p.kcm), '--kube-scheduler-port', String(p.scheduler),
-      '--controller-port', String(p.kwok),
-      '--enable-crds', 'ClusterExec', '--enable-crds', 'Exec',
-      '--kubeconfig', join(workDir, 'kwokctl-merged-kubeconfig.yaml'),
-      '--wait', '90s',
-      '-c', configFile];
+    writeFileSync(configFile, [kwokctlConfig, ...stages].map((d) => JSON.stringify(d, null, 2)).join('\n---\n') + '\n');
+    const args = [
+      'create',
+      'cluster',
+      '--name',
+      name,
+      '--runtime',
+      'binary',
+      '--kube-apiserver-binary',
+      join(kubeDir, 'kube-apiserver'),
+      '--kube-controller-manager-binary',
+      join(kubeDir, 'kube-controller-manager'),
+      '--kube-scheduler-binary',
+      join(kubeDir, 'kube-scheduler'),
+      '--etcd-binary',
+      join(etcdDir, 'etcd'),
+      '--kwok-controller-binary',
+      join(kwokDir, 'kwok'),
+      '--etcd-port',
+      String(p.etcd),
+      '--kube-apiserver-port',
+      String(p.apiserver),
+      '--kube-controller-manager-port',
+      String(p.kcm),
+      '--kube-scheduler-port',
+      String(p.scheduler),
+      '--controller-port',
+      String(p.kwok),
+      '--enable-crds',
+      'ClusterExec',
+      '--enable-crds',
+      'Exec',
+      '--enable-crds',
+      'Logs',
+      '--kubeconfig',
+      join(workDir, 'kwokctl-merged-kubeconfig.yaml'),
+      '--wait',
+      '90s',
+      '-c',
+      configFile,
+    ];
     await run(kwokctl, args, { env, timeout: 180_000 });
     await run(kwokctl, ['scale', 'node', '-c', configFile, '--name', name, '--replicas', '2'], { env, timeout: 60_000 });
     return p;
@@ -101,7 +152,9 @@ export async function startCluster(o) {
       const pid = Number(readFileSync(apiserverPidFile, 'utf8').trim());
       // only a pid that still runs our kube-apiserver (not a reused pid)
       return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].endsWith('kube-apiserver') ? pid : undefined;
-    } catch { return undefined; }
+    } catch {
+      return undefined;
+    }
   };
   const apiserver = {
     url: `https://${lo}:${p.apiserver}`,
@@ -110,7 +163,9 @@ export async function startCluster(o) {
     async stop() {
       const pid = apiserverPid();
       if (pid === undefined) return;
-      try { process.kill(pid, 'SIGKILL'); } catch {}
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
       for (let i = 0; i < 200 && existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(safeRead(`/proc/${pid}/status`)); i++) await sleep(50);
       // like kwokctl's own stop: without the pid file the component counts as stopped (an
       // unreaped zombie would still answer kill(pid, 0) and kwokctl would not start it again)
@@ -120,28 +175,46 @@ export async function startCluster(o) {
     async start() {
       await run(kwokctl, ['start', 'cluster', '--name', name], { env, timeout: 180_000 });
       for (let i = 0; ; i++) {
-        try { if ((await kc(['get', '--raw', '/readyz'], { timeout: 10_000 })).stdout.trim() === 'ok') return; } catch (e) { if (i > 600) throw e; }
+        try {
+          if ((await kc(['get', '--raw', '/readyz'], { timeout: 10_000 })).stdout.trim() === 'ok') return;
+        } catch (e) {
+          if (i > 600) throw e;
+        }
         await sleep(100);
       }
     },
   };
   return {
-    name, kubeconfig, context, clusterDir, ports: p, kubectl: kc, apiserver,
+    name,
+    kubeconfig,
+    context,
+    clusterDir,
+    ports: p,
+    kubectl: kc,
+    apiserver,
     async stop() {
       if (existsSync(join(clusterDir, 'logs'))) cpSync(join(clusterDir, 'logs'), join(logsDir, 'kwok'), { recursive: true });
-      del(); exitHooks.delete(del);
+      del();
+      exitHooks.delete(del);
       rmSync(workDir, { recursive: true, force: true });
     },
   };
 }
 
-function safeRead(path) { try { return readFileSync(path, 'utf8'); } catch { return ''; } }
+function safeRead(path) {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 /** kwok ClusterExec: `kubectl exec` into container `headscale` of pods in namespace
  *  `headscale` runs the real local headscale CLI against the real server. */
 export function headscaleClusterExec({ configPath, workDir }) {
   return {
-    apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterExec',
+    apiVersion: 'kwok.x-k8s.io/v1alpha1',
+    kind: 'ClusterExec',
     metadata: { name: 'headscale-cli' },
     spec: {
       selector: { matchNamespaces: ['headscale'] },

@@ -27,22 +27,28 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // (and a client polling a not-yet-listening port there can connect to itself). One CI run
 // lost a kube-apiserver that way ("EOF" from its port for the whole --wait).
 const [ephemeralLow] = (() => {
-  try { return readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number); } catch { return [32768]; }
+  try {
+    return readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  } catch {
+    return [32768];
+  }
 })();
-const PORT_LOW = 20000, PORT_HIGH = Math.max(PORT_LOW + 1000, ephemeralLow - 1);
+const PORT_LOW = 20000,
+  PORT_HIGH = Math.max(PORT_LOW + 1000, ephemeralLow - 1);
 const handedOut = new Set();
 
-const canBind = (port, udp) => new Promise((resolve) => {
-  if (udp) {
-    const u = createSocket('udp4');
-    u.once('error', () => resolve(false));
-    u.bind(port, '0.0.0.0', () => u.close(() => resolve(true)));
-    return;
-  }
-  const s = createServer();
-  s.once('error', () => resolve(false));
-  s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-});
+const canBind = (port, udp) =>
+  new Promise((resolve) => {
+    if (udp) {
+      const u = createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '0.0.0.0', () => u.close(() => resolve(true)));
+      return;
+    }
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
 
 /** A free TCP port on 127.0.0.1 outside the ephemeral range, never handed out twice by this
  *  process (also checked free for UDP when udp=true). */
@@ -67,18 +73,26 @@ export function run(cmd, args, opts = {}) {
   return new Promise((resolve, reject) => {
     const child = execFile(cmd, args, { maxBuffer: 64 << 20, timeout: opts.timeout ?? 120_000, ...opts }, (err, stdout, stderr) => {
       if (err) {
-        const e = /** @type {any} */ (new Error(`${cmd} ${args.join(' ')} failed (${err.code ?? err.signal}): ${String(stderr).trim() || String(stdout).trim()}`));
-        e.stdout = stdout; e.stderr = stderr; e.code = err.code;
+        const e = /** @type {any} */ (
+          new Error(`${cmd} ${args.join(' ')} failed (${err.code ?? err.signal}): ${String(stderr).trim() || String(stdout).trim()}`)
+        );
+        e.stdout = stdout;
+        e.stderr = stderr;
+        e.code = err.code;
         reject(e);
       } else resolve({ stdout: String(stdout), stderr: String(stderr) });
     });
-    if (opts.input !== undefined) { child.stdin?.end(opts.input); }
+    if (opts.input !== undefined) {
+      child.stdin?.end(opts.input);
+    }
   });
 }
 
 let defaultPidDir = '';
 /** Directory where daemon() records the pids it starts (one empty-ish file per pid). */
-export function setPidDir(dir) { defaultPidDir = dir; }
+export function setPidDir(dir) {
+  defaultPidDir = dir;
+}
 
 /** Live daemons started by this process: killed on stop and on process exit. */
 const live = new Set();
@@ -86,15 +100,39 @@ let hooked = false;
 function hookExit() {
   if (hooked) return;
   hooked = true;
-  const killAll = () => { for (const p of live) { try { process.kill(-p.pid, 'SIGKILL'); } catch { try { p.kill('SIGKILL'); } catch {} } } };
+  const killAll = () => {
+    for (const p of live) {
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch {
+        try {
+          p.kill('SIGKILL');
+        } catch {}
+      }
+    }
+  };
   process.on('exit', killAll);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.once(sig, () => { killAll(); for (const f of exitHooks) { try { f(); } catch {} } process.exit(130); });
+    process.once(sig, () => {
+      killAll();
+      for (const f of exitHooks) {
+        try {
+          f();
+        } catch {}
+      }
+      process.exit(130);
+    });
   }
 }
 /** Synchronous hooks run on process exit (e.g. `kwokctl delete cluster`). */
 export const exitHooks = new Set();
-process.on('exit', () => { for (const f of exitHooks) { try { f(); } catch {} } });
+process.on('exit', () => {
+  for (const f of exitHooks) {
+    try {
+      f();
+    } catch {}
+  }
+});
 
 /**
  * Starts a long-running daemon with stdout+stderr appended to logFile.
@@ -108,16 +146,32 @@ export function daemon(cmd, args, { logFile, env, cwd, pidDir } = {}) {
   live.add(child);
   // recorded so a later run can kill it by pid if this process dies without teardown
   const dir = pidDir ?? defaultPidDir;
-  if (dir && child.pid) { try { mkdirSync(dir, { recursive: true }); writeFileSync(join(dir, String(child.pid)), cmd); } catch {} }
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => { live.delete(child); resolve({ code, signal }); }));
+  if (dir && child.pid) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, String(child.pid)), cmd);
+    } catch {}
+  }
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    }),
+  );
   return {
     child,
     pid: child.pid,
     exited,
     async stop(timeoutMs = 5000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      try { process.kill(-child.pid, 'SIGTERM'); } catch {}
-      const t = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch {} }, timeoutMs);
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {}
+      const t = setTimeout(() => {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {}
+      }, timeoutMs);
       await exited;
       clearTimeout(t);
     },
@@ -132,7 +186,10 @@ export async function waitFor(what, fn, { timeoutMs = 60_000, intervalMs = 250 }
     try {
       const v = await fn();
       if (v) return v;
-    } catch (e) { if (/** @type {any} */ (e)?.fatal) throw e; last = e; }
+    } catch (e) {
+      if (/** @type {any} */ (e)?.fatal) throw e;
+      last = e;
+    }
     if (Date.now() - t0 > timeoutMs) {
       throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${last.message ?? last}` : ''}`);
     }

@@ -223,9 +223,6 @@ exit $rc
         '--reuse-values',
         '--set',
         'services.stt.enabled=true',
-        '--wait',
-        '--timeout',
-        '120s',
       ]);
       s.writeConfig({ TAILSCALE_SERVICES: 'orchestrator,idp,stt' });
       const before = await keyCounts(['orchestrator', 'idp']);
@@ -258,9 +255,6 @@ exit $rc
         '--reuse-values',
         '--set',
         'services.tts.enabled=true',
-        '--wait',
-        '--timeout',
-        '120s',
       ]);
       s.writeConfig({ TAILSCALE_SERVICES: 'orchestrator,idp,stt,tts' });
       const before = await keyCounts(['orchestrator', 'idp', 'stt']);

@@ -288,9 +288,6 @@ describe.skipIf(!canRun)('faults, bad input, concurrency, least privilege, secre
       '--reuse-values',
       '--set',
       'services.stt.enabled=true,services.tts.enabled=true',
-      '--wait',
-      '--timeout',
-      '120s',
     ]);
     const r = await s.juneWithPause(['deploy-sidecars'], 'preauthkeys create', async () => {
       await s.env.headscale.stop();

@@ -79,7 +79,7 @@ describe.skipIf(!canRun)('install on an empty cluster', () => {
     }
     const from = s.env.sidecars.socketFor('june-orchestrator', 'june-services')!;
     const idpIp = nodes.find((n) => (n.given_name ?? n.name) === 'june-idp')!.ip_addresses![0]!;
-    const pong = await s.env.tailscale(from, ['ping', '--c=10', idpIp]);
+    const pong = await s.env.tailscale(from, ['ping', '--tsmp', '--c=10', idpIp]);
     expect(pong).toMatch(/pong from june-idp/);
   });
 

@@ -85,9 +85,6 @@ describe.skipIf(!canRun).each(['exec', 'api'] as const)('sidecars on an existing
       '--reuse-values',
       '--set',
       'services.stt.enabled=true',
-      '--wait',
-      '--timeout',
-      '120s',
     ]);
     s.writeConfig({ ...cfg(), TAILSCALE_SERVICES: 'orchestrator,idp,stt' });
     const r = await s.june(['deploy-sidecars']);

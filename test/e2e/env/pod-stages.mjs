@@ -1,0 +1,164 @@
+// kwok Stages for pods, replacing kwok's default pod stages. Pods with a container (or a
+// native sidecar) named `tailscale` are started by the environment's kubelet (test/e2e/env/pods.mjs): kwok only
+// assigns their IP and phase Running with every container not ready; readiness, restarts
+// and container states are then the kubelet's. All other pods become Ready at once, as
+// before. Deleted pods are removed at once; Job pods complete.
+
+// the names of the containers and of the init containers (a native sidecar is one)
+const CONTAINER_NAMES = '(.spec.initContainers // [])[].name, .spec.containers[].name';
+const HAS_TAILSCALE = { key: CONTAINER_NAMES, operator: 'In', values: ['tailscale'] };
+const NO_TAILSCALE = { key: CONTAINER_NAMES, operator: 'NotIn', values: ['tailscale'] };
+const NOT_DELETED = { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' };
+const NO_IP = { key: '.status.podIP', operator: 'DoesNotExist' };
+
+const stage = (name, matchExpressions, next) => ({
+  apiVersion: 'kwok.x-k8s.io/v1alpha1',
+  kind: 'Stage',
+  metadata: { name },
+  spec: { resourceRef: { apiGroup: 'v1', kind: 'Pod' }, selector: { matchExpressions }, next },
+});
+
+const addresses = `
+hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
+podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}
+phase: Running
+startTime: {{ $now | Quote }}
+`;
+
+const condition = (type, status) => `
+- type: ${type}
+  status: "${status}"
+  lastTransitionTime: {{ $now | Quote }}`;
+
+/** Ready at once (no kubelet behind the pod). */
+const readyAtOnce = `{{ $now := Now }}
+conditions:${condition('Initialized', 'True')}${condition('Ready', 'True')}${condition('ContainersReady', 'True')}
+{{ range .spec.readinessGates }}
+- type: {{ .conditionType | Quote }}
+  status: "True"
+  lastTransitionTime: {{ $now | Quote }}
+{{ end }}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: true
+  started: true
+  restartCount: 0
+  state:
+    running:
+      startedAt: {{ $now | Quote }}
+{{ end }}
+${addresses}`;
+
+/** Addressed and Running, nothing ready: the environment's kubelet takes it from here. */
+const handedToKubelet = `{{ $now := Now }}
+conditions:${condition('Initialized', 'True')}${condition('Ready', 'False')}${condition('ContainersReady', 'False')}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: false
+  started: false
+  restartCount: 0
+  state:
+    waiting:
+      reason: ContainerCreating
+{{ end }}
+${addresses}`;
+
+const jobComplete = `{{ $now := Now }}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: false
+  started: false
+  restartCount: 0
+  state:
+    terminated:
+      exitCode: 0
+      reason: Completed
+      startedAt: {{ $now | Quote }}
+      finishedAt: {{ $now | Quote }}
+{{ end }}
+phase: Succeeded
+`;
+
+// Giving kwok any Stage drops all of its defaults, so the nodes' stages are here too: Ready,
+// addressed at kwok-controller's --node-ip with its port as the kubelet endpoint (where
+// `kubectl exec`/`logs` go), refreshed every 10 minutes (kwok renews the node leases itself).
+const nodeStatus = `{{ $now := Now }}
+conditions:
+{{ range NodeConditions }}
+- type: {{ .type | Quote }}
+  status: {{ .status | Quote }}
+  reason: {{ .reason | Quote }}
+  message: {{ .message | Quote }}
+  lastHeartbeatTime: {{ $now | Quote }}
+  lastTransitionTime: {{ or $.metadata.creationTimestamp $now | Quote }}
+{{ end }}
+addresses:
+- type: InternalIP
+  address: {{ NodeIP | Quote }}
+- type: Hostname
+  address: {{ NodeName | Quote }}
+daemonEndpoints:
+  kubeletEndpoint:
+    Port: {{ NodePort }}
+allocatable:
+  cpu: 1k
+  memory: 1Ti
+  pods: 1M
+capacity:
+  cpu: 1k
+  memory: 1Ti
+  pods: 1M
+nodeInfo:
+  architecture: amd64
+  operatingSystem: linux
+  kubeletVersion: {{ printf "kwok-%s" Version }}
+  containerRuntimeVersion: {{ printf "kwok-%s" Version }}
+  kernelVersion: {{ printf "kwok-%s" Version }}
+  kubeProxyVersion: {{ printf "kwok-%s" Version }}
+phase: Running
+`;
+
+const nodeStage = (name, matchExpressions, extra = {}) => ({
+  apiVersion: 'kwok.x-k8s.io/v1alpha1',
+  kind: 'Stage',
+  metadata: { name },
+  spec: { resourceRef: { apiGroup: 'v1', kind: 'Node' }, selector: { matchExpressions }, ...extra, next: { statusTemplate: nodeStatus } },
+});
+const READY = '.status.conditions.[] | select( .type == "Ready" ) | .status';
+
+export function nodeStages() {
+  return [
+    nodeStage('node-initialize', [{ key: READY, operator: 'NotIn', values: ['True'] }]),
+    nodeStage(
+      'node-heartbeat',
+      [
+        { key: '.status.phase', operator: 'In', values: ['Running'] },
+        { key: READY, operator: 'In', values: ['True'] },
+      ],
+      { delay: { durationMilliseconds: 600_000, jitterDurationMilliseconds: 610_000 } },
+    ),
+  ];
+}
+
+export function podStages() {
+  return [
+    stage('pod-ready', [NOT_DELETED, NO_IP, NO_TAILSCALE], { statusTemplate: readyAtOnce }),
+    stage('pod-to-kubelet', [NOT_DELETED, NO_IP, HAS_TAILSCALE], { statusTemplate: handedToKubelet }),
+    stage(
+      'pod-complete',
+      [
+        NOT_DELETED,
+        { key: '.status.phase', operator: 'In', values: ['Running'] },
+        { key: '.metadata.ownerReferences.[].kind', operator: 'In', values: ['Job'] },
+      ],
+      { statusTemplate: jobComplete },
+    ),
+    stage('pod-delete', [{ key: '.metadata.deletionTimestamp', operator: 'Exists' }], { finalizers: { empty: true }, delete: true }),
+  ];
+}

@@ -20,13 +20,22 @@ describe.skipIf(!canRun)('day-2 operations', () => {
     const list = JSON.parse(
       await s.env.kubectl(['-n', 'june-services', 'get', 'pods', '-l', 'app.kubernetes.io/instance=june-platform', '-o', 'json']),
     ) as {
-      items: { metadata: { name: string; uid: string }; status?: { containerStatuses?: { name: string; restartCount: number }[] } }[];
+      items: {
+        metadata: { name: string; uid: string };
+        status?: {
+          containerStatuses?: { name: string; restartCount: number }[];
+          initContainerStatuses?: { name: string; restartCount: number }[];
+        };
+      }[];
     };
     return list.items
       .map((p) => ({
         name: p.metadata.name,
         uid: p.metadata.uid,
-        restarts: (p.status?.containerStatuses ?? []).map((c) => `${c.name}=${c.restartCount}`).sort(),
+        // a native sidecar's status is an init container's
+        restarts: [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]
+          .map((c) => `${c.name}=${c.restartCount}`)
+          .sort(),
       }))
       .sort((a, b) => a.name.localeCompare(b.name));
   };

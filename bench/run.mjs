@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEnv, versions } from '../test/e2e/env/index.mjs';
+import { ROTATION, sectionOf, withSection } from './sections.mjs';
 import { REPO, median, measureStartup, startupTable, STARTUP_TARGETS } from './startup.mjs';
 
 const BIN = join(REPO, 'bin', 'june-ts.js');
@@ -570,7 +571,11 @@ for (const n of NS_LIST) {
   envInfo.headscale = hsVersion;
 }
 const byN = summarize(all);
-const md = report({ all, byN, startup, envInfo, started, finished: new Date() });
+// the rotation section is bench/rotation.mjs's: kept as it was
+const rotation = existsSync(OUT) ? sectionOf(readFileSync(OUT, 'utf8'), ROTATION) : '';
+const md = rotation
+  ? withSection(report({ all, byN, startup, envInfo, started, finished: new Date() }), ROTATION, rotation)
+  : report({ all, byN, startup, envInfo, started, finished: new Date() });
 writeFileSync(OUT, md);
 log(`wrote ${OUT}`);
 process.stdout.write(md.split('## Processes by type')[0]);

@@ -34,6 +34,8 @@ export interface KubeOptions {
   signal?: AbortSignal;
   /** Told about each retry; the CLI prints it under --verbose. */
   onRetry?: RetryHooks['onRetry'];
+  /** Told what a rollout still waits for; the CLI's live view shows it. */
+  onWait?: (text: string) => void;
 }
 
 export class ClientNodeKube implements KubeClient {
@@ -44,11 +46,13 @@ export class ClientNodeKube implements KubeClient {
   private readonly gate: WriteGate;
   private readonly retry: Required<RetryPolicies>;
   private readonly retryHooks: RetryHooks;
+  private readonly onWait: ((text: string) => void) | undefined;
 
   constructor(options: KubeOptions) {
     this.gate = options.gate;
     this.retry = { api: API_RETRY, preflight: PREFLIGHT_RETRY, release: RELEASE_RETRY, ...options.retry };
     this.retryHooks = { signal: options.signal, onRetry: options.onRetry };
+    this.onWait = options.onWait;
     this.kc = loadKubeConfig({ kubeconfig: options.kubeconfig, context: options.context });
     this.core = this.kc.makeApiClient(k8s.CoreV1Api);
     this.apps = this.kc.makeApiClient(k8s.AppsV1Api);
@@ -344,7 +348,7 @@ export class ClientNodeKube implements KubeClient {
 
   async waitForRollout(namespace: string, names: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.gate.dryRun) return;
-    await waitForRollout((ns, n) => this.getDeployment(ns, n), namespace, names, timeoutMs, signal);
+    await waitForRollout((ns, n) => this.getDeployment(ns, n), namespace, names, timeoutMs, signal, this.onWait);
   }
 
   async listDeployments(namespace: string, labelSelector: string): Promise<string[]> {

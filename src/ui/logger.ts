@@ -29,6 +29,7 @@ export class Logger {
   readonly err: NodeJS.WritableStream & { isTTY?: boolean };
   readonly live: boolean;
   private sink: LiveSink | undefined;
+  private lastWaiting: string | undefined;
 
   constructor(options: LoggerOptions = {}) {
     this.out = options.stdout ?? process.stdout;
@@ -71,7 +72,8 @@ export class Logger {
    */
   waiting(text: string): void {
     if (this.sink) this.sink.waiting(redact(text));
-    else this.debug(`  waiting: ${text}`);
+    else if (text !== this.lastWaiting) this.debug(`  waiting: ${text}`); // polls repeat themselves
+    this.lastWaiting = text;
   }
 
   /** While a live view is attached, log lines go through it (above its live line). */

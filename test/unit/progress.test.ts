@@ -141,6 +141,7 @@ describe('plain lines elsewhere', () => {
       expect(view).toBeInstanceOf(PlainSteps);
       view.start('11-headscale/deploy', 'helm upgrade');
       log.waiting('headscale 0/1 ready');
+      log.waiting('headscale 0/1 ready');
       view.done('11-headscale/deploy', 3200);
       view.skipped('11.5-tailnet-host', '--skip 11.5-tailnet-host');
       view.failed('cleanup/nodes', 61_000);

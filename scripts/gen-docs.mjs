@@ -48,12 +48,14 @@ function optionRows(cmd) {
 export function commandsSection(program, workflows, flatten) {
   const out = [];
   out.push('| command | description |', '|---|---|');
-  for (const cmd of program.commands) {
+  // `__complete` serves the completion scripts and is hidden from --help too
+  const commands = program.commands.filter((c) => !c._hidden);
+  for (const cmd of commands) {
     const args = cmd.registeredArguments.map((a) => (a.required ? `<${a.name()}>` : `[${a.name()}]`)).join(' ');
     out.push(`| ${code(`june-ts ${cmd.name()}${args ? ` ${args}` : ''}`)} | ${cell(cmd.description())} |`);
   }
   out.push('', 'Global options (before or after the command):', '', '| option | description |', '|---|---|', ...optionRows(program));
-  for (const cmd of program.commands) {
+  for (const cmd of commands) {
     const rows = optionRows(cmd);
     if (!rows.length) continue;
     out.push('', `Options of \`june-ts ${cmd.name()}\`:`, '', '| option | description |', '|---|---|', ...rows);

@@ -123,6 +123,25 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModul
       (rt.stdout ?? process.stdout).write(`${phaseTree(name as WorkflowName)}\n`);
     });
 
+  const out = () => rt.stdout ?? process.stdout;
+  program
+    .command('completion')
+    .description('Print the shell completion script: source <(june-ts completion bash), zsh likewise, fish: | source')
+    .argument('<shell>', 'bash, zsh or fish')
+    .action(async (shell: string) => {
+      out().write((await import('./commands/completion.js')).completionScript(shell));
+    });
+
+  program
+    .command('__complete', { hidden: true })
+    .argument('[words...]')
+    .allowUnknownOption()
+    .action(async (words: string[]) => {
+      const { complete, configuredServices } = await import('./commands/completion.js');
+      const found = await complete(program, words, { services: (path) => configuredServices(path, rt.env ?? process.env) });
+      out().write(found.map((w) => `${w}\n`).join(''));
+    });
+
   program
     .command('config')
     .description('Print the resolved configuration and where each value came from (secrets redacted)')

@@ -5,6 +5,7 @@ import { InterruptedError } from '../errors.js';
 import type { PhasePlan } from '../write-gate.js';
 import { runPhases, selectPhases, type Phase, type SelectOptions } from '../phases/engine.js';
 import { renderPlanJson, renderPlanText } from '../ui/plan.js';
+import { createStepView } from '../ui/progress.js';
 import type { GlobalOptions } from './options.js';
 import { takeRunLock } from './run-lock.js';
 import type { Session } from './session.js';
@@ -22,24 +23,22 @@ export async function executeWorkflow<D>(
   const selection = selectPhases(tree, select, run, ctx.command);
   for (const s of selection) if (s.status === 'run') running.add(s.phase.id);
   const log = ctx.log;
+  // a dry run prints its plan and no steps: their lines would describe writes that did not happen
+  const view = ctx.gate.dryRun ? undefined : await createStepView(log);
   let plans: PhasePlan[];
   try {
     if (ctx.gate.mode === 'off') await takeRunLock(ctx);
     plans = await runPhases(selection, run, ctx.gate, ctx.signal, {
-      onStart: (p) => {
-        if (!ctx.gate.dryRun) log.info(`${log.c.cyan('▶')} ${p.id}  ${log.c.dim(p.description)}`);
-      },
-      onDone: (p, ms) => {
-        if (!ctx.gate.dryRun) log.success(`${p.id} ${log.c.dim(`(${(ms / 1000).toFixed(1)}s)`)}`);
-      },
-      onSkip: (p, reason) => {
-        if (!ctx.gate.dryRun) log.info(`${log.c.dim(`○ ${p.id} skipped: ${reason}`)}`);
-      },
+      onStart: (p) => view?.start(p.id, p.description),
+      onDone: (p, ms) => view?.done(p.id, ms),
+      onFail: (p, ms) => view?.failed(p.id, ms),
+      onSkip: (p, reason) => view?.skipped(p.id, reason),
     });
   } catch (e) {
     if (ctx.signal.aborted && !(e instanceof InterruptedError)) throw new InterruptedError();
     throw e;
   } finally {
+    view?.stop();
     await close();
   }
   if (ctx.gate.dryRun) {

@@ -22,6 +22,7 @@ export function makeSeams(config: Config, gate: WriteGate, runner: ProcessRunner
         gate,
         signal,
         onRetry: (what, attempt, delayMs, reason) => log.debug(`API ${what}: ${reason}; attempt ${attempt + 1} in ${delayMs} ms`),
+        onWait: (text) => log.waiting(text),
       });
     }),
     kubectl: once(async () => {

@@ -1,15 +1,37 @@
 // doctor --pre, before install: the binaries and their versions, the cluster, and the
 // permissions install needs.
+import { z } from 'zod';
 import type { Context } from '../context.js';
-import type { JuneError } from '../errors.js';
+import { PreflightError, type JuneError } from '../errors.js';
 import type { Check } from './check.js';
 
-async function binaryCheck(ctx: Context, name: string, bin: string, args: string[], required: boolean, fix: string): Promise<Check> {
+const firstLine = (text: string) => text.trim().split('\n')[0] ?? '';
+
+const kubectlVersionSchema = z.object({ clientVersion: z.object({ gitVersion: z.string() }) });
+
+/** `kubectl version --client -o json` → `v1.33.9`; anything else → its first line. */
+export function kubectlVersion(stdout: string): string {
+  try {
+    return kubectlVersionSchema.parse(JSON.parse(stdout)).clientVersion.gitVersion;
+  } catch {
+    return firstLine(stdout);
+  }
+}
+
+async function binaryCheck(
+  ctx: Context,
+  name: string,
+  bin: string,
+  args: string[],
+  required: boolean,
+  fix: string,
+  version: (stdout: string) => string = firstLine,
+): Promise<Check> {
   const level = required ? 'error' : 'warn';
   try {
     const r = await ctx.runner.run(bin, args, { allowFailure: true });
-    const v = (r.stdout || r.stderr).trim().split('\n')[0] ?? '';
-    return { name: `${name} installed`, ok: r.exitCode === 0, level, detail: r.exitCode === 0 ? v : `exit ${r.exitCode}: ${v}`, fix };
+    const detail = r.exitCode === 0 ? version(r.stdout || r.stderr) : `exit ${r.exitCode}: ${firstLine(r.stdout || r.stderr)}`;
+    return { name: `${name} installed`, ok: r.exitCode === 0, level, detail, fix };
   } catch (e) {
     return { name: `${name} installed`, ok: false, level, detail: (e as Error).message, fix };
   }
@@ -41,7 +63,15 @@ function installPermissions(ctx: Context): [string, string, string | undefined][
 export async function preChecks(ctx: Context): Promise<Check[]> {
   const { config } = ctx;
   const checks = await Promise.all([
-    binaryCheck(ctx, 'kubectl', config.kube.kubectl, ['version', '--client', '-o', 'json'], true, 'install kubectl (or set KUBECTL)'),
+    binaryCheck(
+      ctx,
+      'kubectl',
+      config.kube.kubectl,
+      ['version', '--client', '-o', 'json'],
+      true,
+      'install kubectl (or set KUBECTL)',
+      kubectlVersion,
+    ),
     binaryCheck(ctx, 'helm', config.helm, ['version', '--short'], true, 'install Helm 3 or 4 (or set HELM)'),
     binaryCheck(
       ctx,
@@ -56,10 +86,12 @@ export async function preChecks(ctx: Context): Promise<Check[]> {
   if (helmCheck.ok && !/^v[34]\./.test(helmCheck.detail)) {
     Object.assign(helmCheck, { ok: false, detail: `unsupported Helm ${helmCheck.detail}`, fix: 'install Helm 3 or Helm 4' });
   }
-  const kube = await ctx.kube();
   try {
+    const kube = await ctx.kube();
     checks.push({ name: 'cluster reachable', ok: true, level: 'error', detail: await kube.serverVersion() });
   } catch (e) {
+    // no kubeconfig is a failed check like an unreachable server; a bad --context stays a usage error
+    if (!(e instanceof PreflightError)) throw e;
     checks.push({ name: 'cluster reachable', ok: false, level: 'error', detail: (e as Error).message, fix: (e as JuneError).hint });
     return checks;
   }

@@ -1,7 +1,8 @@
 // KubeClient over @kubernetes/client-node. Loaded only by commands that talk to a cluster.
 import * as k8s from '@kubernetes/client-node';
-import { ApiUnreachableError, ExternalError, InterruptedError, PreflightError, UsageError } from '../errors.js';
+import { ApiUnreachableError, ExternalError, InterruptedError, PreflightError } from '../errors.js';
 import type { WriteGate } from '../write-gate.js';
+import { loadKubeConfig } from './kubeconfig.js';
 import { acquireLease } from './lease.js';
 import { toDeploymentInfo, toPodInfo } from './mappers.js';
 import {
@@ -35,6 +36,8 @@ export interface KubeOptions {
   signal?: AbortSignal;
   /** Told about each retry; the CLI prints it under --verbose. */
   onRetry?: RetryHooks['onRetry'];
+  /** Told what a rollout still waits for; the CLI's live view shows it. */
+  onWait?: (text: string) => void;
 }
 
 export class ClientNodeKube implements KubeClient {
@@ -45,36 +48,14 @@ export class ClientNodeKube implements KubeClient {
   private readonly gate: WriteGate;
   private readonly retry: Required<RetryPolicies>;
   private readonly retryHooks: RetryHooks;
+  private readonly onWait: ((text: string) => void) | undefined;
 
   constructor(options: KubeOptions) {
     this.gate = options.gate;
     this.retry = { api: API_RETRY, preflight: PREFLIGHT_RETRY, release: RELEASE_RETRY, ...options.retry };
     this.retryHooks = { signal: options.signal, onRetry: options.onRetry };
-    this.kc = new k8s.KubeConfig();
-    try {
-      if (options.kubeconfig) this.kc.loadFromFile(options.kubeconfig);
-      else this.kc.loadFromDefault();
-    } catch (e) {
-      throw new UsageError(`cannot read kubeconfig ${options.kubeconfig ?? '(default)'}: ${describe(e)}`, {
-        hint: 'set KUBECONFIG (or --kubeconfig) to a valid kubeconfig file',
-      });
-    }
-    if (options.context) {
-      if (!this.kc.getContexts().some((c) => c.name === options.context)) {
-        throw new UsageError(`kubeconfig context '${options.context}' does not exist`, {
-          hint: `use one of: ${
-            this.kc
-              .getContexts()
-              .map((c) => c.name)
-              .join(', ') || '(none)'
-          } (KUBE_CONTEXT or --context)`,
-        });
-      }
-      this.kc.setCurrentContext(options.context);
-    }
-    if (!this.kc.getCurrentCluster()) {
-      throw new PreflightError('no Kubernetes cluster configured', { hint: 'set KUBECONFIG or KUBE_CONTEXT to point at your cluster' });
-    }
+    this.onWait = options.onWait;
+    this.kc = loadKubeConfig({ kubeconfig: options.kubeconfig, context: options.context });
     this.core = this.kc.makeApiClient(k8s.CoreV1Api);
     this.apps = this.kc.makeApiClient(k8s.AppsV1Api);
     this.objects = k8s.KubernetesObjectApi.makeApiClient(this.kc);
@@ -250,7 +231,7 @@ export class ClientNodeKube implements KubeClient {
 
   async waitForRollout(namespace: string, names: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.gate.dryRun) return;
-    await waitForRollout((ns, n) => this.getDeployment(ns, n), namespace, names, timeoutMs, signal);
+    await waitForRollout((ns, n) => this.getDeployment(ns, n), namespace, names, timeoutMs, signal, this.onWait);
   }
 
   async listDeployments(namespace: string, labelSelector: string): Promise<string[]> {

@@ -13,19 +13,36 @@ export function rolledOut(d: DeploymentInfo | null): boolean {
   );
 }
 
+/** What a rollout still waits for, e.g. `june-idp 0/1 ready, june-orchestrator 1/2 updated`. */
+export function describeRollout(names: string[], states: (DeploymentInfo | null)[]): string {
+  return names
+    .map((n, i) => {
+      const d = states[i];
+      if (!d) return `${n} not created yet`;
+      if (d.updatedReplicas < d.replicas) return `${n} ${d.updatedReplicas}/${d.replicas} updated`;
+      if (d.readyReplicas < d.replicas || d.availableReplicas < d.replicas) return `${n} ${d.readyReplicas}/${d.replicas} ready`;
+      return `${n} old pods terminating`;
+    })
+    .join(', ');
+}
+
 export async function waitForRollout(
   getDeployment: KubeClient['getDeployment'],
   namespace: string,
   names: string[],
   timeoutMs: number,
   signal?: AbortSignal,
+  onWait?: (text: string) => void,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let pending = names;
   while (pending.length) {
     const states = await Promise.all(pending.map((n) => getDeployment(namespace, n)));
-    pending = pending.filter((_, i) => !rolledOut(states[i] ?? null));
+    const waiting = pending.map((_, i) => !rolledOut(states[i] ?? null));
+    const left = states.filter((_, i) => waiting[i]);
+    pending = pending.filter((_, i) => waiting[i]);
     if (!pending.length) return;
+    onWait?.(describeRollout(pending, left));
     if (signal?.aborted) throw new InterruptedError();
     if (Date.now() > deadline) {
       throw new ExternalError(

@@ -172,6 +172,7 @@ export function selectPhases<C>(tree: readonly Phase<C>[], options: SelectOption
 export interface RunHooks {
   onStart?(phase: Phase<unknown>): void;
   onDone?(phase: Phase<unknown>, ms: number): void;
+  onFail?(phase: Phase<unknown>, ms: number): void;
   onSkip?(phase: Phase<unknown>, reason: string): void;
 }
 
@@ -199,13 +200,16 @@ export async function runPhases<C>(
     const run = s.phase.run;
     if (!run) continue;
     const started = performance.now();
+    let begun = false;
     try {
       if (signal.aborted) throw new InterruptedError();
       hooks.onStart?.(s.phase as Phase<unknown>);
+      begun = true;
       await gate.collect(entries, () => run(ctx));
     } catch (e) {
       const wrap = e instanceof JuneError && !(e instanceof PhaseError) && e.exitCode !== ExitCode.interrupted;
       const error = wrap ? new PhaseError(s.phase.id, e) : e;
+      if (begun) hooks.onFail?.(s.phase as Phase<unknown>, performance.now() - started);
       await undo(s.phase, ctx, error, signal);
       throw error;
     }

@@ -209,6 +209,7 @@ export async function waitForSidecars(ctx: Context, services: readonly string[])
     const health = await sidecarHealth(ctx, services);
     const problems = health.map(describeUnhealthy).filter((p): p is string => Boolean(p));
     if (!problems.length) return health.map((h) => h.node!);
+    ctx.log.waiting(problems.join(', '));
     if (Date.now() > deadline || ctx.signal.aborted) {
       throw new DegradedError(
         `sidecars not online after ${Math.round(ctx.config.waitTimeoutMs / 1000)}s:\n${problems.map((p) => `    ${p}`).join('\n')}`,

@@ -3,6 +3,7 @@
 import type { WorkflowRun } from '../context.js';
 import { assertReleaseSettled } from '../domain/release.js';
 import type { PhaseDef } from './engine.js';
+import { assertServicesRun } from './platform-services.js';
 
 type Chart = 'platform' | 'headscale';
 
@@ -10,6 +11,8 @@ export interface PreflightNeeds {
   charts: Chart[];
   /** Releases the run will upgrade, each with the phase that does it (checked only when that phase runs). */
   releases?: { chart: Chart; phase: string }[];
+  /** The phase that adds sidecars to TAILSCALE_SERVICES: when it runs, each must be a service the platform release runs. */
+  sidecarsPhase?: string;
 }
 
 export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unknown>> {
@@ -33,7 +36,8 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unkn
         .filter((r) => ctx.willRun(r.phase))
         .map((r) => (r.chart === 'platform' ? ctx.config.platform : ctx.config.headscale));
       const settled = Promise.all(releases.map(async (r) => assertReleaseSettled(await helm.release(r.release, r.namespace), r)));
-      const [server, major] = await Promise.all([kube.serverVersion(), helm.major(), kubectl, settled]);
+      const services = needs.sidecarsPhase && ctx.willRun(needs.sidecarsPhase) ? assertServicesRun(ctx) : Promise.resolve();
+      const [server, major] = await Promise.all([kube.serverVersion(), helm.major(), kubectl, settled, services]);
       ctx.log.info(`  cluster ${server}, Helm ${major}${refs.length ? `, charts ${refs.join(', ')}` : ''}`);
     },
   };

@@ -31,6 +31,7 @@ export const WORKFLOWS: { [W in WorkflowName]: Phase<WorkflowRun<WorkflowData[W]
       charts: ['headscale', 'platform'],
       releases: [upgrades.headscale, upgrades.platform],
       sidecarsPhase: upgrades.platform.phase,
+      namespaces: ['headscale', 'platform'],
     }),
     headscaleServerPhase,
     // ENABLE_TAILSCALE_SIDECARS=false only gates `install`: deploy-sidecars exists to add them.
@@ -38,10 +39,19 @@ export const WORKFLOWS: { [W in WorkflowName]: Phase<WorkflowRun<WorkflowData[W]
     tailnetHostPhase,
   ]),
   'deploy-sidecars': buildTree<WorkflowRun<WorkflowData['deploy-sidecars']>>([
-    preflightPhase({ charts: ['platform'], releases: [upgrades.platform], sidecarsPhase: upgrades.platform.phase }),
+    preflightPhase({
+      charts: ['platform'],
+      releases: [upgrades.platform],
+      sidecarsPhase: upgrades.platform.phase,
+      namespaces: ['platform'],
+      headscaleServed: true,
+    }),
     sidecarsPhase,
   ]),
-  'rotate-keys': buildTree<WorkflowRun<WorkflowData['rotate-keys']>>([preflightPhase({ charts: [] }), rotatePhases]),
+  'rotate-keys': buildTree<WorkflowRun<WorkflowData['rotate-keys']>>([
+    preflightPhase({ charts: [], namespaces: ['platform'], headscaleServed: true }),
+    rotatePhases,
+  ]),
   cleanup: buildTree<WorkflowRun<WorkflowData['cleanup']>>([
     preflightPhase({ charts: ['platform'], releases: [upgrades.sidecarsOff] }),
     cleanupPhases,

@@ -1,7 +1,9 @@
 // The kubectl CLI, for the few reads the API client does not do for june-ts: permission
 // checks (`auth can-i`, also impersonating a ServiceAccount), recent warning events and a
-// container's last log lines. Everything goes through the ProcessRunner.
+// container's last log lines. Everything goes through the ProcessRunner; all of it is read-only,
+// so it is retried on a transient API failure.
 import { ExternalError } from '../errors.js';
+import { runRetried, type CommandRetry } from '../process/retry-command.js';
 import type { ProcessRunner } from '../process/runner.js';
 
 export interface Kubectl {
@@ -22,6 +24,8 @@ export interface KubectlOptions {
   kubeconfig: string | undefined;
   context: string | undefined;
   runner: ProcessRunner;
+  /** Retries on a transient API failure (default: the API budget); every call here is a read. */
+  retry?: CommandRetry;
 }
 
 const EVENT_LINES = 'jsonpath={range .items[*]}{.involvedObject.name}: {.reason}: {.message}{"\\n"}{end}';
@@ -34,7 +38,7 @@ export class KubectlCli implements Kubectl {
       ...(this.o.kubeconfig ? ['--kubeconfig', this.o.kubeconfig] : []),
       ...(this.o.context ? ['--context', this.o.context] : []),
     ];
-    return this.o.runner.run(this.o.bin, [...flags, ...args], { allowFailure: true });
+    return runRetried(this.o.runner, this.o.bin, [...flags, ...args], { allowFailure: true }, this.o.retry);
   }
 
   async clientVersion(): Promise<void> {

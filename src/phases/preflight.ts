@@ -41,7 +41,9 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unkn
         .filter((r) => ctx.willRun(r.phase))
         .map((r) => (r.chart === 'platform' ? ctx.config.platform : ctx.config.headscale));
       const settled = Promise.all(releases.map(async (r) => assertReleaseSettled(await helm.release(r.release, r.namespace), r)));
-      const services = needs.sidecarsPhase && ctx.willRun(needs.sidecarsPhase) ? assertServicesRun(ctx) : Promise.resolve();
+      // after helm's version check, so an unsupported helm is reported as such, not as unreadable values
+      const services =
+        needs.sidecarsPhase && ctx.willRun(needs.sidecarsPhase) ? helm.major().then(() => assertServicesRun(ctx)) : Promise.resolve();
       const namespaces = (needs.namespaces ?? []).map((n) =>
         n === 'platform' ? ctx.config.platform.namespace : ctx.config.headscale.namespace,
       );

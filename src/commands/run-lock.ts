@@ -1,6 +1,6 @@
 // One mutating run per cluster at a time: a Lease held (and renewed) for the run's length.
-import { hostname } from 'node:os';
 import type { Context } from '../context.js';
+import { runLockHolder } from '../kube/lock-holder.js';
 
 /** Namespace and name of the Lease that keeps two june-ts runs off one cluster at once. */
 export const RUN_LOCK = { namespace: 'default', name: 'june-ts-lock', seconds: 60 };
@@ -15,7 +15,7 @@ export async function takeRunLock(ctx: Context): Promise<void> {
     .catch(() => undefined);
   const kube = await ctx.kube();
   await kube.serverVersion(); // a clear "cannot reach the API server" before anything else
-  const holder = `${hostname()}/${process.pid}/${ctx.command}`;
+  const holder = runLockHolder(ctx.command);
   const release = await kube.acquireLease(RUN_LOCK.namespace, RUN_LOCK.name, holder, RUN_LOCK.seconds);
   ctx.onExit(release);
 }

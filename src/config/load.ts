@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseDotenv } from 'dotenv';
+import { parseDocument as parseYamlDocument } from 'yaml';
 import { ConfigError, UsageError } from '../errors.js';
 import { redactor } from '../ui/redact.js';
 import { FIELD_KEYS, FIELDS, type FieldKey } from './fields.js';
@@ -108,12 +109,16 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const file = readConfigFile(configPath, explicit);
   const fileLoaded = Object.keys(file).length > 0 || explicit;
 
+  // A misspelt key would silently leave its field at the default (another namespace, another
+  // release): a key close to a known one stops the run; a key like no other is only warned about.
+  const typos: string[] = [];
   for (const key of Object.keys(file)) {
-    if (!FIELD_KEYS.has(key)) {
-      const guess = didYouMean(key, [...FIELD_KEYS]);
-      options.warn?.(`${configPath}: unknown key ${key}${guess ? ` — did you mean ${guess}?` : ' (ignored)'}`);
-    }
+    if (FIELD_KEYS.has(key)) continue;
+    const guess = didYouMean(key, [...FIELD_KEYS]);
+    if (guess && file[guess] === undefined) typos.push(`${key}: unknown key — did you mean ${guess}? Rename it to ${guess}`);
+    else options.warn?.(`${configPath}: unknown key ${key}${guess ? ` — did you mean ${guess}?` : ' (ignored)'}`);
   }
+  if (typos.length) throw new ConfigError(typos, { hint: `fix ${configPath}` });
 
   const raw: Partial<Record<FieldKey, string>> = {};
   const sources: Record<string, Source> = {};
@@ -168,10 +173,21 @@ export function loadConfig(options: LoadOptions = {}): Config {
       .map((v) => v.trim())
       .filter(Boolean)
       .map((v) => pathOf(key, v));
-  // A missing values file must fail here (exit 3, nothing changed), not after earlier phases wrote.
+  // A missing or broken values file must fail here (exit 3, nothing changed), not at the
+  // helm step after earlier phases minted keys and wrote the Secret.
   for (const key of ['HEADSCALE_VALUES', 'PLATFORM_VALUES'] as const) {
     for (const file of valuesFiles(key, c[key])) {
       if (!isFile(file)) problems.push(`${key}: '${file}' is not a file — fix the path (in config.env, relative to that file)`);
+      else {
+        const why = valuesFileProblem(file);
+        if (why) problems.push(`${key}: '${file}' ${why}`);
+      }
+    }
+  }
+  for (const key of ['HEADSCALE_CHART', 'PLATFORM_CHART'] as const) {
+    const value = c[key];
+    if (value && isFile(pathOf(key, value))) {
+      problems.push(`${key}: '${pathOf(key, value)}' is a file — point it at the chart's directory (the one holding Chart.yaml)`);
     }
   }
   if (problems.length) throw new ConfigError(problems, { hint: `fix ${configPath} (or the environment variables named above)` });
@@ -237,6 +253,23 @@ export function loadConfig(options: LoadOptions = {}): Config {
     sources,
     resolved,
   };
+}
+
+/** Why Helm would refuse `file` as a values file (not YAML, or not a mapping), or undefined. */
+function valuesFileProblem(file: string): string | undefined {
+  let doc;
+  try {
+    doc = parseYamlDocument(readFileSync(file, 'utf8'));
+  } catch (e) {
+    return `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}) — check its permissions`;
+  }
+  const error = doc.errors[0];
+  if (error) return `is not valid YAML: ${error.message.split('\n')[0]!.replace(/:$/, '')} — fix the file`;
+  const top: unknown = doc.toJS();
+  if (top !== null && (typeof top !== 'object' || Array.isArray(top))) {
+    return 'is not a YAML mapping of values (e.g. `services:` at the top) — fix the file';
+  }
+  return undefined;
 }
 
 function isFile(path: string): boolean {

@@ -54,12 +54,24 @@ const k8sName = (key: string) =>
     "is not a Kubernetes name — use lowercase letters, digits and '-', at most 63 characters",
   );
 
-const duration = (key: string, re: RegExp, units: string, example: string, minimum = 1) =>
-  checked(
-    key,
-    (v) => re.test(v) && Number(re.exec(v)![1]) >= minimum,
-    `is not a duration — use a ${minimum ? 'positive' : 'whole'} number followed by ${units}, e.g. ${example}`,
-  );
+/** A duration of at least `minimum` units and at most `maxMs`; the message names whichever bound was missed. */
+const duration = (key: string, re: RegExp, toMs: (v: string) => number, units: string, example: string, max: string, minimum = 1) =>
+  z.string().superRefine((v, ctx) => {
+    const m = re.exec(v);
+    if (!m || Number(m[1]) < minimum) {
+      const kind = minimum ? 'positive' : 'whole';
+      ctx.addIssue({
+        code: 'custom',
+        message: `${key}: ${quoted(v)} is not a duration — use a ${kind} number followed by ${units}, e.g. ${example}`,
+      });
+    } else if (toMs(v) > toMs(max)) {
+      ctx.addIssue({ code: 'custom', message: `${key}: ${quoted(v)} is longer than the maximum ${max} — use e.g. ${example}` });
+    }
+  });
+
+/** Longest accepted key lifetime, and the longest wait (Node's timers cannot wait longer than ~24.8 days). */
+export const KEY_DURATION_MAX = '3650d';
+export const WAIT_DURATION_MAX = '24h';
 
 function isLoopbackOrPrivate(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -70,13 +82,21 @@ function isLoopbackOrPrivate(host: string): boolean {
   return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
 }
 
+/** Why `new URL` refused `v`, for the two mistakes operators make: no scheme, or a port out of range. */
+function whyNotUrl(v: string): string {
+  const port = /^[a-z]+:\/\/[^/:]+:(\d+)(\/|$)/i.exec(v);
+  if (port && Number(port[1]) > 65535) return `has port ${port[1]}, out of range — use a port from 1 to 65535, or none for 443`;
+  if (DNS_NAME.test(v)) return `is a host name, not a URL — use https://${v}`;
+  return 'is not a URL — use https://headscale.example.com';
+}
+
 const controlUrl = (key: string) =>
   z.string().superRefine((v, ctx) => {
     let url: URL;
     try {
       url = new URL(v);
     } catch {
-      ctx.addIssue({ code: 'custom', message: `${key}: ${quoted(v)} is not a URL — use https://headscale.example.com` });
+      ctx.addIssue({ code: 'custom', message: `${key}: ${quoted(v)} ${whyNotUrl(v)}` });
       return;
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
@@ -113,12 +133,13 @@ const VALIDATORS = {
   PLATFORM_VALUES: () => z.string(),
   TAILSCALE_SERVICES: (k) =>
     z.string().transform((v, ctx) => {
-      const items = v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-      if (items.length === 0) {
+      const items = v.split(',').map((s) => s.trim());
+      if (items.every((s) => s === '')) {
         ctx.addIssue({ code: 'custom', message: `${k}: is empty — list at least one service, e.g. orchestrator,idp` });
+        return z.NEVER;
+      }
+      if (items.includes('')) {
+        ctx.addIssue({ code: 'custom', message: `${k}: ${quoted(v)} has an empty entry — remove the extra comma, e.g. orchestrator,idp` });
         return z.NEVER;
       }
       for (const s of items) {
@@ -139,9 +160,9 @@ const VALIDATORS = {
       return items;
     }),
   TAILNET_DOMAIN: (k) => checked(k, (v) => DNS_NAME.test(v), 'is not a DNS name — use e.g. tail.example.com'),
-  KEY_EXPIRATION: (k) => duration(k, DURATION_DAYS, 'h, d or w', '180d'),
-  KEY_RENEW_BEFORE: (k) => duration(k, DURATION_DAYS, 'h, d or w', '30d'),
-  KEY_RETENTION: (k) => duration(k, DURATION_DAYS, 'h, d or w', '30d', 0),
+  KEY_EXPIRATION: (k) => duration(k, DURATION_DAYS, keyDurationMs, 'h, d or w', '180d', KEY_DURATION_MAX),
+  KEY_RENEW_BEFORE: (k) => duration(k, DURATION_DAYS, keyDurationMs, 'h, d or w', '30d', KEY_DURATION_MAX),
+  KEY_RETENTION: (k) => duration(k, DURATION_DAYS, keyDurationMs, 'h, d or w', '30d', KEY_DURATION_MAX, 0),
   AUTH_SECRET_NAME: (k) =>
     checked(
       k,
@@ -155,7 +176,7 @@ const VALIDATORS = {
   TAILSCALE: text,
   TAILSCALE_SOCKET: text,
   HOST_HOSTNAME: (k) => checked(k, (v) => DNS_LABEL.test(v) && v.length <= 63, 'is not a hostname — use lowercase letters, digits and -'),
-  WAIT_TIMEOUT: (k) => duration(k, DURATION_WAIT, 's, m or h', '5m'),
+  WAIT_TIMEOUT: (k) => duration(k, DURATION_WAIT, waitDurationMs, 's, m or h', '5m', WAIT_DURATION_MAX),
 } satisfies Record<FieldKey, (key: string) => z.ZodType<unknown, string>>;
 
 /** The loaded values: a key with a fixed default is always there, the others may be absent. */

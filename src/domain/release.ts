@@ -42,12 +42,39 @@ export function stuckRelease(info: ReleaseInfo | null, spec: ReleaseRef): Prefli
     info.status === 'pending-install'
       ? `\`helm uninstall ${spec.release} ${ns}\` (its first install never finished)`
       : `\`helm rollback ${spec.release} ${ns}\` (back to the revision before ${info.revision}; see \`helm history ${spec.release} ${ns}\`)`;
+  // after a failed rollback, a bare `helm rollback` would go back to the interrupted revision: name the one before it
+  const rollbackFails =
+    info.status === 'pending-install'
+      ? ''
+      : `. ${ROLLBACK_MISSING_OBJECT_FIX(spec.namespace, `helm rollback ${spec.release} ${info.revision - 1} ${ns}`)}`;
   return new PreflightError(
     `release ${spec.release} in ${spec.namespace} is ${info.status} (revision ${info.revision}): a Helm operation on it was interrupted, or is still running`,
-    { hint: `if no helm command is working on it, run ${fix}, then re-run june-ts` },
+    { hint: `if no helm command is working on it, run ${fix}, then re-run june-ts${rollbackFails}` },
   );
 }
 
+/**
+ * Helm rolls back by patching every object of the target revision that the interrupted
+ * revision's manifest lists, and creating the others. An object the interrupted upgrade had
+ * dropped from its manifest but not yet deleted is neither: it exists, so Helm will not create
+ * it, and it is not in the manifest, so Helm will not patch it ("no Role with the name … found",
+ * Helm 4: "original object Secret with the name … not found").
+ * Deleting it lets the rollback create it again. The failed rollback is itself recorded as a
+ * revision, so the next rollback must name its target revision.
+ */
+const ROLLBACK_MISSING_OBJECT_FIX = (namespace: string, rollback: string) =>
+  `If the rollback fails with 'no <Kind> with the name "<name>" found' (Helm 3) or 'original object <Kind> with the name "<name>" not found' (Helm 4), ` +
+  `the interrupted upgrade had dropped that object from the release without deleting it: ${recreate(namespace, '<kind>', '<name>', rollback)}`;
+
+const recreate = (namespace: string, kind: string, name: string, rollback: string) =>
+  `delete it (\`kubectl -n ${namespace} delete ${kind} ${name}\`) and run \`${rollback}\` (with the revision), repeating for each object it names; Helm re-creates them`;
+
+/** The fix for a rollback that failed on an object the failed upgrade dropped but did not delete; undefined for other failures. */
+export function rollbackFailureFix(message: string, namespace: string, rollback: string): string | undefined {
+  const m = /(?:no|original object) (\w+) with the name "([^"]+)" (?:not )?found/.exec(message);
+  if (!m) return undefined;
+  return `${m[1]} ${m[2]} was dropped from the release by the failed upgrade without being deleted: ${recreate(namespace, m[1]!.toLowerCase(), m[2]!, rollback)}`;
+}
 /** Throws stuckRelease's error, if any. */
 export function assertReleaseSettled(info: ReleaseInfo | null, spec: ReleaseRef): void {
   const stuck = stuckRelease(info, spec);

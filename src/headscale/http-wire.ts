@@ -122,6 +122,18 @@ export class HttpWire implements Wire {
       );
     }
     const text = await res.text();
+    if (isHtml(res.headers.get('content-type'), text)) {
+      const title = /<title>([^<]{1,80})<\/title>/i.exec(text)?.[1]?.trim();
+      throw new ExternalError(
+        redact(
+          `${this.base} answered with an HTML page (HTTP ${res.status}${title ? `, "${title}"` : ''}), not Headscale's JSON (${what}): HEADSCALE_API_URL reaches a proxy or ingress page, not Headscale`,
+        ),
+        { command: redact(what), exitCode: res.status },
+        {
+          hint: 'check that Headscale runs behind that address (its Deployment, Service and ingress backend), or set HEADSCALE_API_URL to Headscale itself',
+        },
+      );
+    }
     if (res.status === 404 && o.allow404) return undefined;
     // 0.29 answers an unknown key with 401; 0.23–0.27 with 500 and the text body "Unauthorized".
     const rejected = !call.anonymous && (res.status === 401 || (res.status === 500 && text.trim() === 'Unauthorized'));
@@ -141,6 +153,11 @@ export class HttpWire implements Wire {
     }
     return text;
   }
+}
+
+/** An ingress or proxy page: declared HTML, or a body that starts like one. */
+function isHtml(contentType: string | null, text: string): boolean {
+  return /\btext\/html\b/i.test(contentType ?? '') || /^\s*<(!doctype html|html)\b/i.test(text);
 }
 
 function safeJson(text: string): unknown {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExternalError, PreflightError, UsageError } from '../errors.js';
 import type { WriteGate } from '../write-gate.js';
-import type { ProcessRunner } from '../process/runner.js';
+import { runRetried, type CommandRetry } from '../process/retry-command.js';
+import type { ProcessRunner, RunOptions } from '../process/runner.js';
 import { parseReleaseList, parseValues } from './schemas.js';
 import type { HelmClient, ReleaseInfo, UpgradeRequest } from './types.js';
 
@@ -15,6 +16,8 @@ export interface HelmOptions {
   context?: string;
   runner: ProcessRunner;
   gate: WriteGate;
+  /** Retries of the read-only commands on a transient API failure (default: the API budget). */
+  retry?: CommandRetry;
 }
 
 const timeoutFlag = (ms: number) => ['--timeout', `${Math.round(ms / 1000)}s`];
@@ -23,6 +26,11 @@ export class HelmCli implements HelmClient {
   private majorVersion: Promise<3 | 4> | undefined;
   private readonly releaseReads = new Map<string, Promise<ReleaseInfo | null>>();
   constructor(private readonly o: HelmOptions) {}
+
+  /** A read-only helm command (version, list, get): safe to repeat, so retried on a transient API failure. */
+  private read(args: string[], options?: RunOptions) {
+    return runRetried(this.o.runner, this.o.bin, args, options, this.o.retry);
+  }
 
   private kubeFlags(): string[] {
     return [
@@ -33,7 +41,7 @@ export class HelmCli implements HelmClient {
 
   major(): Promise<3 | 4> {
     this.majorVersion ??= (async () => {
-      const { stdout } = await this.o.runner.run(this.o.bin, ['version', '--template', '{{.Version}}']);
+      const { stdout } = await this.read(['version', '--template', '{{.Version}}']);
       const m = /^v(\d+)\./.exec(stdout.trim());
       const major = m ? Number(m[1]) : NaN;
       if (major !== 3 && major !== 4) {
@@ -66,7 +74,7 @@ export class HelmCli implements HelmClient {
   }
 
   private async readRelease(release: string, namespace: string): Promise<ReleaseInfo | null> {
-    const { stdout } = await this.o.runner.run(this.o.bin, [
+    const { stdout } = await this.read([
       'list', '--namespace', namespace, '--deployed', '--failed', '--pending', '--filter', `^${release}$`, '--output', 'json', ...this.kubeFlags(),
     ]);
     const found = parseReleaseList(stdout).find((r) => r.name === release);
@@ -74,11 +82,9 @@ export class HelmCli implements HelmClient {
   }
 
   async values(release: string, namespace: string): Promise<Record<string, unknown> | null> {
-    const res = await this.o.runner.run(
-      this.o.bin,
-      ['get', 'values', release, '--namespace', namespace, '--output', 'json', ...this.kubeFlags()],
-      { allowFailure: true },
-    );
+    const res = await this.read(['get', 'values', release, '--namespace', namespace, '--output', 'json', ...this.kubeFlags()], {
+      allowFailure: true,
+    });
     if (res.exitCode !== 0) {
       if (/not found/i.test(res.stderr)) return null;
       throw new ExternalError(`helm get values ${release} failed: ${res.stderr.trim()}`, { stderr: res.stderr, exitCode: res.exitCode });

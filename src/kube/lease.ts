@@ -1,8 +1,9 @@
 // The run lock: a coordination.k8s.io Lease taken at the start of a mutating run, renewed
-// while it runs, released at the end. A stale Lease, or one held by a dead process on this
-// host, is taken over.
+// while it runs, released at the end. A stale Lease, or one held by a dead process in this
+// pid namespace of this boot, is taken over.
 import * as k8s from '@kubernetes/client-node';
 import { PreflightError } from '../errors.js';
+import { holderGone } from './lock-holder.js';
 import { realClock, statusOf, withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
 
 /** How the lock reaches the API: the client's retried calls and error mapping. */
@@ -82,25 +83,4 @@ export async function acquireLease(
       /* an expired lease is harmless */
     }
   };
-}
-
-/**
- * A Lease holder is `<host>/<pid>/<command>`. A run on this host whose process is gone (it
- * died, or failed while the API server was down and could not release the lock) holds
- * nothing: its Lease is taken over at once instead of after leaseDurationSeconds.
- */
-export function holderGone(other: string, self: string, alive: (pid: number) => boolean = processAlive): boolean {
-  const [host, pid] = other.split('/');
-  const [selfHost] = self.split('/');
-  return Boolean(host) && host === selfHost && /^\d+$/.test(pid ?? '') && Number(pid) > 0 && !alive(Number(pid));
-}
-
-/** Is process `pid` alive on this host? (EPERM: it is, as another user.) */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -4,7 +4,17 @@
 import type { Context, WorkflowRun } from '../context.js';
 import { mergeValues } from '../domain/release.js';
 import { ExternalError } from '../errors.js';
-import { HEADSCALE_DEPLOYMENT, HOST_USER, headscaleUser, stateSecretName } from '../names.js';
+import { readMintedRecord } from '../domain/keys.js';
+import {
+  authKeyEntry,
+  HEADSCALE_DEPLOYMENT,
+  HOST_USER,
+  headscaleUser,
+  MANAGED_BY_LABEL,
+  MINTED_KEYS_ANNOTATION,
+  RETIRED_KEYS_ANNOTATION,
+  stateSecretName,
+} from '../names.js';
 import type { PhaseDef } from './engine.js';
 import { expireKeys } from './keys.js';
 import { applyRelease } from './release.js';
@@ -71,11 +81,40 @@ async function deleteNodes(ctx: CleanupRun): Promise<void> {
 async function deleteSecrets(ctx: CleanupRun): Promise<void> {
   const kube = await ctx.kube();
   const ns = ctx.config.platform.namespace;
-  const names = [ctx.config.authSecretName, ...ctx.config.services.map(stateSecretName)];
+  const keptAuthSecret = await removeOwnAuthEntries(ctx);
+  const names = [...(keptAuthSecret ? [] : [ctx.config.authSecretName]), ...ctx.config.services.map(stateSecretName)];
   const deleted = await Promise.all(names.map((n) => kube.deleteSecret(ns, n)));
   const gone = names.filter((_, i) => deleted[i]);
   counted(ctx, gone.length);
   ctx.log.info(gone.length ? `  deleted Secrets: ${gone.join(', ')}` : '  no Secrets to delete');
+}
+
+/**
+ * The auth Secret may hold entries that are not june-ts's (someone else's keys in a Secret of
+ * that name): then only june-ts's entries and annotations are removed and the Secret stays.
+ * Returns true when it was kept.
+ */
+async function removeOwnAuthEntries(ctx: CleanupRun): Promise<boolean> {
+  const kube = await ctx.kube();
+  const ns = ctx.config.platform.namespace;
+  const secret = await kube.getSecret(ns, ctx.config.authSecretName);
+  if (!secret) return false;
+  const ours = new Set([...ctx.config.services, ...Object.keys(readMintedRecord(secret.annotations))].map(authKeyEntry));
+  const foreign = Object.keys(secret.data).filter((k) => !ours.has(k));
+  if (!foreign.length) return false;
+  const without = <T>(o: Record<string, T>, drop: (k: string) => boolean) =>
+    Object.fromEntries(Object.entries(o).filter(([k]) => !drop(k)));
+  await kube.restoreSecret(ns, ctx.config.authSecretName, {
+    ...secret,
+    data: without(secret.data, (k) => ours.has(k)),
+    annotations: without(secret.annotations, (k) => k === MINTED_KEYS_ANNOTATION || k === RETIRED_KEYS_ANNOTATION),
+    labels: without(secret.labels, (k) => k === MANAGED_BY_LABEL),
+  });
+  counted(ctx, 1);
+  ctx.log.info(
+    `  Secret ${ctx.config.authSecretName}: removed june-ts's entries, kept it for ${foreign.length} entr${foreign.length === 1 ? 'y' : 'ies'} that are not june-ts's (${foreign.join(', ')})`,
+  );
+  return true;
 }
 
 async function purge(ctx: CleanupRun): Promise<void> {

@@ -3,6 +3,8 @@
 import type { WorkflowRun } from '../context.js';
 import { assertReleaseSettled } from '../domain/release.js';
 import type { PhaseDef } from './engine.js';
+import { assertServicesRun } from './platform-services.js';
+import { assertHeadscaleScaledUp, assertNamespacesNotTerminating } from './preflight-cluster.js';
 
 type Chart = 'platform' | 'headscale';
 
@@ -10,6 +12,12 @@ export interface PreflightNeeds {
   charts: Chart[];
   /** Releases the run will upgrade, each with the phase that does it (checked only when that phase runs). */
   releases?: { chart: Chart; phase: string }[];
+  /** The phase that adds sidecars to TAILSCALE_SERVICES: when it runs, each must be a service the platform release runs. */
+  sidecarsPhase?: string;
+  /** Namespaces the run writes into: refused while terminating. */
+  namespaces?: ('platform' | 'headscale')[];
+  /** The run talks to the Headscale it did not deploy itself: refused while it is scaled to zero. */
+  headscaleServed?: boolean;
 }
 
 export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unknown>> {
@@ -33,7 +41,17 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unkn
         .filter((r) => ctx.willRun(r.phase))
         .map((r) => (r.chart === 'platform' ? ctx.config.platform : ctx.config.headscale));
       const settled = Promise.all(releases.map(async (r) => assertReleaseSettled(await helm.release(r.release, r.namespace), r)));
-      const [server, major] = await Promise.all([kube.serverVersion(), helm.major(), kubectl, settled]);
+      // after helm's version check, so an unsupported helm is reported as such, not as unreadable values
+      const services =
+        needs.sidecarsPhase && ctx.willRun(needs.sidecarsPhase) ? helm.major().then(() => assertServicesRun(ctx)) : Promise.resolve();
+      const namespaces = (needs.namespaces ?? []).map((n) =>
+        n === 'platform' ? ctx.config.platform.namespace : ctx.config.headscale.namespace,
+      );
+      const cluster = Promise.all([
+        assertNamespacesNotTerminating(ctx, namespaces),
+        needs.headscaleServed ? assertHeadscaleScaledUp(ctx) : undefined,
+      ]);
+      const [server, major] = await Promise.all([kube.serverVersion(), helm.major(), kubectl, settled, services, cluster]);
       ctx.log.info(`  cluster ${server}, Helm ${major}${refs.length ? `, charts ${refs.join(', ')}` : ''}`);
     },
   };

@@ -1,7 +1,7 @@
 // helm upgrade --install only when something would change, so a re-run makes no new revision.
 import { readFile } from 'node:fs/promises';
 import type { Context } from '../context.js';
-import { assertReleaseSettled, isObject, mergeValues, sameValues } from '../domain/release.js';
+import { assertReleaseSettled, isObject, mergeValues, rollbackFailureFix, sameValues } from '../domain/release.js';
 import { ApiUnreachableError, InterruptedError, JuneError, UsageError } from '../errors.js';
 import type { ReleaseInfo } from '../helm/types.js';
 
@@ -150,7 +150,11 @@ async function undoRelease(
       undone = `release ${spec.release} left as is (its previous revision ${before.revision} was ${before.status}, nothing to roll back to)`;
     }
   } catch (e) {
-    undone = `rolling back release ${spec.release} failed too: ${(e as Error).message}`;
+    const message = (e as Error).message;
+    const fix = before
+      ? rollbackFailureFix(message, spec.namespace, `helm rollback ${spec.release} ${before.revision} -n ${spec.namespace}`)
+      : undefined;
+    undone = `rolling back release ${spec.release} failed too: ${message}${fix ? `\n  ${fix}` : ''}`;
   }
   cause.message = `${cause.message}\n  ${undone}`;
   throw cause;

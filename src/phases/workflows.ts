@@ -27,17 +27,31 @@ const upgrades = {
 
 export const WORKFLOWS: { [W in WorkflowName]: Phase<WorkflowRun<WorkflowData[W]>>[] } = {
   install: buildTree<WorkflowRun<WorkflowData['install']>>([
-    preflightPhase({ charts: ['headscale', 'platform'], releases: [upgrades.headscale, upgrades.platform] }),
+    preflightPhase({
+      charts: ['headscale', 'platform'],
+      releases: [upgrades.headscale, upgrades.platform],
+      sidecarsPhase: upgrades.platform.phase,
+      namespaces: ['headscale', 'platform'],
+    }),
     headscaleServerPhase,
     // ENABLE_TAILSCALE_SIDECARS=false only gates `install`: deploy-sidecars exists to add them.
     { ...sidecarsPhase, skipIf: (ctx) => (ctx.config.sidecarsEnabled ? undefined : 'ENABLE_TAILSCALE_SIDECARS=false') },
     tailnetHostPhase,
   ]),
   'deploy-sidecars': buildTree<WorkflowRun<WorkflowData['deploy-sidecars']>>([
-    preflightPhase({ charts: ['platform'], releases: [upgrades.platform] }),
+    preflightPhase({
+      charts: ['platform'],
+      releases: [upgrades.platform],
+      sidecarsPhase: upgrades.platform.phase,
+      namespaces: ['platform'],
+      headscaleServed: true,
+    }),
     sidecarsPhase,
   ]),
-  'rotate-keys': buildTree<WorkflowRun<WorkflowData['rotate-keys']>>([preflightPhase({ charts: [] }), rotatePhases]),
+  'rotate-keys': buildTree<WorkflowRun<WorkflowData['rotate-keys']>>([
+    preflightPhase({ charts: [], namespaces: ['platform'], headscaleServed: true }),
+    rotatePhases,
+  ]),
   cleanup: buildTree<WorkflowRun<WorkflowData['cleanup']>>([
     preflightPhase({ charts: ['platform'], releases: [upgrades.sidecarsOff] }),
     cleanupPhases,

@@ -68,15 +68,19 @@ export class ExecaRunner implements ProcessRunner {
       throw new ExternalError(`${command} timed out after ${options.timeoutMs} ms`, { command });
     }
     const exitCode = typeof result.exitCode === 'number' ? result.exitCode : 1;
-    if (exitCode !== 0 && !options.allowFailure) {
-      throw new ExternalError(`${command} failed (exit ${exitCode}): ${lastLines(redact(stderr || stdout))}`, {
-        command,
-        stderr: redact(stderr),
-        exitCode,
-      });
-    }
+    if (exitCode !== 0 && !options.allowFailure) throw commandFailed(file, args, { stdout, stderr, exitCode });
     return { stdout, stderr, exitCode };
   }
+}
+
+/** The error of a command that exited non-zero: its command line and last lines of output, redacted. */
+export function commandFailed(file: string, args: readonly string[], res: RunResult, note = ''): ExternalError {
+  const command = formatCommand(file, args);
+  return new ExternalError(`${command} failed (exit ${res.exitCode}): ${lastLines(redact(res.stderr || res.stdout))}${note}`, {
+    command,
+    stderr: redact(res.stderr),
+    exitCode: res.exitCode,
+  });
 }
 
 function lastLines(text: string, n = 5): string {

@@ -510,20 +510,30 @@ describe('error reporting', () => {
     }
   });
 
-  it('warns about unknown keys with a did-you-mean, and ignores them', () => {
+  it('warns about unknown keys whose near match is also set, or that match nothing, and ignores them', () => {
     const warnings: string[] = [];
     const dir = join(tmp, 'unknown');
     mkdirSync(dir);
     const path = join(dir, 'config.env');
-    writeFileSync(path, `${BASE}HEADSCALE_DOMIAN=x\nTAILSCALE_SERVICE=a\nXYZZY=1\n`);
+    writeFileSync(path, `${BASE}HEADSCALE_DOMIAN=x\nTAILSCALE_SERVICES=a\nTAILSCALE_SERVICE=b\nXYZZY=1\n`);
     const c = loadConfig({ configPath: path, env: {}, warn: (m) => warnings.push(m) });
     expect(warnings).toEqual([
       `${path}: unknown key HEADSCALE_DOMIAN — did you mean HEADSCALE_DOMAIN?`,
       `${path}: unknown key TAILSCALE_SERVICE — did you mean TAILSCALE_SERVICES?`,
       `${path}: unknown key XYZZY (ignored)`,
     ]);
-    expect(c.services).toEqual(['orchestrator', 'idp']);
+    expect(c.services).toEqual(['a']);
     expect(c.headscale.domain).toBe('headscale.example.com');
+  });
+
+  it('refuses a misspelt key whose intended key is not set: the field would silently keep its default', () => {
+    const warnings: string[] = [];
+    const problems = problemsOf(() => fromFile(`${BASE}PLATFORM_NAMESPCE=prod\nTAILSCALE_SERVICE=a\n`, { warn: (m) => warnings.push(m) }));
+    expect(problems).toEqual([
+      'PLATFORM_NAMESPCE: unknown key — did you mean PLATFORM_NAMESPACE? Rename it to PLATFORM_NAMESPACE',
+      'TAILSCALE_SERVICE: unknown key — did you mean TAILSCALE_SERVICES? Rename it to TAILSCALE_SERVICES',
+    ]);
+    expect(warnings).toEqual([]);
   });
 
   it('no warnings for a file with known keys only', () => {

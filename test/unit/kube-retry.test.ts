@@ -2,15 +2,15 @@
 // which errors are retried, how long (bounded), and what a run prints when the API server
 // stays away. The error shapes come from the real @kubernetes/client-node against real
 // sockets, not from mocks.
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { ClientNodeKube } from '../../src/kube/client.js';
-import { holderGone } from '../../src/kube/lease.js';
+import { holderGone, processScope, runLockHolder } from '../../src/kube/lock-holder.js';
 import {
   API_RETRY,
   RetriesExhausted,
@@ -366,18 +366,39 @@ describe('the real client-node against real sockets', () => {
   });
 });
 
-describe('holderGone (run lock left by a run that died on this host)', () => {
+describe('holderGone (run lock left by a run that died in this pid namespace of this boot)', () => {
   const alive = (pid: number) => pid === 4242;
+  const here = 'boot=b1,pidns=4026531836';
   it.each<[string, string, boolean]>([
-    ['same host, process gone', 'host-a/999999/install', true],
-    ['same host, process alive', 'host-a/4242/install', false],
-    ['another host (its pids mean nothing here)', 'host-b/999999/install', false],
+    ['same scope, process gone', `host-a/999999/install/${here}`, true],
+    ['same scope, process alive', `host-a/4242/install/${here}`, false],
+    ['same scope under another hostname (renamed host): its pid still means something here', `host-z/999999/install/${here}`, true],
+    [
+      'same hostname, another pid namespace (another container): its pids mean nothing here',
+      'host-a/999999/install/boot=b1,pidns=4026532999',
+      false,
+    ],
+    ['same pid namespace inode, another boot', 'host-a/999999/install/boot=b2,pidns=4026531836', false],
+    ['another host', 'host-b/999999/install/boot=b9,pidns=4026531836', false],
+    ['the older <host>/<pid>/<command> form: cannot tell, waited out', 'host-a/999999/install', false],
     ['not our holder format', 'someone-else', false],
-    ['pid 0', 'host-a/0/install', false],
+    ['pid 0', `host-a/0/install/${here}`, false],
+    ['extra parts', `host-a/999999/install/${here}/x`, false],
   ])('%s', (_name, other, want) => {
-    expect(holderGone(other, 'host-a/1234/deploy-sidecars', alive)).toBe(want);
+    expect(holderGone(other, `host-a/1234/deploy-sidecars/${here}`, alive)).toBe(want);
   });
   it('uses kill(pid, 0) by default: this process is alive', () => {
-    expect(holderGone(`h/${process.pid}/x`, 'h/1/y')).toBe(false);
+    expect(holderGone(runLockHolder('x'), runLockHolder('y'))).toBe(false);
+  });
+  it("this process's scope is the boot id and the pid namespace (Linux), the hostname without /proc", () => {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const ns = /\d+/.exec(readlinkSync('/proc/self/ns/pid'))![0];
+    expect(processScope()).toBe(`boot=${boot},pidns=${ns}`);
+    expect(runLockHolder('install')).toBe(`${hostname()}/${process.pid}/install/boot=${boot},pidns=${ns}`);
+    expect(
+      processScope(() => {
+        throw new Error('ENOENT');
+      }),
+    ).toBe(`host=${hostname()}`);
   });
 });

@@ -61,12 +61,13 @@ describe('golden dry-run plans (config.env.example)', () => {
 
   it('a change of configuration shows in the plan (the golden files are not static text)', async () => {
     const r = await runCli(['install', '--dry-run', '--config', EXAMPLE], {
-      TAILSCALE_SERVICES: 'stt',
+      // stt would be refused: the chart does not run it unless services.stt.enabled=true
+      TAILSCALE_SERVICES: 'idp',
       PLATFORM_NAMESPACE: 'jp',
       HOST_HOSTNAME: 'box9',
     });
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('headscale create user name=june-stt');
+    expect(r.stdout).toContain('headscale create user name=june-idp');
     expect(r.stdout).not.toContain('june-orchestrator');
     expect(r.stdout).toContain('apply Secret/headscale-auth-keys -n jp');
     expect(r.stdout).toContain('--hostname=box9');

@@ -19,6 +19,8 @@ interface Faults {
   rollback?: boolean;
   /** the failed upgrade recorded no revision (e.g. a render error) */
   nothingRecorded?: boolean;
+  /** the rollback fails with this message instead of 'boom' */
+  rollbackMessage?: string;
 }
 
 function seams(faults: Faults = {}) {
@@ -41,7 +43,7 @@ function seams(faults: Faults = {}) {
     release: async () => latest,
     rollback: async (release, _ns, revision) => {
       calls.push(`rollback ${release} ${revision}`);
-      if (faults.rollback) throw new ExternalError('helm rollback failed: boom');
+      if (faults.rollback) throw new ExternalError(faults.rollbackMessage ?? 'helm rollback failed: boom');
     },
     uninstall: async (release) => {
       calls.push(`uninstall ${release}`);
@@ -131,6 +133,34 @@ describe('applyRelease', () => {
     expect(e2.message).toMatch(/admission webhook said no\n {2}rolling back release june-platform failed too: helm rollback failed: boom$/);
   });
 
+  it("Helm 3's rollback failing on an object the failed upgrade dropped but did not delete: the message names the object and the fix", async () => {
+    const s = seams({
+      upgrade: true,
+      rollback: true,
+      rollbackMessage:
+        'helm rollback june-platform 3 --namespace june-services failed (exit 1): Error: no Role with the name "june-idp-tailscale" found',
+    });
+    s.setLatest(deployed);
+    const err = (await applyRelease(context(s), spec, {}, deployed).catch((e: unknown) => e)) as Error;
+    expect(err.message).toContain('rolling back release june-platform failed too: helm rollback june-platform 3');
+    expect(err.message).toMatch(
+      /\n {2}Role june-idp-tailscale was dropped from the release by the failed upgrade without being deleted: delete it \(`kubectl -n june-services delete role june-idp-tailscale`\) and run `helm rollback june-platform 3 -n june-services` \(with the revision\), repeating for each object it names; Helm re-creates them$/,
+    );
+  });
+
+  it("Helm 4's wording of the same rollback failure gets the same fix", async () => {
+    const s = seams({
+      upgrade: true,
+      rollback: true,
+      rollbackMessage: 'helm rollback failed (1): Error: original object Secret with the name "june-idp-tailscale-state" not found',
+    });
+    s.setLatest(deployed);
+    const err = (await applyRelease(context(s), spec, {}, deployed).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(
+      /\n {2}Secret june-idp-tailscale-state was dropped from the release by the failed upgrade without being deleted: delete it \(`kubectl -n june-services delete secret june-idp-tailscale-state`\) and run `helm rollback june-platform 3 -n june-services`/,
+    );
+  });
+
   it('an upgrade that failed before Helm recorded a revision (render error) changes nothing: no rollback, no uninstall', async () => {
     const s = seams({ upgrade: true, nothingRecorded: true });
     s.setLatest(deployed);
@@ -173,7 +203,7 @@ describe('applyRelease', () => {
   it.each([
     [
       'pending-upgrade',
-      /^if no helm command is working on it, run `helm rollback june-platform -n june-services` \(back to the revision before 4; see `helm history june-platform -n june-services`\), then re-run june-ts$/,
+      /^if no helm command is working on it, run `helm rollback june-platform -n june-services` \(back to the revision before 4; see `helm history june-platform -n june-services`\), then re-run june-ts\. If the rollback fails with 'no <Kind> with the name "<name>" found' \(Helm 3\) or 'original object <Kind> with the name "<name>" not found' \(Helm 4\), the interrupted upgrade had dropped that object from the release without deleting it: delete it \(`kubectl -n june-services delete <kind> <name>`\) and run `helm rollback june-platform 3 -n june-services` \(with the revision\), repeating for each object it names; Helm re-creates them$/,
     ],
     [
       'pending-rollback',

@@ -218,8 +218,23 @@ describe.each(VERSIONS)('API transport, Headscale %s (recorded)', (v) => {
 
 describe('API transport: errors', () => {
   it('garbage body → ExternalError naming the request and version', async () => {
-    const { fn } = fakeFetch([...detection('v0.29.2'), ['GET /api/v1/user', { status: 200, body: '<html>proxy</html>' }]]);
+    const { fn } = fakeFetch([...detection('v0.29.2'), ['GET /api/v1/user', { status: 200, body: 'users: none' }]]);
     await expect(api(fn).listUsers()).rejects.toThrow(/^unexpected output from `GET \/api\/v1\/user` \(Headscale v0\.29\.2\): not JSON/);
+  });
+
+  it('an HTML page (an ingress or proxy answering instead of Headscale) → says so, with its title and status, at any status', async () => {
+    const page = '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>';
+    const { fn } = fakeFetch([...detection('v0.29.2'), ['GET /api/v1/user', { status: 200, body: page }]]);
+    await expect(api(fn).listUsers()).rejects.toThrow(
+      `${URL_} answered with an HTML page (HTTP 200, "502 Bad Gateway"), not Headscale's JSON (GET /api/v1/user): HEADSCALE_API_URL reaches a proxy or ingress page, not Headscale`,
+    );
+    const down = fakeFetch([['GET /version', { status: 503, body: '<html><body>Service Unavailable</body></html>' }]]);
+    const err = (await api(down.fn)
+      .health()
+      .catch((e: unknown) => e)) as ExternalError;
+    expect(err).toBeInstanceOf(ExternalError);
+    expect(err.message).toMatch(/answered with an HTML page \(HTTP 503\), not Headscale's JSON \(GET \/version\)/);
+    expect(err.hint).toMatch(/HEADSCALE_API_URL/);
   });
 
   it('unreachable server → ExternalError with a hint', async () => {

@@ -1,0 +1,36 @@
+// Preflight's checks of objects june-ts expects on the cluster but did not make sure of
+// itself: a namespace it will write into that is being deleted, and a Headscale Deployment
+// scaled to zero. Both would otherwise fail after users and keys were made.
+import type { Context } from '../context.js';
+import { PreflightError } from '../errors.js';
+import { HEADSCALE_DEPLOYMENT } from '../names.js';
+
+type ClusterCtx = Pick<Context, 'kube' | 'kubectl' | 'gate'>;
+
+/** Throws PreflightError (exit 2) for the first namespace in `namespaces` that is terminating. */
+export async function assertNamespacesNotTerminating(ctx: ClusterCtx, namespaces: readonly string[]): Promise<void> {
+  if (ctx.gate.mode === 'static') return;
+  // kubectl may be absent with the API transport: then this check is not made
+  const kubectl = await ctx.kubectl().catch(() => undefined);
+  if (!kubectl) return;
+  for (const ns of new Set(namespaces)) {
+    const deletedAt = await kubectl.namespaceDeletedAt(ns).catch(() => null);
+    if (deletedAt) {
+      throw new PreflightError(`namespace ${ns} is terminating (deleted at ${deletedAt}): nothing can be created in it`, {
+        hint: `wait until it is gone (kubectl get namespace ${ns}); if it stays, see what holds it (kubectl get namespace ${ns} -o jsonpath='{.status.conditions}'), then re-run`,
+      });
+    }
+  }
+}
+
+/** Throws PreflightError (exit 2) when the in-cluster Headscale Deployment is scaled to zero. */
+export async function assertHeadscaleScaledUp(ctx: ClusterCtx & Pick<Context, 'config'>): Promise<void> {
+  if (ctx.gate.mode === 'static') return;
+  const ns = ctx.config.headscale.namespace;
+  const deployment = await (await ctx.kube()).getDeployment(ns, HEADSCALE_DEPLOYMENT);
+  if (deployment && deployment.replicas === 0) {
+    throw new PreflightError(`Deployment ${ns}/${HEADSCALE_DEPLOYMENT} has 0 replicas: Headscale is scaled to zero and cannot answer`, {
+      hint: `kubectl -n ${ns} scale deployment ${HEADSCALE_DEPLOYMENT} --replicas=1 (or run june-ts install), then re-run`,
+    });
+  }
+}

@@ -165,7 +165,7 @@ describe.skipIf(!canRun).each(['exec', 'api'] as const)('sidecars on an existing
     const before = await s.secret();
     const users = await userNames();
     s.writeConfig({
-      TAILSCALE_SERVICES: 'orchestrator,idp,stt,tts',
+      TAILSCALE_SERVICES: 'orchestrator,idp,stt',
       HEADSCALE_TRANSPORT: 'api',
       HEADSCALE_API_URL: s.env.headscale.url,
       HEADSCALE_API_KEY: 'wrong-key-0123456789',

@@ -12,6 +12,10 @@ export type Seams = Pick<Context, 'kube' | 'kubectl' | 'helm' | 'headscale' | 't
 
 export function makeSeams(config: Config, gate: WriteGate, runner: ProcessRunner, signal: AbortSignal, log: Logger): Seams {
   const offline = gate.mode === 'static';
+  // every retry (an API call's or a read-only command's) is printed under --verbose, and
+  // Ctrl-C ends the wait between attempts
+  const onRetry = (what: string, attempt: number, delayMs: number, reason: string) =>
+    log.debug(`API ${what}: ${reason}; attempt ${attempt + 1} in ${delayMs} ms`);
   return {
     kube: once(async () => {
       if (offline) return new (await import('../kube/offline.js')).OfflineKube(gate);
@@ -21,16 +25,29 @@ export function makeSeams(config: Config, gate: WriteGate, runner: ProcessRunner
         context: config.kube.context,
         gate,
         signal,
-        onRetry: (what, attempt, delayMs, reason) => log.debug(`API ${what}: ${reason}; attempt ${attempt + 1} in ${delayMs} ms`),
+        onRetry,
         onWait: (text) => log.waiting(text),
       });
     }),
     kubectl: once(async () => {
       const { KubectlCli } = await import('../kube/kubectl.js');
-      return new KubectlCli({ bin: config.kube.kubectl, kubeconfig: config.kube.kubeconfig, context: config.kube.context, runner });
+      return new KubectlCli({
+        bin: config.kube.kubectl,
+        kubeconfig: config.kube.kubeconfig,
+        context: config.kube.context,
+        runner,
+        retry: { signal, onRetry },
+      });
     }),
     helm: once(async () => {
-      const o = { bin: config.helm, kubeconfig: config.kube.kubeconfig, context: config.kube.context, runner, gate };
+      const o = {
+        bin: config.helm,
+        kubeconfig: config.kube.kubeconfig,
+        context: config.kube.context,
+        runner,
+        gate,
+        retry: { signal, onRetry },
+      };
       if (offline) return new (await import('../helm/offline.js')).OfflineHelm(o);
       return new (await import('../helm/helm.js')).HelmCli(o);
     }),

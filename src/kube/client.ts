@@ -129,6 +129,16 @@ export class ClientNodeKube implements KubeClient {
     }
   }
 
+  async namespaceDeletedAt(name: string): Promise<string | null> {
+    try {
+      const ns = await this.withRetry('namespace', () => this.core.readNamespace({ name }));
+      return ns.metadata?.deletionTimestamp ? new Date(ns.metadata.deletionTimestamp).toISOString() : null;
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      this.fail(`read namespace ${name}`, e);
+    }
+  }
+
   async ensureNamespace(name: string): Promise<void> {
     if (await this.namespaceExists(name)) return;
     await this.gate.write(

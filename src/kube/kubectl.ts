@@ -2,7 +2,6 @@
 // checks (`auth can-i`, also impersonating a ServiceAccount), recent warning events and a
 // container's last log lines. Everything goes through the ProcessRunner; all of it is read-only,
 // so it is retried on a transient API failure.
-import { ExternalError } from '../errors.js';
 import { runRetried, type CommandRetry } from '../process/retry-command.js';
 import type { ProcessRunner } from '../process/runner.js';
 
@@ -15,8 +14,6 @@ export interface Kubectl {
   warningEvents(namespace: string): Promise<string[]>;
   /** The last `tail` log lines of a Deployment's container; [] when there are none to read. */
   logs(namespace: string, deployment: string, container: string, tail: number): Promise<string[]>;
-  /** When the namespace is being deleted, its deletion time; null when it is not (or does not exist). */
-  namespaceDeletedAt(namespace: string): Promise<string | null>;
 }
 
 export interface KubectlOptions {
@@ -58,12 +55,5 @@ export class KubectlCli implements Kubectl {
   async logs(namespace: string, deployment: string, container: string, tail: number): Promise<string[]> {
     const res = await this.run('-n', namespace, 'logs', `deployment/${deployment}`, '-c', container, `--tail=${tail}`);
     return res.exitCode === 0 ? res.stdout.trim().split('\n') : [];
-  }
-
-  async namespaceDeletedAt(namespace: string): Promise<string | null> {
-    const res = await this.run('get', 'namespace', namespace, '--ignore-not-found', '-o', 'jsonpath={.metadata.deletionTimestamp}');
-    if (res.exitCode !== 0)
-      throw new ExternalError(`kubectl get namespace ${namespace} failed: ${res.stderr.trim()}`, { stderr: res.stderr });
-    return res.stdout.trim() || null;
   }
 }

@@ -106,6 +106,8 @@ export interface KubeClient {
   /** Server version, e.g. v1.34.4; throws a clear error when unreachable. */
   serverVersion(): Promise<string>;
   namespaceExists(name: string): Promise<boolean>;
+  /** When the namespace is being deleted, its deletion time; null when it is not (or does not exist). */
+  namespaceDeletedAt(name: string): Promise<string | null>;
   ensureNamespace(name: string): Promise<void>;
   getSecret(namespace: string, name: string): Promise<SecretInfo | null>;
   /** Server-side apply (field manager june-ts): no last-applied-configuration annotation. */

@@ -5,16 +5,14 @@ import type { Context } from '../context.js';
 import { PreflightError } from '../errors.js';
 import { HEADSCALE_DEPLOYMENT } from '../names.js';
 
-type ClusterCtx = Pick<Context, 'kube' | 'kubectl' | 'gate'>;
+type ClusterCtx = Pick<Context, 'kube' | 'gate'>;
 
 /** Throws PreflightError (exit 2) for the first namespace in `namespaces` that is terminating. */
 export async function assertNamespacesNotTerminating(ctx: ClusterCtx, namespaces: readonly string[]): Promise<void> {
   if (ctx.gate.mode === 'static') return;
-  // kubectl may be absent with the API transport: then this check is not made
-  const kubectl = await ctx.kubectl().catch(() => undefined);
-  if (!kubectl) return;
+  const kube = await ctx.kube();
   for (const ns of new Set(namespaces)) {
-    const deletedAt = await kubectl.namespaceDeletedAt(ns).catch(() => null);
+    const deletedAt = await kube.namespaceDeletedAt(ns);
     if (deletedAt) {
       throw new PreflightError(`namespace ${ns} is terminating (deleted at ${deletedAt}): nothing can be created in it`, {
         hint: `wait until it is gone (kubectl get namespace ${ns}); if it stays, see what holds it (kubectl get namespace ${ns} -o jsonpath='{.status.conditions}'), then re-run`,

@@ -145,14 +145,14 @@ describe('the seams: which helm and kubectl calls are retried', () => {
       )
       .on('kubectl auth', { stdout: 'yes\n' })
       .on(
-        'kubectl get namespace',
+        'kubectl -n x get events',
         { exitCode: 1, stderr: 'Error from server (InternalError): Internal error occurred: etcdserver: leader changed' },
         1,
       )
-      .on('kubectl get namespace', { stdout: '2026-12-01T04:00:00Z' });
+      .on('kubectl -n x get events', { stdout: 'pod-0: Failed: no tailscale container' });
     const kubectl = new KubectlCli({ bin: 'kubectl', kubeconfig: undefined, context: undefined, runner, retry: fast });
     expect(await kubectl.canI('create', 'leases', 'default')).toBe(true);
-    expect(await kubectl.namespaceDeletedAt('x')).toBe('2026-12-01T04:00:00Z');
+    expect(await kubectl.warningEvents('x')).toEqual(['pod-0: Failed: no tailscale container']);
     expect(runner.calls).toHaveLength(4);
   });
 });

@@ -37,6 +37,8 @@ Reach a service over the tailnet from this host (its tailscaled joined in 11.5-t
   tailscale --socket=\$TS_HOST_SOCKET status
   tailscale --socket=\$TS_HOST_SOCKET ping june-orchestrator
   tailscale --socket=\$TS_HOST_SOCKET ip june-idp     # june-idp.${TAILNET_DOMAIN:-<tailnet domain>}
+  # the host lives in a network namespace of its own, with MagicDNS as its resolver:
+  nsenter -t \$TS_HOST_PID -n -m curl http://june-orchestrator.${TAILNET_DOMAIN:-<tailnet domain>}:8080/
 
 Then try ./bin/june-ts.js rotate-keys, ./bin/june-ts.js doctor, ./bin/june-ts.js cleanup --all.
 Stop and remove everything: npm run sandbox:down

@@ -27,7 +27,7 @@ function printExports(s) {
   console.log(`export HEADSCALE_URL=${s.headscale.url}`);
   console.log(`export HEADSCALE_API_KEY_FILE=${s.headscale.apiKeyFile}`);
   console.log(`export HEADSCALE_CONFIG=${s.headscale.configPath}`);
-  console.log(`export TS_HOST_SOCKET=${s.hostSocket}`);
+  console.log(`export TS_HOST_SOCKET=${s.hostSocket} TS_HOST_PID=${s.hostPid}`);
   // june-ts reads these from the environment: `june-ts install` then works against the sandbox
   console.log(`export TAILNET_DOMAIN=tail.june.test TAILSCALE_SOCKET=${s.hostSocket}`);
   const values = join(dir, 'headscale-values.yaml');

@@ -125,7 +125,10 @@ describe.skipIf(!canRun)('real pods: containerboot state in the Secret, failures
     const after = await s.secret();
     const newIdp = JSON.parse(after!.annotations['june-ts.dev/minted-keys']!).idp as string;
     expect(newIdp).not.toBe(oldIdp);
-    // wipe the node's state (as an operator would to re-register it) and delete the pod
+    // re-register idp as an operator would: remove its node from Headscale (so the new one
+    // gets its name, not june-idp-1), wipe its state and delete the pod
+    const oldNode = (await nodes('june-idp')).find((n) => (n.given_name ?? n.name) === 'june-idp');
+    await s.env.headscale.cli(['nodes', 'delete', '--identifier', String(oldNode!.id), '--force']);
     await kubectl([
       '-n',
       NS,
@@ -148,9 +151,11 @@ describe.skipIf(!canRun)('real pods: containerboot state in the Secret, failures
       ),
     );
     expect(String(fresh.pre_auth_key?.id)).toBe(newIdp);
+    expect(fresh.given_name ?? fresh.name).toBe('june-idp');
     // a throwaway pod with the old key (put back into a Secret of its own) cannot register
     const oldKey = before!.data['june-idp-authkey']!;
-    await s.env.kubectl(['-n', NS, 'create', 'secret', 'generic', 'old-idp-key', '--from-file=key=/dev/stdin'], { input: oldKey });
+    const oldSecret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'old-idp-key', namespace: NS }, stringData: { key: oldKey } };
+    await s.env.kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify(oldSecret) });
     const stale = {
       apiVersion: 'v1',
       kind: 'Pod',

@@ -86,6 +86,12 @@ export interface Sandbox {
   /** Puts a file with this content at dst inside the sandbox (bind-mounted from the state dir). */
   writeFile(dst: string, content: string, opts?: { mode?: number; readOnly?: boolean }): Promise<void>;
   spawn(argv: string[], opts?: SpawnOptions): SandboxProcess;
+  /**
+   * Where a file of the machine is seen inside the sandbox even if a private mount (e.g. a
+   * pod's /tmp) hides its own path: run a program of the repository this way, wherever the
+   * repository was cloned.
+   */
+  hostPath(path: string): string;
   /** Runs argv to completion inside the sandbox (never rejects on exit status; bounded by timeoutMs). */
   exec(
     argv: string[],
@@ -358,6 +364,10 @@ export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox>
     pid,
     netns,
     mntns,
+
+    hostPath(path) {
+      return hostRoot ? `${hostRoot}${path}` : path;
+    },
 
     spawn(argv, o = {}) {
       const fds: number[] = [];

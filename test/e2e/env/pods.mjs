@@ -222,7 +222,8 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
     if (pod.spec.automountServiceAccountToken !== false || mountsToken) {
       await sb.bind(await writeServiceAccount(rec, pod), SA_DIR, { readOnly: true });
     }
-    rec.agent = sb.spawn([process.execPath, AGENT, rec.dir, pod.metadata.namespace, pod.metadata.name], {
+    // the pod's /tmp is private: a repository cloned under /tmp is reached through the host view
+    rec.agent = sb.spawn([process.execPath, sb.hostPath(AGENT), rec.dir, pod.metadata.namespace, pod.metadata.name], {
       stdout: join(rec.logDir, 'agent.log'),
       stderr: join(rec.logDir, 'agent.log'),
     });

@@ -31,7 +31,15 @@ export interface Scenario {
   transcript: string[];
   june(
     args: string[],
-    o?: { env?: Record<string, string>; input?: string; timeoutMs?: number; signalAfterMs?: number; config?: string },
+    o?: {
+      env?: Record<string, string>;
+      input?: string;
+      timeoutMs?: number;
+      signalAfterMs?: number;
+      config?: string;
+      /** Run it in a pseudo-terminal of 160 columns (util-linux `script`): stdout is the screen. */
+      pty?: boolean;
+    },
   ): Promise<JuneResult>;
   /**
    * Runs june-ts until its first external command matching `pattern`, pauses that command,
@@ -119,7 +127,11 @@ export async function startScenario(name: string, configExtra: Record<string, st
       const argv = args.includes('--config') ? args : [...args, '--config', o.config ?? configPath];
       // KUBECONFIG comes from the config file, so a test can point it elsewhere (env would win)
       const { KUBECONFIG: _k, ...childEnv } = env.env;
-      const child = spawn(process.execPath, [BIN, ...argv], {
+      const quoted = [process.execPath, BIN, ...argv].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+      const [cmd, cmdArgs] = o.pty
+        ? ['script', ['-qfec', `stty cols 160 rows 50; exec ${quoted}`, '/dev/null']]
+        : [process.execPath, [BIN, ...argv]];
+      const child = spawn(cmd, cmdArgs, {
         cwd: dir,
         env: { ...childEnv, PATH: `${wrapDir}:${env.env.PATH}`, NO_COLOR: '1', ...o.env },
         stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,7 +1,26 @@
 // Small map-backed fakes of the Kubernetes and Headscale seams for phase unit tests.
 // Unexpected calls throw (fail closed), so a phase cannot pass by calling something else.
 import type { HeadscaleClient, HeadscaleVersion, HsNode, HsPreAuthKey, HsUser } from '../../src/headscale/types.js';
-import type { ApplySecret, KubeClient, SecretInfo } from '../../src/kube/types.js';
+import type { ApplySecret, DeploymentInfo, KubeClient, SecretInfo } from '../../src/kube/types.js';
+
+/** A one-replica Deployment in june-services that has rolled out, with what a test changes. */
+export function fakeDeployment(name: string, o: Partial<DeploymentInfo> = {}): DeploymentInfo {
+  return {
+    name,
+    namespace: 'june-services',
+    replicas: 1,
+    readyReplicas: 1,
+    updatedReplicas: 1,
+    availableReplicas: 1,
+    currentReplicas: 1,
+    observedGeneration: 1,
+    generation: 1,
+    containers: ['app', 'tailscale'],
+    podLabels: { app: name },
+    maxSurge: 0,
+    ...o,
+  };
+}
 
 export class FakeKube implements Partial<KubeClient> {
   secrets = new Map<string, SecretInfo>();

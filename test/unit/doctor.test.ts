@@ -6,23 +6,11 @@ import type { HelmClient } from '../../src/helm/types.js';
 import { KubectlCli } from '../../src/kube/kubectl.js';
 import type { DeploymentInfo, KubeClient } from '../../src/kube/types.js';
 import { testContext } from '../helpers/context.js';
-import { FakeHeadscale, FakeKube } from '../helpers/fake-seams.js';
+import { fakeDeployment, FakeHeadscale, FakeKube } from '../helpers/fake-seams.js';
 import { FakeRunner } from '../helpers/fake-runner.js';
 
-const deployment = (name: string, containers: string[]): DeploymentInfo => ({
-  name,
-  namespace: 'june-services',
-  replicas: 1,
-  readyReplicas: 1,
-  updatedReplicas: 1,
-  availableReplicas: 1,
-  currentReplicas: 1,
-  observedGeneration: 1,
-  generation: 1,
-  containers,
-  podLabels: { 'app.kubernetes.io/name': name },
-  maxSurge: 0,
-});
+const deployment = (name: string, containers: string[]): DeploymentInfo =>
+  fakeDeployment(name, { containers, podLabels: { 'app.kubernetes.io/name': name } });
 
 class DoctorKube extends FakeKube {
   deployments = new Map<string, DeploymentInfo>();

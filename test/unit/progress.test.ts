@@ -7,6 +7,7 @@ import { globalOptionsSchema } from '../../src/commands/options.js';
 import { waitForRollout } from '../../src/kube/rollout.js';
 import { Logger } from '../../src/ui/logger.js';
 import { createStepView, formatDuration, LiveSteps, PlainSteps } from '../../src/ui/progress.js';
+import { fakeDeployment } from '../helpers/fake-seams.js';
 
 // eslint-disable-next-line no-control-regex -- escape sequences are what these look for
 const ESC = /\u001b/;
@@ -182,20 +183,8 @@ describe('plain lines elsewhere', () => {
 
 describe('what a rollout waits for', () => {
   it('reports the Deployments not yet rolled out, each poll', async () => {
-    const d = (name: string, ready: number, updated = 1) => ({
-      name,
-      namespace: 'june-services',
-      replicas: 1,
-      readyReplicas: ready,
-      updatedReplicas: updated,
-      availableReplicas: ready,
-      currentReplicas: 1,
-      observedGeneration: 1,
-      generation: 1,
-      containers: [],
-      podLabels: {},
-      maxSurge: 0,
-    });
+    const d = (name: string, ready: number, updated = 1) =>
+      fakeDeployment(name, { readyReplicas: ready, updatedReplicas: updated, availableReplicas: ready, containers: [], podLabels: {} });
     const polls = [
       { 'june-idp': null, 'june-orchestrator': d('june-orchestrator', 0, 0) },
       { 'june-idp': d('june-idp', 0), 'june-orchestrator': d('june-orchestrator', 1) },

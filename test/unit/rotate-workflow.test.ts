@@ -12,7 +12,7 @@ import { runPhases, selectPhases } from '../../src/phases/engine.js';
 import { WORKFLOWS } from '../../src/phases/workflows.js';
 import { Logger } from '../../src/ui/logger.js';
 import { testContext, testRun } from '../helpers/context.js';
-import { FakeHeadscale, FakeKube } from '../helpers/fake-seams.js';
+import { fakeDeployment, FakeHeadscale, FakeKube } from '../helpers/fake-seams.js';
 
 const NS = 'june-services';
 const sidecarTemplate = (svc: string): PodTemplateSpec => ({
@@ -52,20 +52,7 @@ class RotateKube extends FakeKube {
     return sidecarTemplate(deployment.replace(/^june-/, ''));
   }
   async getDeployment(namespace: string, name: string): Promise<DeploymentInfo> {
-    return {
-      name,
-      namespace,
-      replicas: 1,
-      readyReplicas: 1,
-      updatedReplicas: 1,
-      availableReplicas: 1,
-      currentReplicas: 1,
-      observedGeneration: 2,
-      generation: 2,
-      containers: ['app', 'tailscale'],
-      podLabels: { app: name },
-      maxSurge: 0,
-    };
+    return fakeDeployment(name, { namespace, observedGeneration: 2, generation: 2 });
   }
   async listPods(_ns: string, selector: string): Promise<PodInfo[]> {
     return [...this.pods.values()].filter((p) => selector.split(',').every((kv) => p.labels[kv.split('=')[0]!] === kv.split('=')[1]));

@@ -4,26 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { collectHealth } from '../../src/health/report.js';
 import type { DeploymentInfo, KubeClient } from '../../src/kube/types.js';
 import { testContext } from '../helpers/context.js';
-import { FakeHeadscale, FakeKube } from '../helpers/fake-seams.js';
+import { fakeDeployment, FakeHeadscale, FakeKube } from '../helpers/fake-seams.js';
 
 const DAY = 86_400_000;
 
 class StatusKube extends FakeKube {
   async getDeployment(namespace: string, name: string): Promise<DeploymentInfo> {
-    return {
-      name,
-      namespace,
-      replicas: 1,
-      readyReplicas: 1,
-      updatedReplicas: 1,
-      availableReplicas: 1,
-      currentReplicas: 1,
-      observedGeneration: 1,
-      generation: 1,
-      containers: ['app', 'tailscale'],
-      podLabels: { app: name },
-      maxSurge: 0,
-    };
+    return fakeDeployment(name, { namespace });
   }
   async listPods(namespace: string, selector: string) {
     const name = selector.split('=')[1]!;

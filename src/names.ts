@@ -28,6 +28,10 @@ export function workloadName(service: string): string {
 export function headscaleUser(service: string): string {
   return workloadName(service);
 }
+/** Tag that owns the service's keys and node when TAILNET_IDENTITY=tag (Headscale 0.28+). */
+export function serviceTag(service: string): string {
+  return `tag:${workloadName(service)}`;
+}
 /** Tailscale hostname of the sidecar, and so its MagicDNS label. */
 export function tailnetHostname(service: string): string {
   return workloadName(service);

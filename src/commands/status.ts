@@ -20,10 +20,10 @@ export function renderStatus(r: HealthReport, log: Logger): string {
     `${mark(log, r.secret.exists ? 'ok' : 'error')} Secret ${r.secret.namespace}/${r.secret.name} ${r.secret.exists ? 'present' : 'missing'}`,
     '',
   ];
-  const head = ['SERVICE', 'USER', 'KEY EXPIRES', 'SIDECAR', 'NODE', 'MAGICDNS', 'LAST SEEN'];
+  const head = ['SERVICE', 'OWNER', 'KEY EXPIRES', 'SIDECAR', 'NODE', 'MAGICDNS', 'LAST SEEN'];
   const rows = r.services.map((s) => [
     `${mark(log, s.level)} ${s.service}`,
-    s.user.exists ? s.user.name : `${s.user.name} (missing)`,
+    s.user ? (s.user.exists ? s.user.name : `${s.user.name} (missing)`) : (s.tag ?? ''),
     s.key.expiration ? `${s.key.expiration.slice(0, 10)} (${s.key.daysLeft}d)` : s.key.inSecret ? 'unknown' : 'no key',
     s.sidecar,
     s.node ? `${s.node.online ? 'online' : 'offline'} ${s.node.ips[0] ?? ''}`.trim() : 'not registered',

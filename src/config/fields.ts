@@ -69,6 +69,12 @@ const DECLARED = [
     description: 'Comma-separated services that get a sidecar; each becomes user, key entry and hostname `june-<service>`.',
   },
   {
+    key: 'TAILNET_IDENTITY',
+    default: 'user',
+    description:
+      "Who owns each service's keys and node: `user` (one Headscale user `june-<service>` per service) or `tag` (keys and nodes tagged `tag:june-<service>`, no users; Headscale 0.28+).",
+  },
+  {
     key: 'TAILNET_DOMAIN',
     default: 'tail.<parent of HEADSCALE_DOMAIN>',
     derived: true,

@@ -33,6 +33,8 @@ export interface Config {
   sidecarsEnabled: boolean;
   platform: { namespace: string; release: string; chart: string; valuesFiles: string[] };
   services: string[];
+  /** Who owns the services' keys and nodes: one user each, or (Headscale 0.28+) a tag each. */
+  tailnetIdentity: 'user' | 'tag';
   tailnetDomain: string;
   keyExpiration: string;
   keyRenewBefore: string;
@@ -238,6 +240,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       valuesFiles: platformValues,
     },
     services: c.TAILSCALE_SERVICES,
+    tailnetIdentity: c.TAILNET_IDENTITY,
     tailnetDomain,
     keyExpiration: c.KEY_EXPIRATION,
     keyRenewBefore: c.KEY_RENEW_BEFORE,

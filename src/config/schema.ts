@@ -159,6 +159,12 @@ const VALIDATORS = {
       }
       return items;
     }),
+  TAILNET_IDENTITY: (k) =>
+    checked(
+      k,
+      (v) => v === 'user' || v === 'tag',
+      'is not an identity — use user (one Headscale user per service) or tag (Headscale 0.28+)',
+    ).pipe(z.enum(['user', 'tag'])),
   TAILNET_DOMAIN: (k) => checked(k, (v) => DNS_NAME.test(v), 'is not a DNS name — use e.g. tail.example.com'),
   KEY_EXPIRATION: (k) => duration(k, DURATION_DAYS, keyDurationMs, 'h, d or w', '180d', KEY_DURATION_MAX),
   KEY_RENEW_BEFORE: (k) => duration(k, DURATION_DAYS, keyDurationMs, 'h, d or w', '30d', KEY_DURATION_MAX),

@@ -5,7 +5,8 @@
 // what Headscale reports.
 import type { HsNode } from '../headscale/types.js';
 import type { ContainerSpec, EnvVar, PodManifest, PodTemplateSpec } from '../kube/types.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, SIDECAR_CONTAINER, headscaleUser, workloadName } from '../names.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, SIDECAR_CONTAINER, workloadName } from '../names.js';
+import { nodeHasIdentity, type ServiceIdentity } from './identity.js';
 
 /** Label on key-check pods: the service whose key they check. */
 export const KEY_CHECK_LABEL = 'june-ts.dev/key-check';
@@ -96,24 +97,29 @@ export function keyCheckPod(
 }
 
 /** Nodes a service's key checks registered (current or left over by an interrupted run). */
-export function keyCheckNodes(nodes: readonly HsNode[], service: string): HsNode[] {
+export function keyCheckNodes(nodes: readonly HsNode[], service: string, identity: ServiceIdentity): HsNode[] {
   const host = keyCheckHostname(service);
-  const user = headscaleUser(service);
   const isCheck = (name: string) => name === host || name.startsWith(`${host}-`);
-  return nodes.filter((n) => n.user === user && (isCheck(n.name) || isCheck(n.givenName)));
+  return nodes.filter((n) => nodeHasIdentity(n, identity) && (isCheck(n.name) || isCheck(n.givenName)));
 }
 
 export type KeyCheckVerdict = { state: 'proven'; node: HsNode } | { state: 'pending' | 'failed'; why: string };
 
 /**
- * Judges a key check from Headscale's nodes: a key-check node of the service's user, with the
+ * Judges a key check from Headscale's nodes: a key-check node of the service's identity (its
+ * user, or its tag: a tagged key registers a node owned by the tag), with the
  * new key where Headscale says which key a node used. Key-check nodes left by an earlier run
  * are removed before a check starts (and the run lock keeps other runs out), so any found
  * belongs to this check; node creation times are not compared, since Headscale's clock
  * need not agree with this machine's.
  */
-export function judgeKeyCheck(nodes: readonly HsNode[], service: string, newKeyId: string | undefined): KeyCheckVerdict {
-  const fresh = keyCheckNodes(nodes, service);
+export function judgeKeyCheck(
+  nodes: readonly HsNode[],
+  service: string,
+  identity: ServiceIdentity,
+  newKeyId: string | undefined,
+): KeyCheckVerdict {
+  const fresh = keyCheckNodes(nodes, service, identity);
   if (!fresh.length) return { state: 'pending', why: 'no node registered yet' };
   const proven = fresh.find((n) => !n.preAuthKeyId || !newKeyId || n.preAuthKeyId === newKeyId);
   if (proven) return { state: 'proven', node: proven };

@@ -1,6 +1,7 @@
 // What makes a service's pre-auth key good: the rules install, rotate, status and doctor
 // share. Pure: no I/O.
-import type { HsPreAuthKey, HsUser } from '../headscale/types.js';
+import { keyOwnedBy, ownerName } from '../headscale/common.js';
+import type { HsPreAuthKey, KeyOwner } from '../headscale/types.js';
 import { MINTED_KEYS_ANNOTATION } from '../names.js';
 
 export const DAY_MS = 86_400_000;
@@ -8,7 +9,8 @@ export const DAY_MS = 86_400_000;
 /** A service's pre-auth key as a run decided it: kept from the Secret, or minted. */
 export interface ServiceKey {
   service: string;
-  user: HsUser;
+  /** The service's user, or its tag (TAILNET_IDENTITY=tag). */
+  owner: KeyOwner;
   /** The key value (secret). */
   key: string;
   /** Headscale's id of the key when known. */
@@ -28,9 +30,14 @@ export function keyMatches(k: HsPreAuthKey, value: string): boolean {
 
 export type KeyVerdict = { keep: true; record: HsPreAuthKey } | { keep: false; reason: string };
 
+/** Who Headscale says owns a key: its user, or its tags where it has no user. */
+function recordOwner(k: HsPreAuthKey): string {
+  return k.user ? `user ${k.user}` : k.aclTags?.length ? `tag ${k.aclTags.join(', ')}` : 'nobody';
+}
+
 export function judgeKey(
   value: string | undefined,
-  user: HsUser,
+  owner: KeyOwner,
   known: readonly HsPreAuthKey[],
   now: Date,
   renewBeforeMs: number,
@@ -38,7 +45,7 @@ export function judgeKey(
   if (!value) return { keep: false, reason: 'no key in the Secret' };
   const record = known.find((k) => keyMatches(k, value));
   if (!record) return { keep: false, reason: 'the key in the Secret is unknown to Headscale (deleted, garbage, or from another server)' };
-  if (record.user && record.user !== user.name) return { keep: false, reason: `the key belongs to user ${record.user}, not ${user.name}` };
+  if (!keyOwnedBy(record, owner)) return { keep: false, reason: `the key belongs to ${recordOwner(record)}, not ${ownerName(owner)}` };
   if (record.expiration && record.expiration.getTime() <= now.getTime()) return { keep: false, reason: 'the key has expired' };
   if (record.expiration && record.expiration.getTime() - now.getTime() < renewBeforeMs) {
     const days = Math.floor((record.expiration.getTime() - now.getTime()) / DAY_MS);

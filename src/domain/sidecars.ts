@@ -3,24 +3,26 @@
 import type { Config } from '../config/load.js';
 import type { HeadscaleClient, HsNode } from '../headscale/types.js';
 import type { KubeClient } from '../kube/types.js';
-import { SIDECAR_CONTAINER, headscaleUser, tailnetHostname, workloadName } from '../names.js';
+import { SIDECAR_CONTAINER, tailnetHostname, workloadName } from '../names.js';
+import { describeIdentity, identityOf, nodeHasIdentity, type ServiceIdentity } from './identity.js';
 
-export function findNode(nodes: readonly HsNode[], service: string): HsNode | undefined {
+/** The service's node: its hostname, owned by its identity (an online one first). */
+export function findNode(nodes: readonly HsNode[], service: string, identity: ServiceIdentity): HsNode | undefined {
   const host = tailnetHostname(service);
-  const user = headscaleUser(service);
-  const mine = nodes.filter((n) => n.user === user && (n.givenName === host || n.name === host));
+  const mine = nodes.filter((n) => nodeHasIdentity(n, identity) && (n.givenName === host || n.name === host));
   return mine.find((n) => n.online) ?? mine[0];
 }
 
 export interface SidecarHealth {
   service: string;
+  identity: ServiceIdentity;
   deployment: 'missing' | 'no-sidecar' | 'rolling' | 'ready';
   node: HsNode | undefined;
 }
 
 /** The seams sidecarHealth reads, and nothing more. */
 export interface SidecarReads {
-  config: Pick<Config, 'platform'>;
+  config: Pick<Config, 'platform' | 'tailnetIdentity'>;
   kube(): Promise<Pick<KubeClient, 'getDeployment' | 'listPods'>>;
   headscale(): Promise<Pick<HeadscaleClient, 'listNodes'>>;
 }
@@ -48,7 +50,8 @@ export async function sidecarHealth(ctx: SidecarReads, services: readonly string
         const ready = pods.filter((p) => p.containers.find((c) => c.name === SIDECAR_CONTAINER)?.ready);
         if (ready.length < d.replicas || d.updatedReplicas < d.replicas) deployment = 'rolling';
       }
-      return { service, deployment, node: findNode(nodes, service) };
+      const identity = identityOf(service, ctx.config);
+      return { service, identity, deployment, node: findNode(nodes, service, identity) };
     }),
   );
 }
@@ -58,7 +61,7 @@ export function describeUnhealthy(h: SidecarHealth): string | undefined {
   if (h.deployment === 'missing') return `${name}: Deployment not found (is services.${h.service}.enabled=true in the release?)`;
   if (h.deployment === 'no-sidecar') return `${name}: Deployment has no ${SIDECAR_CONTAINER} container (is tailscale.enabled=true?)`;
   if (h.deployment === 'rolling') return `${name}: ${SIDECAR_CONTAINER} container not Ready`;
-  if (!h.node) return `${name}: no node registered in Headscale under user ${headscaleUser(h.service)}`;
+  if (!h.node) return `${name}: no node registered in Headscale under ${describeIdentity(h.identity)}`;
   if (!h.node.online) return `${name}: node ${h.node.givenName} (id ${h.node.id}) is offline`;
   return undefined;
 }

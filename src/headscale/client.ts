@@ -7,10 +7,19 @@ import { ExternalError, UsageError } from '../errors.js';
 import type { WriteGate } from '../write-gate.js';
 import { redactor } from '../ui/redact.js';
 import { mapLimit } from '../util/concurrency.js';
-import { DRY_RUN_ID, dryRunKey, isNumericId, parseDuration, validateUserName } from './common.js';
-import { dialectOf, type Dialect, type Request } from './dialects.js';
+import { DRY_RUN_ID, dryRunKey, isNumericId, isTagOwner, keyOwnedBy, ownerName, parseDuration, validateUserName } from './common.js';
+import { TAG_OWNED_KEYS_SINCE, dialectOf, type Dialect, type Request } from './dialects.js';
 import { assumedVersion, formatVersion } from './types.js';
-import type { CreatePreAuthKeyOptions, HeadscaleClient, HeadscaleVersion, HsNode, HsPreAuthKey, HsUser } from './types.js';
+import type {
+  CreatePreAuthKeyOptions,
+  HeadscaleClient,
+  HeadscaleVersion,
+  HsNode,
+  HsPreAuthKey,
+  HsUser,
+  KeyOwner,
+  TagOwnedKeys,
+} from './types.js';
 
 /** How requests reach Headscale: its CLI (./cli-wire.ts) or its REST API (./http-wire.ts). */
 export interface Wire {
@@ -72,15 +81,20 @@ export class Headscale implements HeadscaleClient {
     return this.send((d) => d.listNodes());
   }
 
-  async listPreAuthKeys(users: HsUser[]): Promise<HsPreAuthKey[]> {
+  async listPreAuthKeys(owners: KeyOwner[]): Promise<HsPreAuthKey[]> {
     const dialect = await this.dialect();
     if (!dialect.listsKeysPerUser) {
-      const wanted = new Set(users.map((u) => u.name));
-      return (await this.send((d) => d.listKeys())).filter((k) => wanted.has(k.user));
+      return (await this.send((d) => d.listKeys())).filter((k) => owners.some((o) => keyOwnedBy(k, o)));
     }
-    const owners = users.filter((u, i) => users.findIndex((other) => other.name === u.name) === i);
-    const perUser = await mapLimit(owners, this.concurrency, (user) => this.send((d) => d.listKeys(user)));
+    const tagged = owners.find(isTagOwner);
+    if (tagged) throw new UsageError(`Headscale ${formatVersion(await this.version())} has no keys owned by ${tagged.tag}`);
+    const users = (owners as HsUser[]).filter((u, i) => owners.findIndex((other) => ownerName(other) === u.name) === i);
+    const perUser = await mapLimit(users, this.concurrency, (user) => this.send((d) => d.listKeys(user)));
     return perUser.flat();
+  }
+
+  async tagOwnedKeys(): Promise<TagOwnedKeys> {
+    return { supported: (await this.dialect()).ownsKeysByTag, since: TAG_OWNED_KEYS_SINCE };
   }
 
   /** Lists once, creates what is missing (bounded), and takes a user someone else created meanwhile. */
@@ -112,14 +126,19 @@ export class Headscale implements HeadscaleClient {
     return this.write('create user', { name }, () => this.send((d) => d.createUser(name)), { id: DRY_RUN_ID, name });
   }
 
-  async createPreAuthKey(user: HsUser, opts: CreatePreAuthKeyOptions): Promise<HsPreAuthKey & { key: string }> {
+  async createPreAuthKey(owner: KeyOwner, opts: CreatePreAuthKeyOptions): Promise<HsPreAuthKey & { key: string }> {
     const ms = parseDuration(opts.expiration); // reject garbage before Headscale sees it
     const key = { reusable: opts.reusable, ephemeral: opts.ephemeral ?? false, expiration: opts.expiration };
+    if (isTagOwner(owner) && !(await this.dialect()).ownsKeysByTag) {
+      throw new UsageError(
+        `Headscale ${formatVersion(await this.version())} cannot mint a key owned by ${owner.tag}: tag-owned keys need Headscale ${TAG_OWNED_KEYS_SINCE}`,
+      );
+    }
     return this.write(
       'create preauthkey',
-      { user: user.name, ...key },
-      () => this.send((d) => d.createKey(user, { ...key, expiresAt: new Date(Date.now() + ms) })),
-      dryRunKey(user, key),
+      { ...(isTagOwner(owner) ? { tags: [owner.tag] } : { user: owner.name }), ...key },
+      () => this.send((d) => d.createKey(owner, { ...key, expiresAt: new Date(Date.now() + ms) })),
+      dryRunKey(owner, key),
     );
   }
 

@@ -2,7 +2,7 @@
 // loads only these).
 
 import { UsageError } from '../errors.js';
-import type { HsPreAuthKey, HsUser } from './types.js';
+import type { HsPreAuthKey, HsTagOwner, HsUser, KeyOwner } from './types.js';
 
 /** What a key "minted" in dry-run holds instead of a secret. */
 export const DRY_RUN_KEY = '<dry-run: no key minted>';
@@ -58,10 +58,29 @@ export function parseDuration(text: string): number {
   return total;
 }
 
-export function dryRunKey(user: HsUser, opts: { reusable: boolean; ephemeral?: boolean }): HsPreAuthKey & { key: string } {
+export function isTagOwner(owner: KeyOwner): owner is HsTagOwner {
+  return 'tag' in owner;
+}
+
+/** `june-idp` or `tag:june-idp`: how messages and plans name a key's owner. */
+export function ownerName(owner: KeyOwner): string {
+  return isTagOwner(owner) ? owner.tag : owner.name;
+}
+
+/**
+ * Does `owner` own `key`? A tag owns the keys that carry it. A user owns its keys, and a
+ * key listed without an owner that carries no tag (a key listed per user names its user).
+ */
+export function keyOwnedBy(key: HsPreAuthKey, owner: KeyOwner): boolean {
+  if (isTagOwner(owner)) return key.aclTags?.includes(owner.tag) ?? false;
+  return key.user ? key.user === owner.name : !key.aclTags?.length;
+}
+
+export function dryRunKey(owner: KeyOwner, opts: { reusable: boolean; ephemeral?: boolean }): HsPreAuthKey & { key: string } {
   return {
     id: DRY_RUN_ID,
-    user: user.name,
+    user: isTagOwner(owner) ? '' : owner.name,
+    ...(isTagOwner(owner) ? { aclTags: [owner.tag] } : {}),
     key: DRY_RUN_KEY,
     reusable: opts.reusable,
     ephemeral: opts.ephemeral ?? false,

@@ -9,7 +9,8 @@
 //              expired by its full value and its owner
 //   0.26–0.27  a user is referred to by numeric ID (`-u ID`, `?user=ID`, `--identifier ID`)
 //   0.28+      one list of all keys (a prefix, not the key); a key is expired by `--id`;
-//              `headscale health`
+//              `headscale health`; a key is owned by a user or by tags (`--tags`, `aclTags`),
+//              and a node registered with a tagged key is owned by its tags
 // Expiring by value has no CLI form: the key would be in argv (kubectl exec → audit logs).
 // What differs between the wires is the same for every generation: the CLI prints the bare
 // object (snake_case), the API wraps it ({"users": …}, camelCase); the CLI takes a duration
@@ -17,7 +18,7 @@
 
 import type { z } from 'zod';
 import { BugError, ExternalError } from '../errors.js';
-import { numericId } from './common.js';
+import { isTagOwner, numericId } from './common.js';
 import {
   ApiNodeListSchema,
   ApiPreAuthKeyListSchema,
@@ -37,7 +38,15 @@ import {
   type ParseContext,
   type PreAuthKeyJson,
 } from './schemas.js';
-import type { HsNode, HsPreAuthKey, HsUser, SyntaxGeneration } from './types.js';
+import {
+  generationRange,
+  type HsNode,
+  type HsPreAuthKey,
+  type HsTagOwner,
+  type HsUser,
+  type KeyOwner,
+  type SyntaxGeneration,
+} from './types.js';
 
 /** Reads an answer already parsed from JSON (its keys registered with the redactor). */
 export type Reader<T> = (doc: unknown, ctx: ParseContext, text: string) => T;
@@ -100,6 +109,8 @@ class V023 {
   readonly refersToUsersById: boolean = false;
   /** Pre-auth keys can be deleted (not only expired). */
   readonly deletesKeys: boolean = false;
+  /** A key can be owned by a tag instead of a user (and so can the nodes registered with it). */
+  readonly ownsKeysByTag: boolean = false;
 
   /** How `-u`, `?user=`, request bodies and paths refer to a user. */
   userRef(user: HsUser): string {
@@ -166,7 +177,10 @@ class V023 {
     };
   }
 
-  createKey(user: HsUser, o: NewKey): Request<HsPreAuthKey & { key: string }> {
+  /** A key for a user; a tag owner only where `ownsKeysByTag`. */
+  createKey(owner: KeyOwner, o: NewKey): Request<HsPreAuthKey & { key: string }> {
+    if (isTagOwner(owner)) throw new BugError(`Headscale ${this.generation} cannot mint a key owned by ${owner.tag}`);
+    const user = owner;
     const ref = this.userRef(user);
     const flags = [...(o.reusable ? ['--reusable'] : []), ...(o.ephemeral ? ['--ephemeral'] : [])];
     const toKey = (k: PreAuthKeyJson, ctx: ParseContext) => withKey(toPreAuthKey(k, user.name), ctx);
@@ -271,6 +285,29 @@ class V028 extends V026 {
   }
 
   override readonly deletesKeys: boolean = true;
+  override readonly ownsKeysByTag: boolean = true;
+
+  /** A tag-owned key names no user (a user on it would only record who created it). */
+  override createKey(owner: KeyOwner, o: NewKey): Request<HsPreAuthKey & { key: string }> {
+    return isTagOwner(owner) ? this.createTaggedKey(owner, o) : super.createKey(owner, o);
+  }
+
+  private createTaggedKey(owner: HsTagOwner, o: NewKey): Request<HsPreAuthKey & { key: string }> {
+    const flags = [...(o.reusable ? ['--reusable'] : []), ...(o.ephemeral ? ['--ephemeral'] : [])];
+    const toKey = (k: PreAuthKeyJson, ctx: ParseContext) => withKey(toPreAuthKey(k), ctx);
+    return {
+      cli: {
+        args: ['preauthkeys', 'create', '--tags', owner.tag, ...flags, '--expiration', o.expiration, ...JSON_OUTPUT],
+        read: reader(CliPreAuthKeySchema, toKey),
+      },
+      http: {
+        method: 'POST',
+        path: '/api/v1/preauthkey',
+        body: { aclTags: [owner.tag], reusable: o.reusable, ephemeral: o.ephemeral, expiration: o.expiresAt.toISOString() },
+        read: reader(ApiPreAuthKeySchema, (doc, ctx) => toKey(doc.pre_auth_key, ctx)),
+      },
+    };
+  }
 
   override deleteKey(id: string): Request<void> {
     return {
@@ -288,6 +325,13 @@ const DIALECTS = { v028: new V028(), v026: new V026(), v023: new V023() } satisf
 export function dialectOf(generation: SyntaxGeneration): Dialect {
   return DIALECTS[generation];
 }
+
+/** The releases that mint tag-owned keys, e.g. `0.28+`: those of the oldest dialect that does. */
+export const TAG_OWNED_KEYS_SINCE = generationRange(
+  Object.values(DIALECTS)
+    .filter((d) => d.ownsKeysByTag)
+    .at(-1)!.generation,
+).replace(/–.*/, '+');
 
 /** The generation whose `preauthkeys expire --help` this is (for source builds that print no version). */
 export function generationFromHelp(help: string): SyntaxGeneration | undefined {

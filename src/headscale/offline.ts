@@ -3,10 +3,19 @@
 
 import { BugError } from '../errors.js';
 import type { WriteGate } from '../write-gate.js';
-import { DRY_RUN_ID, dryRunKey, parseDuration, validateUserName } from './common.js';
-import { dialectOf } from './dialects.js';
+import { DRY_RUN_ID, dryRunKey, isTagOwner, parseDuration, validateUserName } from './common.js';
+import { TAG_OWNED_KEYS_SINCE, dialectOf } from './dialects.js';
 import { assumedVersion } from './types.js';
-import type { CreatePreAuthKeyOptions, HeadscaleClient, HeadscaleVersion, HsNode, HsPreAuthKey, HsUser } from './types.js';
+import type {
+  CreatePreAuthKeyOptions,
+  HeadscaleClient,
+  HeadscaleVersion,
+  HsNode,
+  HsPreAuthKey,
+  HsUser,
+  KeyOwner,
+  TagOwnedKeys,
+} from './types.js';
 
 /** The version a static dry-run plans for when none is configured. */
 export const OFFLINE_DEFAULT_VERSION = '0.29.3';
@@ -28,8 +37,11 @@ export class OfflineHeadscale implements HeadscaleClient {
   async listUsers(): Promise<HsUser[]> {
     return [];
   }
-  async listPreAuthKeys(_users: HsUser[]): Promise<HsPreAuthKey[]> {
+  async listPreAuthKeys(_owners: KeyOwner[]): Promise<HsPreAuthKey[]> {
     return [];
+  }
+  async tagOwnedKeys(): Promise<TagOwnedKeys> {
+    return { supported: dialectOf(this.v.generation).ownsKeysByTag, since: TAG_OWNED_KEYS_SINCE };
   }
   async listNodes(): Promise<HsNode[]> {
     return [];
@@ -44,13 +56,18 @@ export class OfflineHeadscale implements HeadscaleClient {
     return names.map((n) => created.get(n) as HsUser);
   }
 
-  async createPreAuthKey(user: HsUser, opts: CreatePreAuthKeyOptions): Promise<HsPreAuthKey & { key: string }> {
+  async createPreAuthKey(owner: KeyOwner, opts: CreatePreAuthKeyOptions): Promise<HsPreAuthKey & { key: string }> {
     parseDuration(opts.expiration);
     const ephemeral = opts.ephemeral ?? false;
     return this.write(
       'create preauthkey',
-      { user: user.name, reusable: opts.reusable, ephemeral, expiration: opts.expiration },
-      dryRunKey(user, { reusable: opts.reusable, ephemeral }),
+      {
+        ...(isTagOwner(owner) ? { tags: [owner.tag] } : { user: owner.name }),
+        reusable: opts.reusable,
+        ephemeral,
+        expiration: opts.expiration,
+      },
+      dryRunKey(owner, { reusable: opts.reusable, ephemeral }),
     );
   }
 

@@ -115,6 +115,8 @@ export const NodeSchema = z.looseObject({
   created_at: TimestampSchema,
   // < 0.28 embeds the node's pre-auth key in full: its id is read; the key only to redact it
   pre_auth_key: z.looseObject({ id: IdSchema.optional(), key: Text }).nullish(),
+  // 0.28+: the tags that own the node (0.23–0.27 print forced_tags/valid_tags instead, not read)
+  tags: listOf(z.string()),
 });
 type NodeJson = z.infer<typeof NodeSchema>;
 
@@ -265,6 +267,7 @@ export function toNode(n: NodeJson): HsNode {
   if (n.expiry) out.expiry = n.expiry;
   if (n.created_at) out.createdAt = n.created_at;
   if (n.pre_auth_key?.id) out.preAuthKeyId = n.pre_auth_key.id;
+  if (n.tags.length) out.tags = n.tags;
   return out;
 }
 

@@ -8,6 +8,14 @@ export interface HsUser {
   name: string;
 }
 
+/** A tag that owns pre-auth keys and the nodes registered with them (0.28+), instead of a user. */
+export interface HsTagOwner {
+  tag: string;
+}
+
+/** Who a pre-auth key is minted for: a user, or (0.28+) a tag. */
+export type KeyOwner = HsUser | HsTagOwner;
+
 export interface HsPreAuthKey {
   id: string;
   /** Name of the owning user ('' for a tag-only key on >= 0.28). */
@@ -37,6 +45,8 @@ export interface HsNode {
   createdAt?: Date;
   /** Id of the pre-auth key the node registered with, where Headscale still knows it. */
   preAuthKeyId?: string;
+  /** The tags that own the node (0.28+; absent when none or on older versions). */
+  tags?: string[];
 }
 
 /**
@@ -75,6 +85,13 @@ export interface CreatePreAuthKeyOptions {
   expiration: string;
 }
 
+/** Whether this Headscale mints keys owned by a tag, and from which release on. */
+export interface TagOwnedKeys {
+  supported: boolean;
+  /** The releases that do, e.g. `0.28+`. */
+  since: string;
+}
+
 export interface HeadscaleClient {
   /** Detected once per client, then cached. */
   version(): Promise<HeadscaleVersion>;
@@ -83,9 +100,12 @@ export interface HeadscaleClient {
   listUsers(): Promise<HsUser[]>;
   /** Lists once, creates the missing users concurrently (at most 4 at a time), returns all requested in order. */
   ensureUsers(names: string[]): Promise<HsUser[]>;
-  createPreAuthKey(user: HsUser, opts: CreatePreAuthKeyOptions): Promise<HsPreAuthKey & { key: string }>;
-  /** One call per user on < 0.28, a single call on >= 0.28 (filtered to `users` client-side). */
-  listPreAuthKeys(users: HsUser[]): Promise<HsPreAuthKey[]>;
+  /** A key for `owner`; a tag owner only where tagOwnedKeys() says supported. */
+  createPreAuthKey(owner: KeyOwner, opts: CreatePreAuthKeyOptions): Promise<HsPreAuthKey & { key: string }>;
+  /** One call per user on < 0.28, a single call on >= 0.28 (filtered to `owners` client-side). */
+  listPreAuthKeys(owners: KeyOwner[]): Promise<HsPreAuthKey[]>;
+  /** Can this Headscale mint keys owned by a tag (0.28+)? */
+  tagOwnedKeys(): Promise<TagOwnedKeys>;
   expirePreAuthKey(key: HsPreAuthKey): Promise<void>;
   /** Can this Headscale delete pre-auth keys (0.28+)? */
   canDeletePreAuthKeys(): Promise<boolean>;

@@ -1,16 +1,20 @@
 // "Is my tailnet healthy?": one read-only pass over Headscale, the auth Secret and the
 // sidecars, shared by `status` and `doctor`. Few round trips, all concurrent.
 import type { Context } from '../context.js';
+import { describeIdentity, identityOf, keyOwnerOf, type ServiceIdentity } from '../domain/identity.js';
 import { DAY_MS, judgeKey, keyMatches } from '../domain/keys.js';
 import { describeUnhealthy, findNode, sidecarHealth, type SidecarHealth } from '../domain/sidecars.js';
-import { formatVersion, type HsNode, type HsPreAuthKey } from '../headscale/types.js';
-import { authKeyEntry, headscaleUser, magicDnsName, workloadName } from '../names.js';
+import { formatVersion, type HsNode, type HsPreAuthKey, type HsUser, type KeyOwner } from '../headscale/types.js';
+import { authKeyEntry, magicDnsName, workloadName } from '../names.js';
 
 export type Level = 'ok' | 'warn' | 'error';
 
 export interface ServiceReport {
   service: string;
-  user: { name: string; exists: boolean };
+  /** The service's Headscale user (TAILNET_IDENTITY=user), else null. */
+  user: { name: string; exists: boolean } | null;
+  /** The tag that owns the service's keys and node (TAILNET_IDENTITY=tag), else null. */
+  tag: string | null;
   key: {
     inSecret: boolean;
     acceptedByHeadscale: boolean;
@@ -33,13 +37,15 @@ export interface HealthReport {
   level: Level;
 }
 
+const ownerLabel = (id: ServiceIdentity) => (id.kind === 'user' ? id.user : id.tag);
+
 const worst = (levels: Level[]): Level => (levels.includes('error') ? 'error' : levels.includes('warn') ? 'warn' : 'ok');
 
 /** A key is amber (warn, exit 0) within KEY_RENEW_BEFORE of its expiry, red once expired or unusable. */
 function keyReport(
   value: string | undefined,
-  userName: string,
-  userExists: boolean,
+  identity: ServiceIdentity,
+  owner: KeyOwner | { missing: string },
   known: HsPreAuthKey[],
   now: Date,
   renew: { text: string; ms: number },
@@ -54,12 +60,12 @@ function keyReport(
       problem: 'no key in the Secret',
     };
   const record = known.find((k) => keyMatches(k, value));
-  const verdict = judgeKey(value, { id: '', name: userName }, known, now, 0);
+  const verdict = judgeKey(value, 'missing' in owner ? { id: '', name: ownerLabel(identity) } : owner, known, now, 0);
   const expiration = record?.expiration ?? null;
   const daysLeft = expiration ? Math.floor((expiration.getTime() - now.getTime()) / DAY_MS) : null;
   let level: Level = verdict.keep ? 'ok' : 'error';
   let problem = verdict.keep ? null : verdict.reason;
-  if (!userExists) [level, problem] = ['error', `Headscale user ${userName} does not exist`];
+  if ('missing' in owner) [level, problem] = ['error', owner.missing];
   else if (verdict.keep && expiration && expiration.getTime() - now.getTime() < renew.ms) {
     [level, problem] = [
       'warn',
@@ -83,26 +89,39 @@ export async function collectHealth(ctx: Context): Promise<HealthReport> {
     headscale.error = (e as Error).message;
   }
   const secret = await kube.getSecret(ns, ctx.config.authSecretName);
-  let users: { id: string; name: string }[] = [];
+  const identities = services.map((s) => identityOf(s, ctx.config));
+  let owners: (KeyOwner | { missing: string })[] = [];
   let keys: HsPreAuthKey[] = [];
   let sidecars: SidecarHealth[];
   if (headscale.healthy) {
-    users = (await hs.listUsers()).filter((u) => services.some((s) => headscaleUser(s) === u.name));
-    [keys, sidecars] = await Promise.all([users.length ? hs.listPreAuthKeys(users) : Promise.resolve([]), sidecarHealth(ctx, services)]);
+    const byUser = identities.some((id) => id.kind === 'user');
+    const byTag = identities.some((id) => id.kind === 'tag');
+    const [users, tags] = await Promise.all([byUser ? hs.listUsers() : ([] as HsUser[]), byTag ? hs.tagOwnedKeys() : undefined]);
+    owners = identities.map((id) => {
+      if (id.kind === 'tag' && !tags?.supported)
+        return { missing: `Headscale owns keys by tag only from ${tags?.since}: ${id.tag} cannot own this key` };
+      return keyOwnerOf(id, users) ?? { missing: `Headscale ${describeIdentity(id)} does not exist` };
+    });
+    const present = owners.filter((o): o is KeyOwner => !('missing' in o));
+    [keys, sidecars] = await Promise.all([
+      present.length ? hs.listPreAuthKeys(present) : Promise.resolve([]),
+      sidecarHealth(ctx, services),
+    ]);
   } else {
     sidecars = await Promise.all(
       services.map(async (service) => {
         const d = await kube.getDeployment(ns, workloadName(service));
-        return { service, deployment: d ? ('ready' as const) : ('missing' as const), node: undefined as HsNode | undefined };
+        const identity = identityOf(service, ctx.config);
+        return { service, identity, deployment: d ? ('ready' as const) : ('missing' as const), node: undefined as HsNode | undefined };
       }),
     );
   }
   const now = new Date();
   const reports = services.map((service, i): ServiceReport => {
-    const userName = headscaleUser(service);
-    const exists = users.some((u) => u.name === userName);
-    const key = headscale.healthy
-      ? keyReport(secret?.data[authKeyEntry(service)], userName, exists, keys, now, {
+    const identity = identities[i]!;
+    const owner = owners[i];
+    const key = owner
+      ? keyReport(secret?.data[authKeyEntry(service)], identity, owner, keys, now, {
           text: ctx.config.keyRenewBefore,
           ms: ctx.config.keyRenewBeforeMs,
         })
@@ -115,7 +134,7 @@ export async function collectHealth(ctx: Context): Promise<HealthReport> {
           problem: 'Headscale unreachable: cannot check the key',
         };
     const sc = sidecars[i]!;
-    const node = headscale.healthy ? findNode(sc.node ? [sc.node] : [], service) : undefined;
+    const node = headscale.healthy ? findNode(sc.node ? [sc.node] : [], service, identity) : undefined;
     const problems: string[] = [];
     if (key.problem) problems.push(`key: ${key.problem}`);
     const unhealthy = headscale.healthy ? describeUnhealthy(sc) : sc.deployment === 'missing' ? describeUnhealthy(sc) : undefined;
@@ -123,7 +142,8 @@ export async function collectHealth(ctx: Context): Promise<HealthReport> {
     const sidecarLevel: Level = unhealthy ? 'error' : 'ok';
     return {
       service,
-      user: { name: userName, exists },
+      user: identity.kind === 'user' ? { name: identity.user, exists: Boolean(owner && !('missing' in owner)) } : null,
+      tag: identity.kind === 'tag' ? identity.tag : null,
       key,
       sidecar: sc.deployment,
       node: node ? { id: node.id, online: node.online, ips: node.ipAddresses, lastSeen: node.lastSeen?.toISOString() ?? null } : null,

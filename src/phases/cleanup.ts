@@ -1,16 +1,21 @@
 // cleanup: the reverse of install, newest first. Sidecars off (other values kept), nodes
-// deleted, Secrets deleted; --purge also expires keys and deletes users; --all uninstalls
-// Headscale. Every step tolerates "already gone", so a second run is a no-op.
+// deleted, Secrets deleted; --purge also expires the users' keys and deletes the users, and
+// deletes the keys owned by the services' tags; --all uninstalls Headscale. Nodes and keys of
+// either identity (user or tag) are removed, whichever TAILNET_IDENTITY was in force. Every
+// step tolerates "already gone", so a second run is a no-op.
 import type { Context, WorkflowRun } from '../context.js';
 import { mergeValues } from '../domain/release.js';
 import { ExternalError } from '../errors.js';
+import { everyIdentityOf, nodeHasIdentity } from '../domain/identity.js';
 import { readMintedRecord } from '../domain/keys.js';
+import type { HsNode, HsPreAuthKey } from '../headscale/types.js';
 import {
   authKeyEntry,
   HEADSCALE_DEPLOYMENT,
   HOST_USER,
   headscaleUser,
   MANAGED_BY_LABEL,
+  serviceTag,
   MINTED_KEYS_ANNOTATION,
   RETIRED_KEYS_ANNOTATION,
   stateSecretName,
@@ -67,8 +72,7 @@ async function deleteNodes(ctx: CleanupRun): Promise<void> {
     return;
   }
   const hs = await ctx.headscale();
-  const users = new Set(ctx.config.services.map(headscaleUser));
-  const nodes = (await hs.listNodes()).filter((n) => users.has(n.user));
+  const nodes = (await hs.listNodes()).filter((n) => serviceNode(ctx, n));
   await Promise.all(nodes.map((n) => hs.deleteNode(n.id)));
   counted(ctx, nodes.length);
   ctx.log.info(
@@ -76,6 +80,11 @@ async function deleteNodes(ctx: CleanupRun): Promise<void> {
       ? `  deleted ${nodes.length} node(s): ${nodes.map((n) => `${n.givenName} (id ${n.id})`).join(', ')}`
       : '  no service nodes registered',
   );
+}
+
+/** A node of one of the services, owned by its user or its tag. */
+function serviceNode(ctx: CleanupRun, node: HsNode): boolean {
+  return ctx.config.services.some((s) => everyIdentityOf(s).some((id) => nodeHasIdentity(node, id)));
 }
 
 async function deleteSecrets(ctx: CleanupRun): Promise<void> {
@@ -123,10 +132,11 @@ async function purge(ctx: CleanupRun): Promise<void> {
     return;
   }
   const hs = await ctx.headscale();
+  const tagged = await deleteTaggedKeys(ctx);
   const wanted = new Set([...ctx.config.services.map(headscaleUser), HOST_USER]);
   const users = (await hs.listUsers()).filter((u) => wanted.has(u.name));
   if (!users.length) {
-    ctx.log.info('  no june-ts users in Headscale');
+    if (!tagged) ctx.log.info('  no june-ts users or tagged keys in Headscale');
     return;
   }
   const keys = (await hs.listPreAuthKeys(users)).filter((k) => !k.expiration || k.expiration > new Date());
@@ -137,7 +147,7 @@ async function purge(ctx: CleanupRun): Promise<void> {
     );
   }
   // Users that still own nodes cannot be deleted: delete those nodes first (host included).
-  const nodes = (await hs.listNodes()).filter((n) => wanted.has(n.user));
+  const nodes = (await hs.listNodes()).filter((n) => wanted.has(n.user) || serviceNode(ctx, n));
   await Promise.all(nodes.map((n) => hs.deleteNode(n.id)));
   for (const u of users) {
     try {
@@ -152,6 +162,20 @@ async function purge(ctx: CleanupRun): Promise<void> {
   }
   counted(ctx, users.length);
   ctx.log.info(`  deleted users: ${users.map((u) => u.name).join(', ')}`);
+}
+
+/**
+ * Deletes the keys owned by the services' tags (0.28+, which can delete keys): no user owns
+ * them, so nothing else would remove them. Returns how many.
+ */
+async function deleteTaggedKeys(ctx: CleanupRun): Promise<number> {
+  const hs = await ctx.headscale();
+  if (!(await hs.tagOwnedKeys()).supported) return 0;
+  const keys: HsPreAuthKey[] = await hs.listPreAuthKeys(ctx.config.services.map((s) => ({ tag: serviceTag(s) })));
+  await Promise.all(keys.map((k) => hs.deletePreAuthKey(k.id)));
+  counted(ctx, keys.length);
+  if (keys.length) ctx.log.info(`  deleted ${keys.length} tagged key(s): ${[...new Set(keys.flatMap((k) => k.aclTags ?? []))].join(', ')}`);
+  return keys.length;
 }
 
 async function uninstallHeadscale(ctx: CleanupRun): Promise<void> {
@@ -170,7 +194,7 @@ export const cleanupPhases: PhaseDef<CleanupRun> = {
     { id: 'secrets', description: "Delete the auth Secret and the sidecars' state Secrets", run: deleteSecrets },
     {
       id: 'purge',
-      description: 'Expire the keys and delete the Headscale users (--purge)',
+      description: "Expire the users' keys and delete the users; delete the keys owned by the services' tags (--purge)",
       skipIf: (ctx) => (ctx.data.purge || ctx.data.all ? undefined : 'needs --purge'),
       run: purge,
     },

@@ -4,6 +4,7 @@
 // registered are removed whatever the outcome. Where no check pod can run, Headscale's own
 // record of the key is the (weaker) proof, and the output says so.
 import type { Context } from '../context.js';
+import { identityOf } from '../domain/identity.js';
 import { judgeKey, type ServiceKey } from '../domain/keys.js';
 import { KEY_CHECK_LABEL, judgeKeyCheck, keyCheckNodes, keyCheckPod, type KeyCheckVerdict } from '../domain/key-check.js';
 import { ExternalError } from '../errors.js';
@@ -34,16 +35,16 @@ export async function removeKeyChecks(ctx: ProveCtx, services: readonly string[]
   const ns = ctx.config.platform.namespace;
   await Promise.all(services.map((s) => kube.deletePods(ns, `${KEY_CHECK_LABEL}=${s}`)));
   const nodes = await hs.listNodes();
-  await Promise.all(services.flatMap((s) => keyCheckNodes(nodes, s)).map((n) => hs.deleteNode(n.id)));
+  await Promise.all(services.flatMap((s) => keyCheckNodes(nodes, s, identityOf(s, ctx.config))).map((n) => hs.deleteNode(n.id)));
 }
 
-/** Headscale's record of each key: it exists, belongs to the user, is reusable and unexpired. */
+/** Headscale's record of each key: it exists, belongs to the service's user or tag, is reusable and unexpired. */
 async function headscaleView(ctx: ProveCtx, keys: readonly ServiceKey[], note: string): Promise<KeyProof[]> {
   const hs = await ctx.headscale();
-  const known = await hs.listPreAuthKeys(keys.map((k) => k.user));
+  const known = await hs.listPreAuthKeys(keys.map((k) => k.owner));
   const now = new Date();
   const bad = keys
-    .map((k) => ({ k, v: judgeKey(k.key, k.user, known, now, 0) }))
+    .map((k) => ({ k, v: judgeKey(k.key, k.owner, known, now, 0) }))
     .filter((x) => !x.v.keep)
     .map((x) => `${x.k.service}: ${x.v.keep ? '' : x.v.reason}`);
   if (bad.length) throw new ExternalError(`new key(s) not accepted by Headscale:\n    ${bad.join('\n    ')}`);
@@ -157,7 +158,7 @@ async function waitForKeyChecks(
     const nodes = await hs.listNodes();
     await Promise.all(
       pending.map(async (k) => {
-        let v = judgeKeyCheck(nodes, k.service, k.keyId);
+        let v = judgeKeyCheck(nodes, k.service, identityOf(k.service, ctx.config), k.keyId);
         if (v.state === 'pending') {
           const problem = podProblem(await kube.getPod(ns, podNames.get(k.service)!));
           if (problem) v = { state: 'failed', why: problem };

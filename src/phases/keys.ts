@@ -1,20 +1,20 @@
 // Minting the keys that cannot be kept (the rules are domain/keys.ts) and expiring keys.
 import type { Context } from '../context.js';
 import { judgeKey, type ServiceKey } from '../domain/keys.js';
-import type { HeadscaleClient, HsPreAuthKey, HsUser } from '../headscale/types.js';
+import type { HeadscaleClient, HsPreAuthKey, KeyOwner } from '../headscale/types.js';
 import { redactor } from '../ui/redact.js';
 import { mapLimit } from '../util/concurrency.js';
 
 export async function mintKey(
   ctx: Pick<Context, 'headscale' | 'config'>,
   service: string,
-  user: HsUser,
+  owner: KeyOwner,
   reason: string,
 ): Promise<ServiceKey> {
   const hs = await ctx.headscale();
-  const created = await hs.createPreAuthKey(user, { reusable: true, expiration: ctx.config.keyExpiration });
+  const created = await hs.createPreAuthKey(owner, { reusable: true, expiration: ctx.config.keyExpiration });
   redactor.add(created.key);
-  return { service, user, key: created.key, keyId: created.id, expiration: created.expiration, minted: true, reason };
+  return { service, owner, key: created.key, keyId: created.id, expiration: created.expiration, minted: true, reason };
 }
 
 /** Expires every key concurrently; returns the ones that could not be expired, with why. */
@@ -27,7 +27,7 @@ export async function expireKeys(hs: HeadscaleClient, keys: readonly HsPreAuthKe
 export async function resolveKeys(
   ctx: Pick<Context, 'headscale' | 'config' | 'log'>,
   services: readonly string[],
-  users: Map<string, HsUser>,
+  owners: Map<string, KeyOwner>,
   secretData: Record<string, string>,
   entryOf: (svc: string) => string,
   force: boolean,
@@ -35,19 +35,19 @@ export async function resolveKeys(
   const hs = await ctx.headscale();
   // Only keys found in the Secret need Headscale's record; a fresh install or a rotation
   // asks nothing (on 0.23–0.27 that is one `preauthkeys list` per user saved).
-  const toCheck = force ? [] : services.filter((s) => secretData[entryOf(s)]).map((s) => users.get(s)!);
+  const toCheck = force ? [] : services.filter((s) => secretData[entryOf(s)]).map((s) => owners.get(s)!);
   const known = toCheck.length ? await hs.listPreAuthKeys(toCheck) : [];
   const now = new Date();
   const results = await mapLimit(services, 4, async (svc): Promise<ServiceKey | { failed: unknown }> => {
-    const user = users.get(svc)!;
+    const owner = owners.get(svc)!;
     const value = secretData[entryOf(svc)];
     const verdict = force
       ? ({ keep: false, reason: 'rotation requested' } as const)
-      : judgeKey(value, user, known, now, ctx.config.keyRenewBeforeMs);
+      : judgeKey(value, owner, known, now, ctx.config.keyRenewBeforeMs);
     if (verdict.keep) {
       return {
         service: svc,
-        user,
+        owner,
         key: value!,
         keyId: verdict.record.id,
         expiration: verdict.record.expiration,
@@ -55,7 +55,7 @@ export async function resolveKeys(
       } satisfies ServiceKey;
     }
     try {
-      return await mintKey(ctx, svc, user, verdict.reason);
+      return await mintKey(ctx, svc, owner, verdict.reason);
     } catch (e) {
       return { failed: e };
     }

@@ -1,7 +1,9 @@
 // Preflight's checks of objects june-ts expects on the cluster but did not make sure of
-// itself: a namespace it will write into that is being deleted, and a Headscale Deployment
-// scaled to zero. Both would otherwise fail after users and keys were made.
+// itself: a namespace it will write into that is being deleted, a Headscale Deployment
+// scaled to zero, and a Headscale too old for TAILNET_IDENTITY=tag. Each would otherwise
+// fail after users and keys were made.
 import type { Context } from '../context.js';
+import { assertIdentitySupported } from '../domain/identity.js';
 import { PreflightError } from '../errors.js';
 import { HEADSCALE_DEPLOYMENT } from '../names.js';
 
@@ -31,4 +33,19 @@ export async function assertHeadscaleScaledUp(ctx: ClusterCtx & Pick<Context, 'c
       hint: `kubectl -n ${ns} scale deployment ${HEADSCALE_DEPLOYMENT} --replicas=1 (or run june-ts install), then re-run`,
     });
   }
+}
+
+/**
+ * Throws PreflightError (exit 2) when TAILNET_IDENTITY=tag meets a Headscale that cannot own
+ * keys by tag. Asked only of a Headscale that already runs: on a first install phase 11
+ * deploys it, and 11.2 asks again before its first write.
+ */
+export async function assertTagIdentityServed(ctx: ClusterCtx & Pick<Context, 'config' | 'headscale'>): Promise<void> {
+  if (ctx.config.tailnetIdentity !== 'tag') return;
+  if (ctx.config.headscale.transport === 'exec' && ctx.gate.mode !== 'static') {
+    const deployment = await (await ctx.kube()).getDeployment(ctx.config.headscale.namespace, HEADSCALE_DEPLOYMENT);
+    if (!deployment || deployment.replicas === 0) return;
+  }
+  const hs = await ctx.headscale();
+  assertIdentitySupported(ctx.config, await hs.tagOwnedKeys(), await hs.version());
 }

@@ -4,7 +4,7 @@ import type { WorkflowRun } from '../context.js';
 import { assertReleaseSettled } from '../domain/release.js';
 import type { PhaseDef } from './engine.js';
 import { assertServicesRun } from './platform-services.js';
-import { assertHeadscaleScaledUp, assertNamespacesNotTerminating } from './preflight-cluster.js';
+import { assertHeadscaleScaledUp, assertNamespacesNotTerminating, assertTagIdentityServed } from './preflight-cluster.js';
 
 type Chart = 'platform' | 'headscale';
 
@@ -18,6 +18,8 @@ export interface PreflightNeeds {
   namespaces?: ('platform' | 'headscale')[];
   /** The run talks to the Headscale it did not deploy itself: refused while it is scaled to zero. */
   headscaleServed?: boolean;
+  /** The phase that mints the services' keys: when it runs, TAILNET_IDENTITY=tag needs a Headscale that owns keys by tag. */
+  mintsKeys?: string;
 }
 
 export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unknown>> {
@@ -50,6 +52,7 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unkn
       const cluster = Promise.all([
         assertNamespacesNotTerminating(ctx, namespaces),
         needs.headscaleServed ? assertHeadscaleScaledUp(ctx) : undefined,
+        needs.mintsKeys && ctx.willRun(needs.mintsKeys) ? assertTagIdentityServed(ctx) : undefined,
       ]);
       const [server, major] = await Promise.all([kube.serverVersion(), helm.major(), kubectl, settled, services, cluster]);
       ctx.log.info(`  cluster ${server}, Helm ${major}${refs.length ? `, charts ${refs.join(', ')}` : ''}`);

@@ -5,18 +5,20 @@
 // re-registers them and waits until the rollout has really finished before anything expires.
 // A failure before the old keys are expired restores the Secret; the old keys stay valid.
 import type { Context, WorkflowRun } from '../context.js';
+import { identityOf, keyOwnerOf } from '../domain/identity.js';
 import { judgeKey, readMintedRecord } from '../domain/keys.js';
 import { dueForDeletion, readRetiredRecord, withRetired, withoutRetired, type RetiredRecord } from '../domain/retired-keys.js';
 import { ExternalError } from '../errors.js';
-import type { HsPreAuthKey } from '../headscale/types.js';
+import { keyOwnedBy } from '../headscale/common.js';
+import type { HsPreAuthKey, KeyOwner } from '../headscale/types.js';
 import { rolledOut } from '../kube/rollout.js';
-import { SIDECAR_CONTAINER, authKeyEntry, headscaleUser, workloadName } from '../names.js';
+import { SIDECAR_CONTAINER, authKeyEntry, workloadName } from '../names.js';
 import { Handoff, type PhaseDef } from './engine.js';
 import { proveKeys, type KeyProof } from './key-check.js';
 import { expireKeys } from './keys.js';
 import {
   discardUnsavedKeys,
-  ensureUsersPhase,
+  ensureOwnersPhase,
   resolveKeysPhase,
   sidecarsData,
   waitForSidecars,
@@ -63,24 +65,32 @@ export async function servicesDue(
 ): Promise<{ service: string; reason: string }[]> {
   const hs = await ctx.headscale();
   const kube = await ctx.kube();
-  const [secret, users] = await Promise.all([kube.getSecret(ctx.config.platform.namespace, ctx.config.authSecretName), hs.listUsers()]);
-  const mine = users.filter((u) => services.some((s) => headscaleUser(s) === u.name));
-  const known = mine.length ? await hs.listPreAuthKeys(mine) : [];
+  const identities = services.map((s) => identityOf(s, ctx.config));
+  const byUser = identities.some((id) => id.kind === 'user');
+  const [secret, users] = await Promise.all([
+    kube.getSecret(ctx.config.platform.namespace, ctx.config.authSecretName),
+    byUser ? hs.listUsers() : Promise.resolve([]),
+  ]);
+  const owners = identities.map((id) => keyOwnerOf(id, users));
+  const present = owners.filter((o): o is KeyOwner => Boolean(o));
+  const known = present.length ? await hs.listPreAuthKeys(present) : [];
   const now = new Date();
-  return services.flatMap((service) => {
-    const user = mine.find((u) => u.name === headscaleUser(service)) ?? { id: '', name: headscaleUser(service) };
-    const verdict = judgeKey(secret?.data[authKeyEntry(service)], user, known, now, windowMs);
+  return services.flatMap((service, i) => {
+    const id = identities[i]!;
+    const owner = owners[i] ?? { id: '', name: id.kind === 'user' ? id.user : id.tag };
+    const verdict = judgeKey(secret?.data[authKeyEntry(service)], owner, known, now, windowMs);
     return verdict.keep ? [] : [{ service, reason: verdict.reason }];
   });
 }
 
 async function mintPhase(ctx: RotateRun): Promise<void> {
-  await ensureUsersPhase(ctx);
+  await ensureOwnersPhase(ctx);
   const hs = await ctx.headscale();
   const kube = await ctx.kube();
   const secret = await kube.getSecret(ctx.config.platform.namespace, ctx.config.authSecretName);
   const minted = readMintedRecord(secret?.annotations);
-  const known = await hs.listPreAuthKeys([...ctx.data.users.get().values()]);
+  const owners = ctx.data.owners.get();
+  const known = await hs.listPreAuthKeys([...owners.values()]);
   ctx.data.oldKeys.set(
     ctx.data.services
       .map((s) => minted[s])
@@ -99,7 +109,7 @@ async function mintPhase(ctx: RotateRun): Promise<void> {
   );
   const canDelete = await hs.canDeletePreAuthKeys();
   const retiring = canDelete
-    ? ctx.data.oldKeys.get().map((k) => ({ service: ctx.data.services.find((s) => headscaleUser(s) === k.user) ?? k.user, id: k.id }))
+    ? ctx.data.oldKeys.get().map((k) => ({ service: ctx.data.services.find((s) => keyOwnedBy(k, owners.get(s)!)) ?? k.user, id: k.id }))
     : [];
   ctx.data.retired.set(withRetired(withoutRetired(retired, gone), retiring, new Date()));
   await resolveKeysPhase(ctx, true);
@@ -181,7 +191,7 @@ async function expireOldPhase(ctx: RotateRun): Promise<void> {
   const failed = await expireKeys(hs, old);
   for (const f of failed) {
     ctx.log.warn(
-      `old key ${f.key.id} of ${f.key.user} not expired: ${f.error.message} — it stays valid until ${f.key.expiration?.toISOString() ?? 'its expiry'}`,
+      `old key ${f.key.id} of ${f.key.user || f.key.aclTags?.join(', ')} not expired: ${f.error.message} — it stays valid until ${f.key.expiration?.toISOString() ?? 'its expiry'}`,
     );
   }
   if (old.length && failed.length < old.length) ctx.log.info(`  expired ${old.length - failed.length} old key(s)`);

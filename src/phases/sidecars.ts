@@ -1,11 +1,14 @@
-// Phase 11.2: one Headscale user and reusable key per service, the auth Secret, the
-// platform release with sidecars on, and a bounded wait until every sidecar is online.
+// Phase 11.2: one Headscale user (or, with TAILNET_IDENTITY=tag, one tag) and reusable key
+// per service, the auth Secret, the platform release with sidecars on, and a bounded wait
+// until every sidecar is online.
 import type { Context, WorkflowRun } from '../context.js';
+import { assertIdentitySupported, identityOf, keyOwnerOf, usersNeeded } from '../domain/identity.js';
 import { readMintedRecord, type ServiceKey } from '../domain/keys.js';
 import { readRetiredRecord, writeRetiredRecord, type RetiredRecord } from '../domain/retired-keys.js';
 import { describeUnhealthy, sidecarHealth } from '../domain/sidecars.js';
 import { DegradedError } from '../errors.js';
-import type { HsNode, HsUser } from '../headscale/types.js';
+import { isTagOwner, ownerName } from '../headscale/common.js';
+import type { HsNode, KeyOwner } from '../headscale/types.js';
 import type { SecretInfo } from '../kube/types.js';
 import {
   MANAGED_BY_LABEL,
@@ -14,7 +17,6 @@ import {
   RETIRED_KEYS_ANNOTATION,
   SIDECAR_CONTAINER,
   authKeyEntry,
-  headscaleUser,
   workloadName,
 } from '../names.js';
 import { Handoff, type PhaseDef } from './engine.js';
@@ -23,11 +25,12 @@ import { ensureRelease } from './release.js';
 
 export const SIDECARS_ID = '11.2-headscale-sidecars';
 
-/** What phase 11.2's steps read and hand on (rotate-keys reuses users, keys and secret). */
+/** What phase 11.2's steps read and hand on (rotate-keys reuses owners, keys and secret). */
 export interface SidecarsData {
   /** The services this run acts on (all configured ones, or rotate-keys --service). */
   readonly services: readonly string[];
-  readonly users: Handoff<Map<string, HsUser>>;
+  /** Who each service's keys are minted for: its Headscale user, or its tag. */
+  readonly owners: Handoff<Map<string, KeyOwner>>;
   readonly keys: Handoff<Map<string, ServiceKey>>;
   /** The auth Secret as it was before this run wrote it (null: there was none). */
   readonly previousSecret: Handoff<SecretInfo | null>;
@@ -36,7 +39,7 @@ export interface SidecarsData {
 export function sidecarsData(services: readonly string[]): SidecarsData {
   return {
     services,
-    users: new Handoff('the Headscale users'),
+    owners: new Handoff('the owners of the keys (Headscale users or tags)'),
     keys: new Handoff('the pre-auth keys'),
     previousSecret: new Handoff('the auth Secret before this run'),
   };
@@ -56,12 +59,17 @@ export function platformSidecarValues(ctx: Pick<Context, 'config'>): Record<stri
   };
 }
 
-export async function ensureUsersPhase(ctx: SidecarsRun): Promise<void> {
+/** One Headscale user per service; with tag identities none, once Headscale is known to own keys by tag. */
+export async function ensureOwnersPhase(ctx: SidecarsRun): Promise<void> {
   const hs = await ctx.headscale();
   const services = ctx.data.services;
-  const users = await hs.ensureUsers(services.map(headscaleUser));
-  ctx.data.users.set(new Map(services.map((s, i) => [s, users[i]!])));
-  ctx.log.info(`  users: ${users.map((u) => u.name).join(', ')}`);
+  if (ctx.config.tailnetIdentity === 'tag') assertIdentitySupported(ctx.config, await hs.tagOwnedKeys(), await hs.version());
+  const names = usersNeeded(services, ctx.config);
+  const users = names.length ? await hs.ensureUsers(names) : [];
+  const owners = new Map(services.map((s) => [s, keyOwnerOf(identityOf(s, ctx.config), users)!]));
+  ctx.data.owners.set(owners);
+  if (users.length) ctx.log.info(`  users: ${users.map((u) => u.name).join(', ')}`);
+  else ctx.log.info(`  tags: ${[...owners.values()].map(ownerName).join(', ')} (no Headscale users)`);
 }
 
 /** Keys decided per service; `force` mints new ones for every target service (rotation). */
@@ -70,7 +78,7 @@ export async function resolveKeysPhase(ctx: SidecarsRun, force = false): Promise
   const secret = ctx.data.previousSecret.set(await kube.getSecret(ctx.config.platform.namespace, ctx.config.authSecretName));
   let keys: Map<string, ServiceKey>;
   try {
-    keys = await resolveKeys(ctx, ctx.data.services, ctx.data.users.get(), secret?.data ?? {}, authKeyEntry, force);
+    keys = await resolveKeys(ctx, ctx.data.services, ctx.data.owners.get(), secret?.data ?? {}, authKeyEntry, force);
   } catch (e) {
     if (!(e instanceof PartialKeysError)) throw e;
     const minted = e.keys.filter((k) => k.minted);
@@ -168,7 +176,14 @@ export async function discardUnsavedKeys(
   if (!minted.length) return undefined;
   const hs = await ctx.headscale();
   const deletes = await hs.canDeletePreAuthKeys();
-  const records = minted.map((k) => ({ id: k.keyId!, user: k.user.name, key: k.key, reusable: true, ephemeral: false, used: false }));
+  const records = minted.map((k) => ({
+    id: k.keyId!,
+    user: isTagOwner(k.owner) ? '' : k.owner.name,
+    key: k.key,
+    reusable: true,
+    ephemeral: false,
+    used: false,
+  }));
   const failures = deletes
     ? (await Promise.allSettled(records.map((k) => hs.deletePreAuthKey(k.id)))).flatMap((r, i) =>
         r.status === 'rejected' ? [{ key: records[i]!, error: r.reason as Error }] : [],
@@ -226,7 +241,7 @@ export const sidecarsPhase: PhaseDef<SidecarsRun> = {
   id: SIDECARS_ID,
   description: 'Add Tailscale sidecars: Headscale users, pre-auth keys, auth Secret, Helm upgrade',
   children: [
-    { id: 'users', description: 'Ensure one Headscale user per service', run: ensureUsersPhase },
+    { id: 'users', description: 'Ensure one Headscale user per service (none with TAILNET_IDENTITY=tag)', run: ensureOwnersPhase },
     {
       id: 'keys',
       description: 'Keep valid pre-auth keys, mint reusable ones where missing, expired or expiring',

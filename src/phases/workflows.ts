@@ -5,7 +5,7 @@ import { CLEANUP_ID, cleanupPhases, type CleanupData } from './cleanup.js';
 import { buildTree, type Phase } from './engine.js';
 import { HEADSCALE_ID, headscaleServerPhase } from './headscale-server.js';
 import { preflightPhase } from './preflight.js';
-import { rotatePhases, type RotateData } from './rotate.js';
+import { ROTATE_ID, rotatePhases, type RotateData } from './rotate.js';
 import { SIDECARS_ID, sidecarsPhase, type SidecarsData } from './sidecars.js';
 import { tailnetHostPhase, type TailnetHostData } from './tailnet-host.js';
 
@@ -32,6 +32,7 @@ export const WORKFLOWS: { [W in WorkflowName]: Phase<WorkflowRun<WorkflowData[W]
       releases: [upgrades.headscale, upgrades.platform],
       sidecarsPhase: upgrades.platform.phase,
       namespaces: ['headscale', 'platform'],
+      mintsKeys: `${SIDECARS_ID}/keys`,
     }),
     headscaleServerPhase,
     // ENABLE_TAILSCALE_SIDECARS=false only gates `install`: deploy-sidecars exists to add them.
@@ -45,11 +46,12 @@ export const WORKFLOWS: { [W in WorkflowName]: Phase<WorkflowRun<WorkflowData[W]
       sidecarsPhase: upgrades.platform.phase,
       namespaces: ['platform'],
       headscaleServed: true,
+      mintsKeys: `${SIDECARS_ID}/keys`,
     }),
     sidecarsPhase,
   ]),
   'rotate-keys': buildTree<WorkflowRun<WorkflowData['rotate-keys']>>([
-    preflightPhase({ charts: [], namespaces: ['platform'], headscaleServed: true }),
+    preflightPhase({ charts: [], namespaces: ['platform'], headscaleServed: true, mintsKeys: `${ROTATE_ID}/mint` }),
     rotatePhases,
   ]),
   cleanup: buildTree<WorkflowRun<WorkflowData['cleanup']>>([

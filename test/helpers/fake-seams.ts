@@ -1,6 +1,7 @@
 // Small map-backed fakes of the Kubernetes and Headscale seams for phase unit tests.
 // Unexpected calls throw (fail closed), so a phase cannot pass by calling something else.
-import type { HeadscaleClient, HeadscaleVersion, HsNode, HsPreAuthKey, HsUser } from '../../src/headscale/types.js';
+import { isTagOwner, keyOwnedBy, ownerName } from '../../src/headscale/common.js';
+import type { HeadscaleClient, HeadscaleVersion, HsNode, HsPreAuthKey, HsUser, KeyOwner } from '../../src/headscale/types.js';
 import type { ApplySecret, DeploymentInfo, KubeClient, SecretInfo } from '../../src/kube/types.js';
 
 /** A one-replica Deployment in june-services that has rolled out, with what a test changes. */
@@ -49,10 +50,13 @@ export class FakeHeadscale implements HeadscaleClient {
   users: HsUser[] = [];
   keys: (HsPreAuthKey & { key: string })[] = [];
   nodes: HsNode[] = [];
-  /** Make createPreAuthKey fail for these user names. */
+  /** Make createPreAuthKey fail for these user names (or tags). */
   failMintFor = new Set<string>();
+  /** 0.28+ mints keys owned by a tag; set false to act as 0.23–0.27. */
+  tags = true;
   private seq = 0;
   async version(): Promise<HeadscaleVersion> {
+    if (!this.tags) return { major: 0, minor: 26, patch: 1, raw: 'v0.26.1', generation: 'v026', source: 'reported' };
     return { major: 0, minor: 29, patch: 2, raw: 'v0.29.2', generation: 'v028', source: 'reported' };
   }
   async health() {}
@@ -63,12 +67,18 @@ export class FakeHeadscale implements HeadscaleClient {
     for (const n of names) if (!this.users.some((u) => u.name === n)) this.users.push({ id: String(++this.seq), name: n });
     return names.map((n) => this.users.find((u) => u.name === n)!);
   }
-  async createPreAuthKey(user: HsUser, o: { reusable: boolean; expiration: string }) {
-    if (this.failMintFor.has(user.name)) throw new Error(`connection refused (minting for ${user.name})`);
+  async tagOwnedKeys() {
+    return { supported: this.tags, since: '0.28+' };
+  }
+  async createPreAuthKey(owner: KeyOwner, o: { reusable: boolean; expiration: string }) {
+    const name = ownerName(owner);
+    if (this.failMintFor.has(name)) throw new Error(`connection refused (minting for ${name})`);
+    if (isTagOwner(owner) && !this.tags) throw new Error(`cannot mint a key owned by ${name}`);
     const id = String(++this.seq);
     const k = {
       id,
-      user: user.name,
+      user: isTagOwner(owner) ? '' : name,
+      ...(isTagOwner(owner) ? { aclTags: [owner.tag] } : {}),
       key: `hskey-auth-p${id}-secret${id}xyz`,
       reusable: o.reusable,
       ephemeral: false,
@@ -78,11 +88,11 @@ export class FakeHeadscale implements HeadscaleClient {
     this.keys.push(k);
     return k;
   }
-  /** users passed to each listPreAuthKeys call */
+  /** owners (user names or tags) passed to each listPreAuthKeys call */
   listed: string[][] = [];
-  async listPreAuthKeys(users: HsUser[]) {
-    this.listed.push(users.map((u) => u.name));
-    return this.keys.filter((k) => users.some((u) => u.name === k.user));
+  async listPreAuthKeys(owners: KeyOwner[]) {
+    this.listed.push(owners.map(ownerName));
+    return this.keys.filter((k) => owners.some((o) => keyOwnedBy(k, o)));
   }
   async expirePreAuthKey(k: HsPreAuthKey) {
     const found = this.keys.find((x) => x.id === k.id);

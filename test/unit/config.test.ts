@@ -189,6 +189,14 @@ const CASES: FieldCase[] = [
     ],
   },
   {
+    key: 'TAILNET_IDENTITY',
+    ok: ['tag', (c) => c.tailnetIdentity, 'tag'],
+    bad: [
+      ['tags', "TAILNET_IDENTITY: 'tags' is not an identity — use user (one Headscale user per service) or tag (Headscale 0.28+)"],
+      ['User', "TAILNET_IDENTITY: 'User' is not an identity — use user (one Headscale user per service) or tag (Headscale 0.28+)"],
+    ],
+  },
+  {
     key: 'TAILNET_DOMAIN',
     ok: ['ts.internal.example', (c) => c.tailnetDomain, 'ts.internal.example'],
     bad: [['tailnet', "TAILNET_DOMAIN: 'tailnet' is not a DNS name — use e.g. tail.example.com"]],
@@ -305,6 +313,7 @@ describe('defaults and derived values', () => {
     expect(c.platform).toEqual({ namespace: 'june-services', release: 'june-platform', chart: BUNDLED_CHARTS.platform, valuesFiles: [] });
     expect(c.sidecarsEnabled).toBe(true);
     expect(c.services).toEqual(['orchestrator', 'idp']);
+    expect(c.tailnetIdentity).toBe('user');
     expect(c.tailnetDomain).toBe('tail.example.com');
     expect(c.keyExpiration).toBe('180d');
     expect(c.keyRenewBeforeMs).toBe(30 * 86_400_000);
@@ -324,6 +333,7 @@ describe('defaults and derived values', () => {
     expect(doc.PLATFORM_NAMESPACE).toBe(c.platform.namespace);
     expect(doc.PLATFORM_RELEASE).toBe(c.platform.release);
     expect(doc.TAILSCALE_SERVICES).toBe(c.services.join(','));
+    expect(doc.TAILNET_IDENTITY).toBe(c.tailnetIdentity);
     expect(doc.KEY_EXPIRATION).toBe(c.keyExpiration);
     expect(doc.AUTH_SECRET_NAME).toBe(c.authSecretName);
     expect(doc.KUBECTL).toBe(c.kube.kubectl);

@@ -102,6 +102,7 @@ describe('key-check pod', () => {
 });
 
 describe('judging a key check', () => {
+  const IDP = { kind: 'user', user: 'june-idp' } as const;
   const node = (o: Partial<HsNode>): HsNode => ({
     id: '9',
     name: 'june-idp-keycheck',
@@ -114,19 +115,30 @@ describe('judging a key check', () => {
   });
 
   it('pending until a node registers; proven by a fresh node of the user with the new key', () => {
-    expect(judgeKeyCheck([], 'idp', '7')).toEqual({ state: 'pending', why: 'no node registered yet' });
-    expect(judgeKeyCheck([node({ preAuthKeyId: '7' })], 'idp', '7')).toMatchObject({ state: 'proven' });
+    expect(judgeKeyCheck([], 'idp', IDP, '7')).toEqual({ state: 'pending', why: 'no node registered yet' });
+    expect(judgeKeyCheck([node({ preAuthKeyId: '7' })], 'idp', IDP, '7')).toMatchObject({ state: 'proven' });
     // 0.29's -1 suffix for a name left over by an interrupted run
-    expect(judgeKeyCheck([node({ givenName: 'june-idp-keycheck-1', preAuthKeyId: '7' })], 'idp', '7')).toMatchObject({ state: 'proven' });
+    expect(judgeKeyCheck([node({ givenName: 'june-idp-keycheck-1', preAuthKeyId: '7' })], 'idp', IDP, '7')).toMatchObject({
+      state: 'proven',
+    });
   });
 
   it('a node of another user or the service itself does not count', () => {
-    expect(judgeKeyCheck([node({ user: 'june-orchestrator' })], 'idp', '7').state).toBe('pending');
-    expect(judgeKeyCheck([node({ name: 'june-idp', givenName: 'june-idp' })], 'idp', '7').state).toBe('pending');
+    expect(judgeKeyCheck([node({ user: 'june-orchestrator' })], 'idp', IDP, '7').state).toBe('pending');
+    expect(judgeKeyCheck([node({ name: 'june-idp', givenName: 'june-idp' })], 'idp', IDP, '7').state).toBe('pending');
+  });
+
+  it('with tag identities, the key-check node owned by the tag counts, and one of the user does not', () => {
+    const tag = { kind: 'tag', tag: 'tag:june-idp' } as const;
+    const tagged = node({ user: 'tagged-devices', tags: ['tag:june-idp'], preAuthKeyId: '7' });
+    expect(judgeKeyCheck([tagged], 'idp', tag, '7')).toMatchObject({ state: 'proven' });
+    expect(judgeKeyCheck([node({ preAuthKeyId: '7' })], 'idp', tag, '7').state).toBe('pending');
+    expect(judgeKeyCheck([tagged], 'idp', IDP, '7').state).toBe('pending');
+    expect(judgeKeyCheck([node({ user: 'tagged-devices', tags: ['tag:june-orchestrator'] })], 'idp', tag, '7').state).toBe('pending');
   });
 
   it('a node registered with another key fails the check', () => {
-    expect(judgeKeyCheck([node({ preAuthKeyId: '3' })], 'idp', '7')).toEqual({
+    expect(judgeKeyCheck([node({ preAuthKeyId: '3' })], 'idp', IDP, '7')).toEqual({
       state: 'failed',
       why: 'its node registered with key 3, not the new key 7',
     });

@@ -2,7 +2,7 @@
 // minted-keys record, no write when nothing changed, and keys saved when minting fails part-way.
 import { describe, expect, it } from 'vitest';
 import { ApiUnreachableError } from '../../src/errors.js';
-import { ensureUsersPhase, resolveKeysPhase, sidecarsData, writeSecretPhase, type SidecarsData } from '../../src/phases/sidecars.js';
+import { ensureOwnersPhase, resolveKeysPhase, sidecarsData, writeSecretPhase, type SidecarsData } from '../../src/phases/sidecars.js';
 import type { WorkflowRun } from '../../src/context.js';
 import { testContext, testRun } from '../helpers/context.js';
 import { FakeHeadscale, FakeKube } from '../helpers/fake-seams.js';
@@ -13,7 +13,7 @@ function context(kube: FakeKube, hs: FakeHeadscale, services = 'orchestrator,idp
 }
 
 async function run112(ctx: WorkflowRun<SidecarsData>) {
-  await ensureUsersPhase(ctx);
+  await ensureOwnersPhase(ctx);
   await resolveKeysPhase(ctx);
   await writeSecretPhase(ctx);
 }
@@ -43,7 +43,7 @@ describe('11.2 users, keys, secret', () => {
         );
       };
       const ctx = context(kube, hs);
-      await ensureUsersPhase(ctx);
+      await ensureOwnersPhase(ctx);
       await resolveKeysPhase(ctx);
       const minted = [...hs.keys];
       const err = (await writeSecretPhase(ctx).catch((e: unknown) => e)) as Error;
@@ -92,7 +92,7 @@ describe('11.2 users, keys, secret', () => {
     const hs = new FakeHeadscale();
     hs.failMintFor.add('june-idp');
     const ctx = context(kube, hs);
-    await ensureUsersPhase(ctx);
+    await ensureOwnersPhase(ctx);
     await expect(resolveKeysPhase(ctx)).rejects.toThrow(/connection refused \(minting for june-idp\)/);
     const saved = (await kube.getSecret('june-services', 'headscale-auth-keys'))!;
     expect(Object.keys(saved.data)).toEqual(['june-orchestrator-authkey']);

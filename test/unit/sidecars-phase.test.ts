@@ -1,14 +1,18 @@
 // Phase 11.2's users → keys → secret chain with fake seams: kept and minted keys, the
 // minted-keys record, no write when nothing changed, and keys saved when minting fails part-way.
 import { describe, expect, it } from 'vitest';
-import { ApiUnreachableError } from '../../src/errors.js';
+import { ApiUnreachableError, PreflightError } from '../../src/errors.js';
 import { ensureOwnersPhase, resolveKeysPhase, sidecarsData, writeSecretPhase, type SidecarsData } from '../../src/phases/sidecars.js';
 import type { WorkflowRun } from '../../src/context.js';
 import { testContext, testRun } from '../helpers/context.js';
 import { FakeHeadscale, FakeKube } from '../helpers/fake-seams.js';
 
-function context(kube: FakeKube, hs: FakeHeadscale, services = 'orchestrator,idp'): WorkflowRun<SidecarsData> {
-  const ctx = testContext({ env: { TAILSCALE_SERVICES: services }, kube: async () => kube as never, headscale: async () => hs });
+function context(kube: FakeKube, hs: FakeHeadscale, services = 'orchestrator,idp', identity = 'user'): WorkflowRun<SidecarsData> {
+  const ctx = testContext({
+    env: { TAILSCALE_SERVICES: services, TAILNET_IDENTITY: identity },
+    kube: async () => kube as never,
+    headscale: async () => hs,
+  });
   return testRun(ctx, sidecarsData(ctx.config.services));
 }
 
@@ -117,5 +121,46 @@ describe('11.2 users, keys, secret', () => {
       ['orchestrator', true, 'the key in the Secret is unknown to Headscale (deleted, garbage, or from another server)'],
       ['idp', true, 'the key has expired'],
     ]);
+  });
+
+  it('TAILNET_IDENTITY=tag: no user, one key per service owned by tag:june-<svc>; a second run keeps them', async () => {
+    const kube = new FakeKube();
+    const hs = new FakeHeadscale();
+    await run112(context(kube, hs, 'orchestrator,idp', 'tag'));
+    expect(hs.users).toEqual([]);
+    expect(hs.keys.map((k) => [k.user, k.aclTags])).toEqual([
+      ['', ['tag:june-orchestrator']],
+      ['', ['tag:june-idp']],
+    ]);
+    const before = (await kube.getSecret('june-services', 'headscale-auth-keys'))!;
+    await run112(context(kube, hs, 'orchestrator,idp', 'tag'));
+    expect(hs.listed).toEqual([['tag:june-orchestrator', 'tag:june-idp']]);
+    expect(hs.keys).toHaveLength(2);
+    expect((await kube.getSecret('june-services', 'headscale-auth-keys'))!.resourceVersion).toBe(before.resourceVersion);
+  });
+
+  it('switching a service from user to tag identity replaces its user-owned key with a tagged one', async () => {
+    const kube = new FakeKube();
+    const hs = new FakeHeadscale();
+    await run112(context(kube, hs));
+    const ctx = context(kube, hs, 'orchestrator,idp', 'tag');
+    await run112(ctx);
+    expect([...ctx.data.keys.get().values()].map((k) => [k.service, k.minted])).toEqual([
+      ['orchestrator', true],
+      ['idp', true],
+    ]);
+    expect(hs.keys.filter((k) => k.aclTags).map((k) => k.aclTags)).toEqual([['tag:june-orchestrator'], ['tag:june-idp']]);
+  });
+
+  it('TAILNET_IDENTITY=tag on a Headscale without tag-owned keys: refused before any user, key or Secret is made', async () => {
+    const kube = new FakeKube();
+    const hs = new FakeHeadscale();
+    hs.tags = false;
+    const err = (await ensureOwnersPhase(context(kube, hs, 'orchestrator,idp', 'tag')).catch((e: unknown) => e)) as PreflightError;
+    expect(err).toBeInstanceOf(PreflightError);
+    expect(err.message).toMatch(/^TAILNET_IDENTITY=tag needs Headscale 0\.28\+ .* this Headscale is v0\.26\.1/);
+    expect(hs.users).toEqual([]);
+    expect(hs.keys).toEqual([]);
+    expect(await kube.getSecret('june-services', 'headscale-auth-keys')).toBeNull();
   });
 });

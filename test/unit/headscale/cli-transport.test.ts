@@ -6,7 +6,7 @@ import { ExternalError, UsageError } from '../../../src/errors.js';
 import { createHeadscaleClient, DRY_RUN_KEY, kubectlExecPrefix, type HsUser } from '../../../src/headscale/index.js';
 import { WriteGate, type PlanEntry } from '../../../src/write-gate.js';
 import { FakeRunner } from '../../helpers/fake-runner.js';
-import { cliRun, fx, GENERATION, VERSIONS, type FixtureVersion } from './fixtures.js';
+import { cliRun, fx, fxTagged, GENERATION, VERSIONS, type FixtureVersion } from './fixtures.js';
 
 const PREFIX = kubectlExecPrefix({ namespace: 'headscale' });
 const P = PREFIX.join(' ');
@@ -260,6 +260,39 @@ describe.each(VERSIONS)('CLI transport, Headscale %s (recorded)', (v) => {
       { kind: 'headscale', action: 'delete node', args: { id: '3' } },
     ]);
     expect(runner.commandLines()).toEqual([`${P} version`, `${P} users list -o json`]); // reads only
+  });
+});
+
+describe('CLI transport: keys owned by a tag (TAILNET_IDENTITY=tag)', () => {
+  const tag = { tag: 'tag:june-alpha' };
+  const at = (version: string, runner: FakeRunner) =>
+    createHeadscaleClient({ transport: 'exec', runner, gate: new WriteGate('off'), prefix: PREFIX, assumeVersion: version });
+  const answer = (path: string) => ({ stdout: fxTagged(path), stderr: '', exitCode: 0 });
+
+  it('0.28+: minted with --tags and no -u; the key only in stdout; listed by its tag', async () => {
+    const argv = `${P} preauthkeys create --tags tag:june-alpha --reusable --expiration 180d -o json`;
+    const runner = new FakeRunner().on(argv, answer('cli/preauthkeys-create-tagged.json'), 1);
+    const hs = at('0.29.3', runner);
+    expect(await hs.tagOwnedKeys()).toEqual({ supported: true, since: '0.28+' });
+    const key = await hs.createPreAuthKey(tag, { reusable: true, expiration: '180d' });
+    expect(key).toMatchObject({ id: '4', user: '', aclTags: ['tag:june-alpha'], reusable: true });
+    expect(runner.commandLines()).toEqual([argv]);
+    expect(runner.commandLines().join(' ')).not.toContain(key.key);
+    runner.on(`${P} preauthkeys list -o json`, answer('cli/preauthkeys-list-tagged.json'), 2);
+    expect((await hs.listPreAuthKeys([tag])).map((k) => k.id)).toEqual(['4']);
+    // a user's listing leaves out the tag-owned keys
+    expect((await hs.listPreAuthKeys([{ id: '1', name: 'june-alpha' }])).every((k) => !k.aclTags)).toBe(true);
+  });
+
+  it('before 0.28: refused without a call, naming the version and the one needed', async () => {
+    const runner = new FakeRunner();
+    const hs = at('0.26.1', runner);
+    expect(await hs.tagOwnedKeys()).toEqual({ supported: false, since: '0.28+' });
+    const err = (await hs.createPreAuthKey(tag, { reusable: true, expiration: '180d' }).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err.message).toBe('Headscale v0.26.1 cannot mint a key owned by tag:june-alpha: tag-owned keys need Headscale 0.28+');
+    await expect(hs.listPreAuthKeys([tag])).rejects.toBeInstanceOf(UsageError);
+    expect(runner.calls).toHaveLength(0);
   });
 });
 

@@ -1,12 +1,19 @@
 // The dialects without a wire: what each generation is asked (argv, REST request) and
 // how its recorded answers (fixtures/<version>, recorded by fixtures/record.sh) are read.
 import { describe, expect, it } from 'vitest';
-import { ExternalError, UsageError } from '../../../src/errors.js';
-import { dialectOf, generationFromHelp, generationFromOpenApi, type CliCall, type HttpCall } from '../../../src/headscale/dialects.js';
+import { BugError, ExternalError, UsageError } from '../../../src/errors.js';
+import {
+  TAG_OWNED_KEYS_SINCE,
+  dialectOf,
+  generationFromHelp,
+  generationFromOpenApi,
+  type CliCall,
+  type HttpCall,
+} from '../../../src/headscale/dialects.js';
 import { parseAnswer } from '../../../src/headscale/schemas.js';
 import type { HsUser } from '../../../src/headscale/types.js';
 import { redact } from '../../../src/ui/redact.js';
-import { fx, GENERATION, VERSIONS } from './fixtures.js';
+import { fx, fxTagged, GENERATION, VERSIONS } from './fixtures.js';
 
 /** Read `text` as the answer to `call`, as a wire does. */
 function read<T>(call: CliCall<T> | HttpCall<T> | undefined, text: string): T {
@@ -116,6 +123,70 @@ describe.each(VERSIONS)('dialect of Headscale %s', (v) => {
     expect(req.http).toMatchObject({ method: 'GET', path: '/health', anonymous: true });
     expect(() => read(req.http, fx(v, 'api/health.json'))).not.toThrow();
     expect(() => read(req.http, '{"status":"fail","output":"database"}')).toThrow(/Headscale is not healthy: \/health says "fail"/);
+  });
+});
+
+describe('tag-owned keys (TAILNET_IDENTITY=tag)', () => {
+  const tag = { tag: 'tag:june-alpha' };
+
+  it('only 0.28+ mints them; older dialects refuse to build the request', () => {
+    expect(TAG_OWNED_KEYS_SINCE).toBe('0.28+');
+    expect(dialectOf('v028').ownsKeysByTag).toBe(true);
+    for (const gen of ['v023', 'v026'] as const) {
+      expect(dialectOf(gen).ownsKeysByTag).toBe(false);
+      expect(() => dialectOf(gen).createKey(tag, NEW_KEY)).toThrow(BugError);
+    }
+  });
+
+  it('0.28+: `--tags` without `-u` on the CLI, `aclTags` without `user` over the API; read from both wires', () => {
+    const req = dialectOf('v028').createKey(tag, NEW_KEY);
+    expect(req.cli?.args).toEqual([
+      'preauthkeys',
+      'create',
+      '--tags',
+      'tag:june-alpha',
+      '--reusable',
+      '--expiration',
+      '180d',
+      '-o',
+      'json',
+    ]);
+    expect(req.http).toMatchObject({ method: 'POST', path: '/api/v1/preauthkey' });
+    expect(req.http.body).toEqual({
+      aclTags: ['tag:june-alpha'],
+      reusable: true,
+      ephemeral: false,
+      expiration: '2030-01-01T00:00:00.000Z',
+    });
+    const cli = read(req.cli, fxTagged('cli/preauthkeys-create-tagged.json'));
+    expect(cli).toMatchObject({ id: '4', user: '', reusable: true, aclTags: ['tag:june-alpha'] });
+    expect(cli.key).toMatch(/^hskey-auth-/);
+    expect(redact(cli.key)).toBe('<redacted>');
+    const api = read(req.http, fxTagged('api/preauthkey-create-tagged.json'));
+    expect(api).toMatchObject({ id: '5', user: '', aclTags: ['tag:june-beta'] });
+  });
+
+  it('0.28+: a listed tag-owned key has no user and its tags; a tagged node is owned by its tags (its user is a placeholder)', () => {
+    const d = dialectOf('v028');
+    const keys = read(d.listKeys().cli, fxTagged('cli/preauthkeys-list-tagged.json'));
+    expect(keys.filter((k) => k.aclTags).map((k) => [k.id, k.user, k.aclTags])).toEqual([
+      ['4', '', ['tag:june-alpha']],
+      ['5', '', ['tag:june-beta']],
+    ]);
+    expect(keys.filter((k) => !k.aclTags).every((k) => k.user === 'june-alpha')).toBe(true);
+    for (const nodes of [
+      read(d.listNodes().cli, fxTagged('cli/nodes-list-tagged.json')),
+      read(d.listNodes().http, fxTagged('api/node-list-tagged.json')),
+    ]) {
+      expect(nodes.map((n) => [n.id, n.name, n.user, n.tags])).toEqual([['1', 'june-node', 'tagged-devices', ['tag:june-alpha']]]);
+      expect(nodes[0]!.expiry).toBeUndefined();
+    }
+  });
+
+  it('nodes of 0.23–0.27 carry no tags', () => {
+    for (const v of ['v0.23.0', 'v0.26.1'] as const) {
+      for (const n of read(dialectOf(GENERATION[v]).listNodes().cli, fx(v, 'cli/nodes-list.json'))) expect(n.tags).toBeUndefined();
+    }
   });
 });
 

@@ -8,6 +8,14 @@ export const VERSIONS = ['v0.23.0', 'v0.26.1', 'v0.29.2'] as const;
 export type FixtureVersion = (typeof VERSIONS)[number];
 export const GENERATION = { 'v0.23.0': 'v023', 'v0.26.1': 'v026', 'v0.29.2': 'v028' } as const;
 
+/**
+ * Answers about tag identities, recorded by the same script from v0.29.3 (fixtures/v0.29.3
+ * holds only these `*-tagged*` files; everything else it answers is as v0.29.2's).
+ */
+export function fxTagged(path: string): string {
+  return readFileSync(join(ROOT, 'v0.29.3', path), 'utf8');
+}
+
 /** Text of fixtures/<version>/<path>. */
 export function fx(version: FixtureVersion, path: string): string {
   return readFileSync(join(ROOT, version, path), 'utf8');

@@ -41,13 +41,14 @@ run_vitest unit-charts -- --project unit --project charts
 # End-to-end. The default pair (newest Headscale, Helm 4) runs every e2e file. Two more pairs
 # run the scenarios whose outcome depends on what differs between them, so that every
 # Headscale CLI generation (0.23, 0.26, 0.29) and both Helm majors see them:
-#   dialect: the Headscale CLI/API and the real client against each server version
+#   dialect: the Headscale CLI/API and the real client against each server version (tags.test.ts:
+#            tag identities on 0.28+, their refusal on older servers)
 #   helm:    upgrades, rollbacks and stuck releases, which Helm 3 and 4 do differently
 # The rest (API-server restarts, the run lock, command retries, cluster-side bad input) is
 # about Kubernetes and june-ts alone and runs on the default pair only.
 # JUNE_TS_E2E_MATRIX=0 runs the default pair only; =full runs every scenario on all six pairs.
 E2E=test/e2e/scenarios
-DIALECT="$E2E/install.test.ts $E2E/sidecars.test.ts $E2E/day2.test.ts $E2E/rotation.test.ts $E2E/real-pods.test.ts"
+DIALECT="$E2E/install.test.ts $E2E/sidecars.test.ts $E2E/day2.test.ts $E2E/rotation.test.ts $E2E/real-pods.test.ts $E2E/tags.test.ts"
 HELM="$E2E/install.test.ts $E2E/faults.test.ts $E2E/helm-rollback.test.ts $E2E/partial.test.ts"
 run_vitest e2e-hs0.29.3-helm4 JUNE_TS_E2E_HEADSCALE=v0.29.3 JUNE_TS_E2E_HELM=4 -- --project e2e
 case "${JUNE_TS_E2E_MATRIX:-1}" in

@@ -5,7 +5,7 @@
 // re-registers them and waits until the rollout has really finished before anything expires.
 // A failure before the old keys are expired restores the Secret; the old keys stay valid.
 import type { Context, WorkflowRun } from '../context.js';
-import { identityOf, keyOwnerOf } from '../domain/identity.js';
+import { assertIdentitySupported, identityOf, keyOwnerOf } from '../domain/identity.js';
 import { judgeKey, readMintedRecord } from '../domain/keys.js';
 import { dueForDeletion, readRetiredRecord, withRetired, withoutRetired, type RetiredRecord } from '../domain/retired-keys.js';
 import { ExternalError } from '../errors.js';
@@ -65,6 +65,7 @@ export async function servicesDue(
 ): Promise<{ service: string; reason: string }[]> {
   const hs = await ctx.headscale();
   const kube = await ctx.kube();
+  if (ctx.config.tailnetIdentity === 'tag') assertIdentitySupported(ctx.config, await hs.tagOwnedKeys(), await hs.version());
   const identities = services.map((s) => identityOf(s, ctx.config));
   const byUser = identities.some((id) => id.kind === 'user');
   const [secret, users] = await Promise.all([

@@ -3,11 +3,11 @@
 // pod is restarted unless --restart, old keys june-ts minted are expired only after the proof,
 // retired keys are deleted past KEY_RETENTION, and any failure restores the Secret.
 import { describe, expect, it } from 'vitest';
-import { PhaseError } from '../../src/errors.js';
+import { PhaseError, PreflightError } from '../../src/errors.js';
 import type { DeploymentInfo, PodInfo, PodManifest, PodTemplateSpec, SecretInfo } from '../../src/kube/types.js';
 import { MINTED_KEYS_ANNOTATION, RETIRED_KEYS_ANNOTATION } from '../../src/names.js';
 import { WriteGate } from '../../src/write-gate.js';
-import { rotateData } from '../../src/phases/rotate.js';
+import { rotateData, servicesDue } from '../../src/phases/rotate.js';
 import { runPhases, selectPhases } from '../../src/phases/engine.js';
 import { WORKFLOWS } from '../../src/phases/workflows.js';
 import { Logger } from '../../src/ui/logger.js';
@@ -75,7 +75,8 @@ class RotateKube extends FakeKube {
         id: String(100 + this.created.length),
         name: env.TS_HOSTNAME!,
         givenName: env.TS_HOSTNAME!,
-        user: key.user,
+        // as Headscale 0.28+: a tag-owned key registers a node owned by its tags
+        ...(key.aclTags ? { user: 'tagged-devices', tags: key.aclTags } : { user: key.user }),
         ipAddresses: [],
         online: true,
         createdAt: new Date(),
@@ -123,10 +124,10 @@ function setup(env: Record<string, string> = {}) {
   return { hs, kube, ctx, warnings };
 }
 
-/** An installed state: users, one key per service in the Secret, minted by june-ts. */
-async function installed(hs: FakeHeadscale, kube: RotateKube, services = ['orchestrator', 'idp']) {
-  const users = await hs.ensureUsers(services.map((s) => `june-${s}`));
-  const keys = await Promise.all(users.map((u) => hs.createPreAuthKey(u, { reusable: true, expiration: '180d' })));
+/** An installed state: users (or, `tagged`, no users), one key per service in the Secret, minted by june-ts. */
+async function installed(hs: FakeHeadscale, kube: RotateKube, services = ['orchestrator', 'idp'], tagged = false) {
+  const owners = tagged ? services.map((s) => ({ tag: `tag:june-${s}` })) : await hs.ensureUsers(services.map((s) => `june-${s}`));
+  const keys = await Promise.all(owners.map((o) => hs.createPreAuthKey(o, { reusable: true, expiration: '180d' })));
   const secret: SecretInfo = {
     name: 'headscale-auth-keys',
     namespace: NS,
@@ -146,6 +147,35 @@ const rotate = (ctx: ReturnType<typeof setup>['ctx'], services: string[], restar
 };
 
 describe('rotate workflow', () => {
+  it('TAILNET_IDENTITY=tag: new tagged keys, each proven by a key-check node owned by its tag; old keys expired; no user made', async () => {
+    const { hs, kube, ctx } = setup({ TAILNET_IDENTITY: 'tag' });
+    const { keys: old } = await installed(hs, kube, ['orchestrator', 'idp'], true);
+    await rotate(ctx, ['orchestrator', 'idp']);
+    const minted = JSON.parse(kube.secrets.get(`${NS}/headscale-auth-keys`)!.annotations[MINTED_KEYS_ANNOTATION]!) as Record<
+      string,
+      string
+    >;
+    for (const svc of ['orchestrator', 'idp']) {
+      const key = hs.keys.find((k) => k.id === minted[svc])!;
+      expect(key.aclTags).toEqual([`tag:june-${svc}`]);
+      expect(old.map((k) => k.id)).not.toContain(key.id);
+    }
+    expect(hs.users).toEqual([]);
+    expect(kube.restarts).toEqual([]);
+    expect(hs.nodes).toEqual([]);
+    for (const k of old) expect(hs.keys.find((x) => x.id === k.id)?.expiration!.getTime() ?? 0).toBeLessThan(Date.now());
+  });
+
+  it('--if-expiring-within with tag identities: due by the tagged keys; refused (exit 2) on a Headscale without them', async () => {
+    const { hs, kube, ctx } = setup({ TAILNET_IDENTITY: 'tag' });
+    await installed(hs, kube, ['orchestrator', 'idp'], true);
+    expect(await servicesDue(ctx, ['orchestrator', 'idp'], 30 * 86_400_000)).toEqual([]);
+    hs.keys.find((k) => k.aclTags?.includes('tag:june-idp'))!.expiration = new Date(Date.now() + 86_400_000);
+    expect((await servicesDue(ctx, ['orchestrator', 'idp'], 30 * 86_400_000)).map((d) => d.service)).toEqual(['idp']);
+    hs.tags = false;
+    await expect(servicesDue(ctx, ['orchestrator', 'idp'], 30 * 86_400_000)).rejects.toBeInstanceOf(PreflightError);
+  });
+
   it('proves each new key with a key-check pod, restarts nothing, then expires the old keys', async () => {
     const { hs, kube, ctx } = setup();
     const { keys: old } = await installed(hs, kube);

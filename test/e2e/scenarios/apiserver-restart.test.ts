@@ -246,20 +246,18 @@ exit $rc
     });
 
     it('(a) restarted between the key mint and the Secret write of 11.2: the run completes thanks to the retries', async () => {
-      // What takes this case 20-75 s is measured below, step by step. It is the
-      // kube-controller-manager, not june-ts: after the API server comes back, the Secret write
-      // lands within a few seconds (client-node retries) and helm runs at once, the env's kubelet
-      // retries the tts sidecar's CreateContainerConfigError (no key yet) on its 2-4-8 s back-off
-      // and the pod is Ready some 8 s after it starts (containerboot joins, /healthz probe), but
-      // the Deployment's status follows only when the controller-manager's watches are back.
-      // Their re-connection back-off (client-go reflectors: 0.8 s doubling to 30 s, jittered up
-      // to twice that, reset only after 2 minutes without a failure) grows with each restart in
-      // this file, so the Deployment controller sees the ready pod 0-60 s late (reproduced with a
-      // plain Deployment: 1 s after one restart, 62-76 s after the third and fourth within 2
-      // minutes). A real cluster's controller-manager does the same after an API server restart.
-      // june-ts waits for that status, bounded by WAIT_TIMEOUT (120 s here), and the test bounds
-      // what is june-ts's: the Secret write after the restart, and the end of the run after the
-      // Deployments report ready.
+      // What makes this case slow is the kube-controller-manager, not june-ts (the timeline
+      // printed below shows each step): after the API server comes back, the Secret write lands
+      // within the client-node retry back-off and helm runs at once; the env's kubelet retries
+      // the tts sidecar's CreateContainerConfigError (no key yet) on its own back-off and the pod
+      // turns Ready once containerboot has joined; but the Deployment's status follows only when
+      // the controller-manager's watches are back. Their re-connection back-off (client-go
+      // reflectors: 0.8 s doubling to 30 s, jittered up to twice that, reset only after 2 minutes
+      // without a failure) grows with each restart in this file, so the Deployment controller
+      // can see the ready pod up to a minute late. A real cluster's controller-manager does the
+      // same after an API server restart. june-ts waits for that status, bounded by WAIT_TIMEOUT
+      // (120 s here); the test bounds what is june-ts's: the Secret write after the restart, and
+      // the end of the run after the Deployments report ready.
       await s.env.helm([
         'upgrade',
         'june-platform',

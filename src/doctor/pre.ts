@@ -73,9 +73,11 @@ async function podSecurityCheck(ctx: Context): Promise<Check> {
   const { platform } = ctx.config;
   const name = `Pod Security of ${platform.namespace} admits the sidecars`;
   try {
+    // both seams first: a read started before an await would reject with no handler yet
+    const [kube, helm] = await Promise.all([ctx.kube(), ctx.helm()]);
     const [labels, release, defaults, files] = await Promise.all([
-      (await ctx.kube()).namespaceLabels(platform.namespace),
-      (await ctx.helm()).values(platform.release, platform.namespace),
+      kube.namespaceLabels(platform.namespace),
+      helm.values(platform.release, platform.namespace),
       readValuesFiles([join(platform.chart, 'values.yaml')]).catch(() => [{}]),
       readValuesFiles(platform.valuesFiles),
     ]);

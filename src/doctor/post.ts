@@ -2,11 +2,13 @@
 // health report as `status`, each with the command that fixes it.
 import type { Config } from '../config/load.js';
 import type { Context } from '../context.js';
+import { chartExtraArgs, extraArgsDrift, podExtraArgs } from '../domain/extra-args.js';
 import { stuckRelease } from '../domain/release.js';
 import type { HeadscaleVersion } from '../headscale/types.js';
 import { collectHealth, type HealthReport, type ServiceReport } from '../health/report.js';
 import type { ReleaseInfo } from '../helm/types.js';
 import type { SecretInfo } from '../kube/types.js';
+import { parsePrefs } from '../tailscale/schemas.js';
 import {
   HEADSCALE_CONFIGMAP,
   HEADSCALE_DEPLOYMENT,
@@ -146,19 +148,58 @@ async function stateSecretRbacCheck(ctx: Context, service: string): Promise<Chec
   };
 }
 
+/**
+ * tailscale.extraArgs of the release against the Deployment's TS_EXTRA_ARGS and the prefs the
+ * running node has. With tailscale.authOnce a node with state keeps the settings it first
+ * logged in with, so a changed extraArgs reaches the pod spec but not the node.
+ */
+async function extraArgsCheck(ctx: Context, service: string, values: Record<string, unknown> | null): Promise<Check> {
+  const ns = ctx.config.platform.namespace;
+  const name = workloadName(service);
+  const check = { name: `${service}: sidecar runs the chart's tailscale.extraArgs`, level: 'warn' as const };
+  const fix =
+    `empty the state Secret ${stateSecretName(service)} and restart the Deployment (kubectl -n ${ns} rollout restart deployment/${name}), ` +
+    'or roll out once with tailscale.authOnce=false while the pre-auth key is valid (see "Ports and tailscale.extraArgs" in the README)';
+  const want = chartExtraArgs(values);
+  const template = await (await ctx.kube()).getPodTemplate(ns, name);
+  const sidecar = [...(template?.initContainers ?? []), ...(template?.containers ?? [])].find((c) => c.name === SIDECAR_CONTAINER);
+  const env = sidecar?.env?.find((e) => e.name === 'TS_EXTRA_ARGS')?.value ?? '';
+  const inPod = podExtraArgs(env);
+  if (inPod.join(' ') !== want.join(' ')) {
+    return {
+      ...check,
+      ok: false,
+      detail: `the release's values say [${want.join(' ')}], Deployment ${name} starts the sidecar with TS_EXTRA_ARGS [${inPod.join(' ')}]`,
+      fix: 'june-ts deploy-sidecars (or helm upgrade the platform chart); check nothing edited the Deployment',
+    };
+  }
+  if (!want.length) return { ...check, ok: true, detail: 'no extraArgs' };
+  const read = await (await ctx.kubectl()).sidecarPrefs(ns, name, SIDECAR_CONTAINER);
+  if (!read.ok) return { ...check, ok: false, detail: `cannot read the node's settings (tailscale debug prefs): ${read.text}`, fix };
+  const { differing, unchecked } = extraArgsDrift(want, parsePrefs(read.text));
+  const notCompared = unchecked.length ? `; not compared: ${unchecked.join(' ')}` : '';
+  return differing.length
+    ? { ...check, ok: false, detail: `the node does not run with ${differing.join(', ')}${notCompared}`, fix }
+    : { ...check, ok: true, detail: `[${want.join(' ')}] applied${notCompared}` };
+}
+
 async function serviceChecks(
   ctx: Context,
   s: ServiceReport,
   healthy: boolean,
   version: HeadscaleVersion | undefined,
   secret: SecretInfo | null,
+  values: Record<string, unknown> | null,
 ): Promise<Check[]> {
   const checks: Check[] = [];
   const value = secret?.data[authKeyEntry(s.service)];
   if (version && value) checks.push(keyFormatCheck(s.service, value, version));
   if (healthy) checks.push(...keyAndNodeChecks(s, ctx.config.platform.namespace));
   if (s.sidecar === 'rolling' || s.sidecar === 'no-sidecar' || s.sidecar === 'missing') checks.push(await sidecarRunningCheck(ctx, s));
-  if (s.sidecar !== 'missing' && s.sidecar !== 'no-sidecar') checks.push(await stateSecretRbacCheck(ctx, s.service));
+  if (s.sidecar !== 'missing' && s.sidecar !== 'no-sidecar') {
+    checks.push(await stateSecretRbacCheck(ctx, s.service));
+    checks.push(await extraArgsCheck(ctx, s.service, values));
+  }
   return checks;
 }
 
@@ -199,7 +240,7 @@ export async function postChecks(ctx: Context): Promise<Check[]> {
   releases.forEach((r, i) => checks.push(releaseCheck(r, current[i] ?? null)));
   if (secret) checks.push(authKeyRefsCheck(values, secret, config));
   const version = report.headscale.healthy ? await (await ctx.headscale()).version() : undefined;
-  for (const s of report.services) checks.push(...(await serviceChecks(ctx, s, report.headscale.healthy, version, secret)));
+  for (const s of report.services) checks.push(...(await serviceChecks(ctx, s, report.headscale.healthy, version, secret, values)));
   const cm = await kube.getConfigMap(config.headscale.namespace, HEADSCALE_CONFIGMAP);
   if (cm) checks.push(await magicDnsCheck(cm, config));
   return checks;

@@ -1,7 +1,11 @@
 // doctor --pre, before install: the binaries and their versions, the cluster, and the
 // permissions install needs.
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { Context } from '../context.js';
+import { sidecarKernelMode, sidecarPodSecurity } from '../domain/pod-security.js';
+import { mergeValues } from '../domain/release.js';
+import { readValuesFiles } from '../helm/values-files.js';
 import { PreflightError, type JuneError } from '../errors.js';
 import type { Check } from './check.js';
 
@@ -60,6 +64,36 @@ function installPermissions(ctx: Context): [string, string, string | undefined][
   ];
 }
 
+/**
+ * Would Pod Security admission of the platform namespace admit the sidecar pods? The mode
+ * comes from the values the next deploy would use: the chart's defaults, the release's
+ * values and PLATFORM_VALUES.
+ */
+async function podSecurityCheck(ctx: Context): Promise<Check> {
+  const { platform } = ctx.config;
+  const name = `Pod Security of ${platform.namespace} admits the sidecars`;
+  try {
+    // both seams first: a read started before an await would reject with no handler yet
+    const [kube, helm] = await Promise.all([ctx.kube(), ctx.helm()]);
+    const [labels, release, defaults, files] = await Promise.all([
+      kube.namespaceLabels(platform.namespace),
+      helm.values(platform.release, platform.namespace),
+      readValuesFiles([join(platform.chart, 'values.yaml')]).catch(() => [{}]),
+      readValuesFiles(platform.valuesFiles),
+    ]);
+    const values = files.reduce(mergeValues, mergeValues(defaults[0] ?? {}, release ?? {}));
+    return { name, level: 'error', ...sidecarPodSecurity(platform.namespace, labels, sidecarKernelMode(values)) };
+  } catch (e) {
+    return {
+      name,
+      ok: false,
+      level: 'warn',
+      detail: `cannot tell: ${(e as Error).message}`,
+      fix: 'fix the error above and re-run doctor --pre',
+    };
+  }
+}
+
 export async function preChecks(ctx: Context): Promise<Check[]> {
   const { config } = ctx;
   const checks = await Promise.all([
@@ -106,5 +140,6 @@ export async function preChecks(ctx: Context): Promise<Check[]> {
     detail: missing.length ? `missing: ${missing.join('; ')}` : `${needed.length} permissions present`,
     fix: 'grant these to your kubeconfig user (see "RBAC for operators" in the README)',
   });
+  checks.push(await podSecurityCheck(ctx));
   return checks;
 }

@@ -139,6 +139,16 @@ export class ClientNodeKube implements KubeClient {
     }
   }
 
+  async namespaceLabels(name: string): Promise<Record<string, string> | null> {
+    try {
+      const ns = await this.withRetry('namespace', () => this.core.readNamespace({ name }));
+      return ns.metadata?.labels ?? {};
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      this.fail(`read namespace ${name}`, e);
+    }
+  }
+
   async ensureNamespace(name: string): Promise<void> {
     if (await this.namespaceExists(name)) return;
     await this.gate.write(

@@ -1,7 +1,7 @@
 // The kubectl CLI, for the few reads the API client does not do for june-ts: permission
 // checks (`auth can-i`, also impersonating a ServiceAccount), recent warning events and a
-// container's last log lines. Everything goes through the ProcessRunner; all of it is read-only,
-// so it is retried on a transient API failure.
+// container's last log lines, a sidecar's prefs. Everything goes through the ProcessRunner; all
+// of it is read-only, and all but the exec is retried on a transient API failure.
 import { runRetried, type CommandRetry } from '../process/retry-command.js';
 import type { ProcessRunner } from '../process/runner.js';
 
@@ -14,6 +14,8 @@ export interface Kubectl {
   warningEvents(namespace: string): Promise<string[]>;
   /** The last `tail` log lines of a Deployment's container; [] when there are none to read. */
   logs(namespace: string, deployment: string, container: string, tail: number): Promise<string[]>;
+  /** `tailscale debug prefs` inside a Deployment's sidecar (one pod of it): its stdout, or the error. */
+  sidecarPrefs(namespace: string, deployment: string, container: string): Promise<{ ok: boolean; text: string }>;
 }
 
 export interface KubectlOptions {
@@ -55,5 +57,17 @@ export class KubectlCli implements Kubectl {
   async logs(namespace: string, deployment: string, container: string, tail: number): Promise<string[]> {
     const res = await this.run('-n', namespace, 'logs', `deployment/${deployment}`, '-c', container, `--tail=${tail}`);
     return res.exitCode === 0 ? res.stdout.trim().split('\n') : [];
+  }
+
+  async sidecarPrefs(namespace: string, deployment: string, container: string): Promise<{ ok: boolean; text: string }> {
+    const flags = [
+      ...(this.o.kubeconfig ? ['--kubeconfig', this.o.kubeconfig] : []),
+      ...(this.o.context ? ['--context', this.o.context] : []),
+    ];
+    const argv = [...flags, '-n', namespace, 'exec', `deployment/${deployment}`, '-c', container, '--', 'tailscale', 'debug', 'prefs'];
+    const res = await this.o.runner.run(this.o.bin, argv, { allowFailure: true });
+    return res.exitCode === 0
+      ? { ok: true, text: res.stdout }
+      : { ok: false, text: (res.stderr || res.stdout).trim().split('\n')[0] ?? '' };
   }
 }

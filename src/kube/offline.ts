@@ -15,6 +15,9 @@ export class OfflineKube implements KubeClient {
   async namespaceDeletedAt(): Promise<string | null> {
     return null;
   }
+  async namespaceLabels(): Promise<Record<string, string> | null> {
+    return null;
+  }
   async ensureNamespace(name: string): Promise<void> {
     this.gate.record({ kind: 'apply', object: `Namespace/${name}`, manifest: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
   }

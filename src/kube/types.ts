@@ -108,6 +108,8 @@ export interface KubeClient {
   namespaceExists(name: string): Promise<boolean>;
   /** When the namespace is being deleted, its deletion time; null when it is not (or does not exist). */
   namespaceDeletedAt(name: string): Promise<string | null>;
+  /** The namespace's labels; null when it does not exist. */
+  namespaceLabels(name: string): Promise<Record<string, string> | null>;
   ensureNamespace(name: string): Promise<void>;
   getSecret(namespace: string, name: string): Promise<SecretInfo | null>;
   /** Server-side apply (field manager june-ts): no last-applied-configuration annotation. */

@@ -1,9 +1,11 @@
 // helm upgrade --install only when something would change, so a re-run makes no new revision.
-import { readFile } from 'node:fs/promises';
 import type { Context } from '../context.js';
-import { assertReleaseSettled, isObject, mergeValues, rollbackFailureFix, sameValues } from '../domain/release.js';
-import { ApiUnreachableError, InterruptedError, JuneError, UsageError } from '../errors.js';
+import { assertReleaseSettled, mergeValues, rollbackFailureFix, sameValues } from '../domain/release.js';
+import { ApiUnreachableError, InterruptedError, JuneError } from '../errors.js';
 import type { ReleaseInfo } from '../helm/types.js';
+import { readValuesFiles } from '../helm/values-files.js';
+
+export { readValuesFiles };
 
 export interface ReleaseSpec {
   release: string;
@@ -17,29 +19,6 @@ export interface ReleaseSpec {
 }
 
 export type ReleaseOutcome = 'installed' | 'upgraded' | 'unchanged';
-
-export async function readValuesFiles(paths: readonly string[]): Promise<Record<string, unknown>[]> {
-  if (!paths.length) return [];
-  const { parse } = await import('yaml');
-  return Promise.all(
-    paths.map(async (p) => {
-      let text: string;
-      try {
-        text = await readFile(p, 'utf8');
-      } catch {
-        throw new UsageError(`values file ${p} cannot be read`, { hint: 'fix HEADSCALE_VALUES / PLATFORM_VALUES' });
-      }
-      let doc: unknown;
-      try {
-        doc = parse(text);
-      } catch (e) {
-        throw new UsageError(`values file ${p} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, { hint: 'fix the file' });
-      }
-      if (doc !== null && !isObject(doc)) throw new UsageError(`values file ${p} must hold a YAML mapping`, { hint: 'fix the file' });
-      return (doc ?? {}) as Record<string, unknown>;
-    }),
-  );
-}
 
 /**
  * The user's values of the deployed release are read back and june-ts's values merged over

@@ -22,7 +22,25 @@ const status = z.object({
   MagicDNSSuffix: z.string().optional(),
 });
 
-const prefs = z.object({ ControlURL: z.string().optional() });
+const list = z
+  .array(z.string())
+  .nullish()
+  .transform((v) => v ?? []);
+/** The prefs `tailscale up` flags set (sanitized by tailscaled: no private keys). */
+const prefs = z.object({
+  ControlURL: z.string().optional(),
+  RouteAll: z.boolean().optional(),
+  ShieldsUp: z.boolean().optional(),
+  RunSSH: z.boolean().optional(),
+  ExitNodeAllowLANAccess: z.boolean().optional(),
+  NoSNAT: z.boolean().optional(),
+  ExitNodeIP: z.string().optional(),
+  Hostname: z.string().optional(),
+  OperatorUser: z.string().optional(),
+  AdvertiseTags: list,
+  AdvertiseRoutes: list,
+});
+export type NodePrefs = z.infer<typeof prefs>;
 
 function json(text: string, what: string): unknown {
   try {

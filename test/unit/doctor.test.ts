@@ -33,9 +33,21 @@ class DoctorKube extends FakeKube {
   async getConfigMap() {
     return { 'config.yaml': 'dns:\n  base_domain: tail.example.com\n' };
   }
+  /** TS_EXTRA_ARGS of the sidecar as the Deployment starts it. */
+  podExtraArgs = '--login-server=http://hs.example --shields-up';
+  async getPodTemplate() {
+    return {
+      containers: [{ name: 'app' }],
+      initContainers: [{ name: 'tailscale', env: [{ name: 'TS_EXTRA_ARGS', value: this.podExtraArgs }] }],
+    };
+  }
 }
 
-async function setup() {
+/** `tailscale debug prefs` of a node (sanitized by tailscaled: no keys). */
+const prefs = (p: Record<string, unknown>) =>
+  JSON.stringify({ ControlURL: 'http://hs.example', AdvertiseTags: null, AdvertiseRoutes: null, ...p });
+
+async function setup(nodePrefs = prefs({ ShieldsUp: false })) {
   const kube = new DoctorKube();
   const hs = new FakeHeadscale();
   const [orchestrator] = await hs.ensureUsers(['june-orchestrator', 'june-idp']);
@@ -54,9 +66,10 @@ async function setup() {
   const runner = new FakeRunner()
     .on('kubectl auth can-i', { stdout: 'yes\n' })
     .on('kubectl -n june-services get events', { stdout: 'june-idp-0: Failed: no tailscale container\nother-0: BackOff: x\n' })
-    .on('kubectl -n june-services logs deployment/june-idp', { exitCode: 1, stderr: 'container tailscale not found' });
+    .on('kubectl -n june-services logs deployment/june-idp', { exitCode: 1, stderr: 'container tailscale not found' })
+    .on('kubectl -n june-services exec deployment/june-orchestrator -c tailscale -- tailscale debug prefs', { stdout: nodePrefs });
   const helm: Partial<HelmClient> = {
-    values: async () => ({ tailscale: { enabled: true } }),
+    values: async () => ({ tailscale: { enabled: true, extraArgs: ['--shields-up'] } }),
     release: async (release, namespace) => ({ name: release, namespace, revision: 2, status: 'deployed', chart: `${release}-0.1.0` }),
   };
   const ctx = testContext({
@@ -66,7 +79,7 @@ async function setup() {
     helm: async () => helm as HelmClient,
     headscale: async () => hs,
   });
-  return { ctx, runner };
+  return { ctx, runner, kube };
 }
 
 describe('doctor post-install checks', () => {
@@ -83,6 +96,7 @@ describe('doctor post-install checks', () => {
       ['orchestrator: key valid', true],
       ['orchestrator: node registered and online', true],
       ['orchestrator: RBAC for the state Secret', true],
+      ["orchestrator: sidecar runs the chart's tailscale.extraArgs", false],
       ['idp: key valid', false],
       ['idp: node registered and online', false],
       ['idp: sidecar running', false],
@@ -102,5 +116,29 @@ describe('doctor post-install checks', () => {
       'kubectl auth can-i patch secrets/june-orchestrator-tailscale-state -n june-services --as=system:serviceaccount:june-services:june-orchestrator-tailscale',
       'kubectl auth can-i update secrets/june-orchestrator-tailscale-state -n june-services --as=system:serviceaccount:june-services:june-orchestrator-tailscale',
     ]);
+  });
+
+  it("names extraArgs the node does not run with (tailscale.authOnce keeps a node's first settings), and what it cannot compare", async () => {
+    const { ctx } = await setup();
+    const c = (await postChecks(ctx)).find((x) => x.name === "orchestrator: sidecar runs the chart's tailscale.extraArgs")!;
+    expect(c).toMatchObject({ ok: false, level: 'warn', detail: 'the node does not run with --shields-up (node: ShieldsUp=false)' });
+    expect(c.fix).toMatch(
+      /^empty the state Secret june-orchestrator-tailscale-state and restart the Deployment .*tailscale\.authOnce=false/,
+    );
+
+    const applied = await setup(prefs({ ShieldsUp: true }));
+    const ok = (await postChecks(applied.ctx)).find((x) => x.name === "orchestrator: sidecar runs the chart's tailscale.extraArgs")!;
+    expect(ok).toMatchObject({ ok: true, detail: '[--shields-up] applied' });
+  });
+
+  it('names a Deployment whose TS_EXTRA_ARGS differ from the release values without asking the node', async () => {
+    const { ctx, kube, runner } = await setup();
+    kube.podExtraArgs = '--login-server=http://hs.example';
+    const c = (await postChecks(ctx)).find((x) => x.name === "orchestrator: sidecar runs the chart's tailscale.extraArgs")!;
+    expect(c).toMatchObject({
+      ok: false,
+      detail: "the release's values say [--shields-up], Deployment june-orchestrator starts the sidecar with TS_EXTRA_ARGS []",
+    });
+    expect(runner.commandLines().filter((l) => l.includes('debug prefs'))).toEqual([]);
   });
 });

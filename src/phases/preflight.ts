@@ -27,6 +27,14 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unkn
       ? 'Check charts, helm, kubectl, cluster access and that no release to upgrade is stuck mid-operation'
       : 'Check charts, helm, kubectl and cluster access before changing anything',
     run: async (ctx) => {
+      // the first Headscale call of the run asks its version: asked now, it is answered by
+      // the time the phases after preflight need it (a failure is asked again and reported there)
+      if (needs.headscaleServed && ctx.gate.mode !== 'static') {
+        void ctx
+          .headscale()
+          .then((hs) => hs.version())
+          .catch(() => undefined);
+      }
       const helm = await ctx.helm();
       const charts = needs.charts.map((c) => (c === 'platform' ? ctx.config.platform.chart : ctx.config.headscale.chart));
       const refs = await Promise.all(charts.map((c) => helm.chartRef(c)));

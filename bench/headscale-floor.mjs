@@ -7,17 +7,36 @@
 //
 // env: HEADSCALE_API_URL, HEADSCALE_API_KEY, HEADSCALE_NUMERIC_IDS (1: 0.26+ refers to users by id),
 //      USER_PREFIX (default `june-`: user june-<service>)
+import * as http from 'node:http';
+import * as https from 'node:https';
+
 const base = process.env.HEADSCALE_API_URL.replace(/\/+$/, '');
 const headers = { Authorization: `Bearer ${process.env.HEADSCALE_API_KEY}`, 'Content-Type': 'application/json' };
 const byId = process.env.HEADSCALE_NUMERIC_IDS === '1';
 const prefix = process.env.USER_PREFIX ?? 'june-';
 const expiration = new Date(Date.now() + 180 * 86_400_000).toISOString();
 
-async function post(path, body) {
-  const res = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`POST ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
-  return JSON.parse(text);
+// node:http rather than fetch: undici's first load would cost more than a few requests
+const agent = new (base.startsWith('https:') ? https : http).Agent({ keepAlive: true });
+function post(path, body) {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = (base.startsWith('https:') ? https : http).request(
+      `${base}${path}`,
+      { method: 'POST', agent, headers: { ...headers, 'Content-Length': Buffer.byteLength(data) } },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () =>
+          res.statusCode >= 200 && res.statusCode < 300
+            ? resolve(JSON.parse(text))
+            : reject(new Error(`POST ${path}: HTTP ${res.statusCode} ${text.slice(0, 200)}`)),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
 }
 
 await Promise.all(

@@ -20,6 +20,20 @@ export interface PreflightNeeds {
   headscaleServed?: boolean;
 }
 
+/**
+ * The first Headscale call of a run asks its version. On the exec transport that is a kubectl
+ * exec of its own: asked while preflight's other reads run, it is answered by the time the
+ * users phase needs it (a failure is asked again and reported there). Only with a ready pod,
+ * where kubectl exec answers at once, so a failing preflight never waits for it to give up.
+ */
+function askHeadscaleVersion(ctx: WorkflowRun<unknown>): void {
+  if (ctx.config.headscale.transport !== 'exec') return;
+  void ctx
+    .headscale()
+    .then((hs) => hs.version())
+    .catch(() => undefined);
+}
+
 export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unknown>> {
   return {
     id: 'preflight',
@@ -27,14 +41,6 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unkn
       ? 'Check charts, helm, kubectl, cluster access and that no release to upgrade is stuck mid-operation'
       : 'Check charts, helm, kubectl and cluster access before changing anything',
     run: async (ctx) => {
-      // the first Headscale call of the run asks its version: asked now, it is answered by
-      // the time the phases after preflight need it (a failure is asked again and reported there)
-      if (needs.headscaleServed && ctx.gate.mode !== 'static') {
-        void ctx
-          .headscale()
-          .then((hs) => hs.version())
-          .catch(() => undefined);
-      }
       const helm = await ctx.helm();
       const charts = needs.charts.map((c) => (c === 'platform' ? ctx.config.platform.chart : ctx.config.headscale.chart));
       const refs = await Promise.all(charts.map((c) => helm.chartRef(c)));
@@ -57,7 +63,7 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unkn
       );
       const cluster = Promise.all([
         assertNamespacesNotTerminating(ctx, namespaces),
-        needs.headscaleServed ? assertHeadscaleScaledUp(ctx) : undefined,
+        needs.headscaleServed ? assertHeadscaleScaledUp(ctx).then((ready) => ready && askHeadscaleVersion(ctx)) : undefined,
       ]);
       const [server, major] = await Promise.all([kube.serverVersion(), helm.major(), kubectl, settled, services, cluster]);
       ctx.log.info(`  cluster ${server}, Helm ${major}${refs.length ? `, charts ${refs.join(', ')}` : ''}`);

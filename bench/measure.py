@@ -6,6 +6,8 @@ maxrss_kb        : getrusage(RUSAGE_CHILDREN).ru_maxrss = the max RSS of the LAR
                    process among all waited-for descendants (not a sum).
 peak_tree_rss_kb : peak of the SUM of RSS of all processes in the command's session, sampled
                    every 50 ms from /proc (short-lived processes can be missed between samples).
+own_hwm_kb       : the command's own process's peak RSS (VmHWM, the kernel's high-water mark),
+                   read every 50 ms; for june-ts the node process alone, without helm/kubectl.
 usage: measure.py OUT.json CMD ARGS...
 """
 import json, os, resource, subprocess, sys, threading, time
@@ -15,12 +17,20 @@ page_kb = os.sysconf('SC_PAGE_SIZE') // 1024
 t0 = time.perf_counter()
 p = subprocess.Popen(cmd, start_new_session=True)
 peak = 0
+own_hwm = 0
 done = threading.Event()
 
 
 def sample():
-    global peak
+    global peak, own_hwm
     while not done.is_set():
+        try:
+            with open(f'/proc/{p.pid}/status') as f:
+                for line in f:
+                    if line.startswith('VmHWM:'):
+                        own_hwm = max(own_hwm, int(line.split()[1]))
+        except (OSError, ValueError, IndexError):
+            pass
         total = 0
         for d in os.listdir('/proc'):
             if not d.isdigit():
@@ -46,4 +56,4 @@ done.set()
 t.join()
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(out, 'w') as f:
-    json.dump({'wall_ms': wall, 'code': code, 'maxrss_kb': ru.ru_maxrss, 'peak_tree_rss_kb': peak}, f)
+    json.dump({'wall_ms': wall, 'code': code, 'maxrss_kb': ru.ru_maxrss, 'peak_tree_rss_kb': peak, 'own_hwm_kb': own_hwm}, f)

@@ -1,8 +1,9 @@
 // `npm run bench`: manual procedure of the spec vs `june-ts deploy-sidecars` against the real
-// e2e environment (kube-apiserver + kwok, real Headscale), for N = 1, 5, 20, 50 services.
+// e2e environment (kube-apiserver + kwok, real Headscale), for N = 1, 2, 5, 20, 50 services,
+// with the floors any client waits for (cluster floor + Headscale floor = ideal).
 // Regenerates BENCHMARKS.md. Progress goes to stderr. Not a test: exit 0 unless it cannot run.
 //
-//   node bench/run.mjs [--quick] [--reps R] [--ns 1,5,20,50] [--out FILE]
+//   node bench/run.mjs [--quick] [--reps R] [--ns 1,2,5,20,50] [--out FILE]
 //   --quick: N = 1,5 and 3 repetitions, written to $TMPDIR/BENCHMARKS.quick.md unless --out
 import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
@@ -24,7 +25,7 @@ const opt = (name) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const quick = argv.includes('--quick');
-const NS_LIST = (opt('--ns') ?? (quick ? '1,5' : '1,5,20,50')).split(',').map(Number);
+const NS_LIST = (opt('--ns') ?? (quick ? '1,5' : '1,2,5,20,50')).split(',').map(Number);
 const REPS = Math.max(1, Number(opt('--reps') ?? 3));
 const OUT = opt('--out') ?? (quick ? join(tmpdir(), 'BENCHMARKS.quick.md') : join(REPO, 'BENCHMARKS.md'));
 
@@ -161,6 +162,7 @@ async function benchN(n) {
     // the platform namespace exists before either contender runs (the manual Secret needs it)
     await env.kubectl(['create', 'namespace', NS]).catch(() => {});
     const numericIds = /^v0\.2[3-5]\./.test(env.headscale.version) ? '0' : '1';
+    const apiEnv = { HEADSCALE_TRANSPORT: 'api', HEADSCALE_API_URL: env.headscale.url, HEADSCALE_API_KEY: env.headscale.apiKey };
 
     const contenders = {
       manual: {
@@ -183,9 +185,25 @@ async function benchN(n) {
       api: {
         label: 'june-ts deploy-sidecars (api)',
         cmd: [process.execPath, BIN, 'deploy-sidecars', '--yes', '--skip', '11.2-headscale-sidecars/verify', '--config', configPath],
-        env: { ...baseEnv, HEADSCALE_TRANSPORT: 'api', HEADSCALE_API_URL: env.headscale.url, HEADSCALE_API_KEY: env.headscale.apiKey },
+        env: { ...baseEnv, ...apiEnv },
+      },
+      hsfloor: {
+        label: 'Headscale floor (N users + N keys, concurrent REST)',
+        cmd: [process.execPath, join(REPO, 'bench', 'headscale-floor.mjs'), ...services],
+        env: { ...baseEnv, ...apiEnv, HEADSCALE_NUMERIC_IDS: numericIds },
+        check: 'users',
       },
     };
+    for (const t of ['exec', 'api']) {
+      const tenv = { ...baseEnv, ...(t === 'api' ? apiEnv : { HEADSCALE_TRANSPORT: 'exec' }) };
+      // status is red without tailnet nodes (this environment has no kubelet to run sidecars): exit 4 expected
+      contenders[`status-${t}`] = {
+        cmd: [process.execPath, BIN, 'status', '--config', configPath],
+        env: tenv,
+        codes: [0, 4],
+        check: 'none',
+      };
+    }
 
     const reset = async () => {
       await env.helm(['uninstall', 'june-platform', '-n', NS, '--wait', '--timeout', '300s']).catch((e) => {
@@ -206,13 +224,17 @@ async function benchN(n) {
 
     /** Sanity check after a run (not timed): N keys in the Secret, N Deployments ready. */
     const check = async (what = 'all') => {
-      const s = JSON.parse(await env.kubectl(['-n', NS, 'get', 'secret', 'headscale-auth-keys', '-o', 'json']));
+      if (what === 'none') return undefined;
+      const s = what === 'users' ? {} : JSON.parse(await env.kubectl(['-n', NS, 'get', 'secret', 'headscale-auth-keys', '-o', 'json']));
       const keys = Object.keys(s.data ?? {}).filter((k) => /^june-svc\d+-authkey$/.test(k));
-      const deps = JSON.parse(await env.kubectl(['-n', NS, 'get', 'deploy', '-o', 'json'])).items;
-      const ready = deps.filter((d) => d.status?.readyReplicas >= 1 && d.spec.template.spec.containers.some((c) => c.name === 'tailscale'));
+      const deps = what === 'users' ? [] : JSON.parse(await env.kubectl(['-n', NS, 'get', 'deploy', '-o', 'json'])).items;
+      // the sidecar is a container, or a native sidecar (an init container that keeps running)
+      const hasSidecar = (spec) => [...spec.containers, ...(spec.initContainers ?? [])].some((c) => c.name === 'tailscale');
+      const ready = deps.filter((d) => d.status?.readyReplicas >= 1 && hasSidecar(d.spec.template.spec));
       const users = (JSON.parse((await env.headscale.cli(['users', 'list', '-o', 'json'])) || 'null') ?? []).filter((u) =>
         /^june-svc/.test(u.name),
       );
+      if (what === 'users') return users.length !== n ? `users ${users.length} (want ${n})` : undefined;
       if (what === 'deployments')
         return keys.length !== n || ready.length !== n
           ? `secret entries ${keys.length}, ready deployments with sidecar ${ready.length} (want ${n})`
@@ -237,22 +259,28 @@ async function benchN(n) {
       closeSync(outFd);
       const m = JSON.parse(readFileSync(outJson, 'utf8'));
       const calls = existsSync(callLog) ? readFileSync(callLog, 'utf8').split('\n').filter(Boolean) : [];
-      const problem = m.code !== 0 ? `exit ${m.code}: ${readFileSync(join(dir, `${id}.out`), 'utf8').slice(-800)}` : await check(c.check);
+      const problem = !(c.codes ?? [0]).includes(m.code)
+        ? `exit ${m.code}: ${readFileSync(join(dir, `${id}.out`), 'utf8').slice(-800)}`
+        : await check(c.check);
       log(
-        `N=${n} ${id}: ${fmtS(m.wall_ms)} s, ${calls.length} calls, max RSS ${fmtMB(m.maxrss_kb)} MB, tree ${fmtMB(m.peak_tree_rss_kb)} MB${problem ? `  PROBLEM: ${problem}` : ''}`,
+        `N=${n} ${id}: ${fmtS(m.wall_ms)} s, ${calls.length} calls, own RSS ${fmtMB(m.own_hwm_kb)} MB, max RSS ${fmtMB(m.maxrss_kb)} MB, tree ${fmtMB(m.peak_tree_rss_kb)} MB${problem ? `  PROBLEM: ${problem}` : ''}`,
       );
       return { name, kind, ...m, calls, problem };
     };
 
     const results = [];
-    const order = ['manual', 'exec', 'api', 'floor'];
+    const order = ['manual', 'exec', 'api', 'floor', 'hsfloor'];
     for (let rep = 0; rep < REPS; rep++) {
       // alternate: each repetition starts with the next contender
       for (let j = 0; j < order.length; j++) {
         const name = order[(j + rep) % order.length];
         await reset();
         results.push(await measure(name, 'fresh'));
-        if (name === 'exec') results.push(await measure('exec', 'rerun'));
+        // on the state the fresh run left: nothing to do, then a read-only status
+        if (name === 'exec' || name === 'api') {
+          results.push(await measure(name, 'rerun'));
+          results.push(await measure(`status-${name}`, 'fresh'));
+        }
       }
     }
 
@@ -319,6 +347,35 @@ function phases(prof) {
   return out;
 }
 
+/** Per N and transport: where the time of a --verbose run goes, next to the floors it is bounded by. */
+function gapTable(all, byN) {
+  const L = ['## Where the time goes, by N (the `--verbose` runs, not in the medians)', ''];
+  L.push(
+    'One extra `--verbose` run per N and transport from the reset state, its phases timed from the `▶`/`✓` lines (ms). users + keys is the Headscale work (compare: Headscale floor); secret + helm is the cluster work (compare: cluster floor, which also writes the Secret); start-up is process start until the first phase, exit is the last phase until the process ended.',
+    '',
+  );
+  L.push(
+    '| N | transport | total | ideal | over ideal | start-up | preflight | users + keys | Headscale floor | secret + helm | cluster floor | exit |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  const id = (p) => `11.2-headscale-sidecars/${p}`;
+  for (const a of all) {
+    const s = byN[a.n];
+    for (const [t, prof] of [
+      ['exec', a.profile],
+      ['api', a.profileApi],
+    ]) {
+      const ph = phases(prof);
+      const g = (k) => ph.get(k) ?? 0;
+      L.push(
+        `| ${a.n} | ${t} | ${prof.totalMs} | ${s.ideal.toFixed(0)} | ${(prof.totalMs - s.ideal).toFixed(0)} | ${g('(start-up until the first phase)')} | ${g('preflight')} | ${g(id('users')) + g(id('keys'))} | ${s.hsfloor.median.toFixed(0)} | ${g(id('secret')) + g(id('helm'))} | ${s.floor.median.toFixed(0)} | ${g('(after the last phase until exit)')} |`,
+      );
+    }
+  }
+  L.push('');
+  return L;
+}
+
 // ---- report ---------------------------------------------------------------------------
 function summarize(all) {
   const byN = {};
@@ -331,6 +388,7 @@ function summarize(all) {
       reps: rs.length,
       calls: median(rs.map((r) => r.calls.length)),
       maxrss: Math.max(...rs.map((r) => r.maxrss_kb)),
+      ownrss: Math.max(...rs.map((r) => r.own_hwm_kb ?? 0)),
       tree: Math.max(...rs.map((r) => r.peak_tree_rss_kb)),
       problems: rs.filter((r) => r.problem).map((r) => r.problem),
       types: countTypes(rs[rs.length - 1]?.calls ?? []),
@@ -340,8 +398,13 @@ function summarize(all) {
       exec: stat(pick('exec', 'fresh')),
       api: stat(pick('api', 'fresh')),
       rerun: stat(pick('exec', 'rerun')),
+      rerunApi: stat(pick('api', 'rerun')),
+      statusExec: stat(pick('status-exec', 'fresh')),
+      statusApi: stat(pick('status-api', 'fresh')),
       floor: stat(pick('floor', 'fresh')),
+      hsfloor: stat(pick('hsfloor', 'fresh')),
     };
+    byN[n].ideal = byN[n].floor.median + byN[n].hsfloor.median;
   }
   return byN;
 }
@@ -381,69 +444,90 @@ function report({ all, byN, startup, envInfo, started, finished }) {
   );
   L.push(`- repetitions per contender and N: ${REPS}; N = ${NS_LIST.join(', ')}`, '');
 
-  const n20 = byN[20],
-    n1 = byN[1];
-  const speedup = n20 ? n20.manual.median / n20.exec.median : undefined;
-  const speedupApi = n20 ? n20.manual.median / n20.api.median : undefined;
-  const scale = n20 && n1 ? n20.exec.median / n1.exec.median : undefined;
-  const rerun = n20 ? n20.rerun.median / n20.exec.median : undefined;
   const help = startup.rows[1];
   const dry = startup.rows[2];
   L.push('## Targets', '');
+  L.push('Ratios of medians measured side by side in this run. ideal = cluster floor + Headscale floor (see Method).', '');
   L.push('| target | measured | |', '|---|---|---|');
-  L.push(
-    `| N=20: june-ts ≥ 4× faster than the manual baseline | exec ${speedup?.toFixed(2) ?? 'n/a'}×, api ${speedupApi?.toFixed(2) ?? 'n/a'}× | exec ${mark(speedup === undefined ? undefined : speedup >= 4)}, api ${mark(speedupApi === undefined ? undefined : speedupApi >= 4)} |`,
-  );
-  L.push(
-    `| june-ts (exec) at N=20 ≤ 2.5× its N=1 time | ${scale?.toFixed(2) ?? 'n/a'}× (${n20 ? fmtS(n20.exec.median) : '?'} s / ${n1 ? fmtS(n1.exec.median) : '?'} s) | ${mark(scale === undefined ? undefined : scale <= 2.5)} |`,
-  );
-  if (n20 && n1) {
-    const scaleApi = n20.api.median / n1.api.median;
-    L.push(`| (same for api transport, informative) | ${scaleApi.toFixed(2)}× | ${mark(scaleApi <= 2.5)} |`);
+  const ns = Object.keys(byN)
+    .map(Number)
+    .sort((a, b) => a - b);
+  const ratio = (a, b) => `${(a / b).toFixed(2)}× (${fmtS(a)} s / ${fmtS(b)} s)`;
+  const target = (text, a, b, limit) => L.push(`| ${text} | ${ratio(a, b)} | ${mark(a / b <= limit)} |`);
+  for (const n of ns) {
+    const s = byN[n];
+    target(`N=${n}: deploy-sidecars (api) ≤ 1.15 × ideal`, s.api.median, s.ideal, 1.15);
+    target(`N=${n}: deploy-sidecars (exec) ≤ 1.3 × ideal`, s.exec.median, s.ideal, 1.3);
   }
-  L.push(
-    `| re-run at N=20 ≤ 25% of a fresh run (exec) | ${rerun === undefined ? 'n/a' : `${(rerun * 100).toFixed(0)}%`} | ${mark(rerun === undefined ? undefined : rerun <= 0.25)} |`,
-  );
-  if (n20 && n1) {
-    L.push('');
-    L.push(
-      `What bounds the first two: the cluster floor (the Secret, the Helm install and the rollout of N Deployments, with no Headscale work; bench/cluster-floor.sh) takes ${fmtS(n20.floor.median)} s at N=20. Even a client with zero Headscale cost would be at most ${(n20.manual.median / n20.floor.median).toFixed(2)}× faster than the manual baseline, and its N=20 time would be ${(n20.floor.median / n1.exec.median).toFixed(2)}× june-ts's N=1 time (the floor itself grows ${(n20.floor.median / n1.floor.median).toFixed(2)}× from N=1 to N=20).`,
-      '',
-    );
-    L.push('| target | measured | |', '|---|---|---|');
+  for (const n of ns.filter((x) => x <= 2)) {
+    const s = byN[n];
+    target(`N=${n}: deploy-sidecars (api) ≤ 1.0 × manual`, s.api.median, s.manual.median, 1);
+    target(`N=${n}: deploy-sidecars (exec) ≤ 1.0 × manual`, s.exec.median, s.manual.median, 1);
+  }
+  const first = byN[ns[0]];
+  const last = byN[ns[ns.length - 1]];
+  if (byN[1]) {
+    target('N=1: re-run (exec) ≤ 0.35 × manual', byN[1].rerun.median, byN[1].manual.median, 0.35);
+    target('N=1: re-run (api) ≤ 0.35 × manual', byN[1].rerunApi.median, byN[1].manual.median, 0.35);
+  }
+  if (ns.length > 1) {
+    const [lo, hi] = [ns[0], ns[ns.length - 1]];
+    target(`re-run (exec) flat: N=${hi} ≤ 1.2 × N=${lo}`, last.rerun.median, first.rerun.median, 1.2);
+    target(`re-run (api) flat: N=${hi} ≤ 1.2 × N=${lo}`, last.rerunApi.median, first.rerunApi.median, 1.2);
+  }
+  if (byN[20]) {
+    const s = byN[20];
+    target('N=20: status (exec) ≤ re-run (exec)', s.statusExec.median, s.rerun.median, 1);
+    target('N=20: status (api) ≤ re-run (api)', s.statusApi.median, s.rerunApi.median, 1);
+  }
+  if (byN[50]) {
+    for (const t of ['api', 'exec']) {
+      const kb = byN[50][t].ownrss;
+      L.push(`| N=50: june-ts process (${t}) ≤ 120 MB peak RSS | ${fmtMB(kb)} MB | ${mark(kb / 1024 <= 120)} |`);
+    }
   }
   L.push(`| \`june-ts --help\` ≤ ${STARTUP_TARGETS.help}× \`node -e 0\` | ${help.ratio.toFixed(2)}× | ${mark(help.met)} |`);
   L.push(`| \`june-ts install --dry-run\` ≤ ${STARTUP_TARGETS.dryRun}× \`node -e 0\` | ${dry.ratio.toFixed(2)}× | ${mark(dry.met)} |`, '');
 
+  L.push(...gapTable(all, byN));
+
   L.push('## deploy-sidecars vs the manual procedure', '');
   L.push(
-    'Median wall time (min–max) over the repetitions; "vs manual" = manual median / this median; processes = kubectl + helm + headscale invocations (median per run); max RSS = largest single process of the tree; tree RSS = peak sum over the tree (sampled, 50 ms).',
+    'Median wall time (min–max) over the repetitions; "vs manual" = manual median / this median; "vs ideal" = this median / (cluster floor + Headscale floor); processes = kubectl + helm + headscale invocations (median per run); own RSS = peak RSS of the contender\'s own process (VmHWM: node for june-ts, without helm/kubectl); max RSS = largest single process of the tree; tree RSS = peak sum over the tree (sampled, 50 ms).',
     '',
   );
   L.push(
-    '| N | contender | median s | min–max s | vs manual | re-run / fresh | processes | max RSS MB | tree RSS MB |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| N | contender | median s | min–max s | vs manual | vs ideal | re-run / fresh | processes | own RSS MB | max RSS MB | tree RSS MB |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const n of Object.keys(byN)
     .map(Number)
     .sort((a, b) => a - b)) {
     const s = byN[n];
     const row = (label, st, extra = '') =>
-      `| ${n} | ${label} | ${fmtS(st.median)} | ${fmtS(st.min)}–${fmtS(st.max)} | ${(s.manual.median / st.median).toFixed(2)}× | ${extra} | ${st.calls} | ${fmtMB(st.maxrss)} | ${fmtMB(st.tree)} |`;
+      `| ${n} | ${label} | ${fmtS(st.median)} | ${fmtS(st.min)}–${fmtS(st.max)} | ${(s.manual.median / st.median).toFixed(2)}× | ${(st.median / s.ideal).toFixed(2)}× | ${extra} | ${st.calls} | ${fmtMB(st.ownrss)} | ${fmtMB(st.maxrss)} | ${fmtMB(st.tree)} |`;
+    const pct = (st, of) => `${((st.median / of.median) * 100).toFixed(0)}%`;
     L.push(row('manual baseline (bench/manual-baseline.sh)', s.manual));
     L.push(row('june-ts deploy-sidecars, exec', s.exec));
     L.push(row('june-ts deploy-sidecars, api', s.api));
-    L.push(row('june-ts re-run (exec, on the finished state)', s.rerun, `${((s.rerun.median / s.exec.median) * 100).toFixed(0)}%`));
+    L.push(row('june-ts re-run (exec, on the finished state)', s.rerun, pct(s.rerun, s.exec)));
+    L.push(row('june-ts re-run (api, on the finished state)', s.rerunApi, pct(s.rerunApi, s.api)));
+    L.push(row('june-ts status (exec; exit 4: no tailnet nodes here)', s.statusExec));
+    L.push(row('june-ts status (api; exit 4: no tailnet nodes here)', s.statusApi));
     L.push(row('cluster floor: Secret + helm install + rollout, no Headscale (bench/cluster-floor.sh)', s.floor));
+    L.push(row('Headscale floor: N users + N reusable keys, all at once over REST (bench/headscale-floor.mjs)', s.hsfloor));
+    L.push(
+      `| ${n} | **ideal = cluster floor + Headscale floor** | ${fmtS(s.ideal)} | | ${(s.manual.median / s.ideal).toFixed(2)}× | 1.00× | | | | | |`,
+    );
   }
   const problems = Object.entries(byN).flatMap(([n, s]) =>
-    Object.entries(s).flatMap(([k, st]) => st.problems.map((p) => `- N=${n} ${k}: ${p.replace(/\s+/g, ' ').slice(0, 300)}`)),
+    Object.entries(s).flatMap(([k, st]) => (st.problems ?? []).map((p) => `- N=${n} ${k}: ${p.replace(/\s+/g, ' ').slice(0, 300)}`)),
   );
   L.push(
     '',
     problems.length
       ? `**Runs with problems (exit code or post-run check failed):**\n\n${problems.join('\n')}`
-      : 'Every run exited 0 and passed the post-run check (N keys in the Secret, N Users in Headscale, N Deployments Ready with a `tailscale` container; for the cluster floor: N Secret entries and N such Deployments).',
+      : 'Every run exited as expected and passed the post-run check (N keys in the Secret, N Users in Headscale, N Deployments Ready with a `tailscale` sidecar; for the cluster floor: N Secret entries and N such Deployments; for the Headscale floor: N users).',
     '',
   );
 
@@ -452,12 +536,15 @@ function report({ all, byN, startup, envInfo, started, finished }) {
     .map(Number)
     .sort((a, b) => a - b)) {
     const s = byN[n];
-    const types = new Set([...s.manual.types.keys(), ...s.exec.types.keys(), ...s.api.types.keys(), ...s.rerun.types.keys()]);
-    L.push(`N=${n}:`, '', '| call | manual | exec | api | re-run (exec) |', '|---|---:|---:|---:|---:|');
-    for (const t of [...types].sort())
-      L.push(
-        `| \`${t}\` | ${s.manual.types.get(t) ?? 0} | ${s.exec.types.get(t) ?? 0} | ${s.api.types.get(t) ?? 0} | ${s.rerun.types.get(t) ?? 0} |`,
-      );
+    const cols = [s.manual, s.exec, s.api, s.rerun, s.rerunApi, s.statusExec];
+    const types = new Set(cols.flatMap((c) => [...c.types.keys()]));
+    L.push(
+      `N=${n}:`,
+      '',
+      '| call | manual | exec | api | re-run (exec) | re-run (api) | status (exec) |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const t of [...types].sort()) L.push(`| \`${t}\` | ${cols.map((c) => c.types.get(t) ?? 0).join(' | ')} |`);
     L.push('');
   }
 
@@ -512,7 +599,7 @@ function report({ all, byN, startup, envInfo, started, finished }) {
     '- Before every fresh run the state is reset to the same starting point (not timed): `helm uninstall june-platform --wait`, Secret `headscale-auth-keys` deleted, all pods gone, users `june-svc*` destroyed in Headscale (their keys go with them); the reset then checks that no user and no Deployment is left.',
   );
   L.push(
-    '- Each repetition runs manual, june-ts exec, june-ts api and the cluster floor once, the first contender rotating per repetition; the re-run is june-ts (exec) again right after its fresh run, with nothing reset.',
+    '- Each repetition runs manual, june-ts exec, june-ts api, the cluster floor and the Headscale floor once, each from the reset state, the first contender rotating per repetition.',
   );
   L.push(
     "- **manual**: `bench/manual-baseline.sh`, the spec's Option 3 + Option 2 as a sequential script: per service `kubectl exec deployment/headscale -- headscale users create`, `users list -o json` (Headscale ≥ 0.26 needs the id), `preauthkeys create -u <id> --reusable --expiration 180d -o json` (key parsed with tr/sed), then one `kubectl create secret generic` with all keys, one `helm upgrade --install … -f values --set tailscale.enabled=true --set tailscale.controlUrl=…` and a `kubectl rollout status` per Deployment.",
@@ -521,10 +608,16 @@ function report({ all, byN, startup, envInfo, started, finished }) {
     '- **june-ts**: `node bin/june-ts.js deploy-sidecars --yes --skip 11.2-headscale-sidecars/verify` with the same values file (`PLATFORM_VALUES`), `TAILSCALE_SERVICES=svc1,…`; `HEADSCALE_TRANSPORT=exec`, or `api` with `HEADSCALE_API_URL`/`HEADSCALE_API_KEY` (REST calls are not processes, so api runs show only kubectl/helm).',
   );
   L.push(
+    '- **Headscale floor**: `bench/headscale-floor.mjs`: the N users and N reusable keys made the fastest way a client can against the same Headscale: one REST request per user, all at once, each key requested as soon as its user exists, no reads and no bound on requests in flight. **ideal** = cluster floor + Headscale floor: a client that overlapped nothing with nothing else would need at least this.',
+  );
+  L.push(
+    '- **re-run, status**: right after each fresh june-ts run, on the state it left (same transport): `deploy-sidecars` again (nothing to do), then `status` (exit 4 expected: this environment runs no sidecars, so no node is online). rotate-keys needs the kubelet for its key-check pods: it is measured in its own section below, with its own floor.',
+  );
+  L.push(
     "- **cluster floor**: `bench/cluster-floor.sh`: the same Secret (placeholder values), the same `helm upgrade --install` and a concurrent `kubectl rollout status` of every Deployment, with no Headscale call at all: what any client has to wait for on this cluster (the controller-manager and scheduler creating, scheduling and readying N Deployments' pods).",
   );
   L.push(
-    "- Wall time, exit code and memory come from `bench/measure.py` around the contender (`python3 measure.py out.json <cmd>`): wall = spawn to exit; max RSS = `getrusage(RUSAGE_CHILDREN).ru_maxrss`, i.e. the largest single process among all descendants (node for june-ts, usually helm for the manual script), not a sum; tree RSS = peak of the summed RSS of every process in the contender's session, sampled every 50 ms from /proc (short-lived kubectl processes can fall between samples).",
+    "- Wall time, exit code and memory come from `bench/measure.py` around the contender (`python3 measure.py out.json <cmd>`): wall = spawn to exit; own RSS = the contender's own process's VmHWM (for june-ts: the node process alone); max RSS = `getrusage(RUSAGE_CHILDREN).ru_maxrss`, i.e. the largest single process among all descendants (node for june-ts, usually helm for the manual script), not a sum; tree RSS = peak of the summed RSS of every process in the contender's session, sampled every 50 ms from /proc (short-lived kubectl processes can fall between samples).",
   );
   L.push(
     "- Processes: kubectl, helm and headscale are wrapped by scripts first on PATH that append one line per invocation to a log, the same for both contenders. The manual script's own `tr`/`sed`/`grep` are not counted.",

@@ -8,6 +8,7 @@ import { ExternalError, UsageError } from '../errors.js';
 import { redact, redactor } from '../ui/redact.js';
 import type { Wire } from './client.js';
 import { generationFromOpenApi, type HttpCall, type OpenApiDefinitions, type Request } from './dialects.js';
+import { nodeFetch } from './http-fetch.js';
 import { ErrorBodySchema, OpenApiSchema, parseAnswer, parseJsonText, unexpectedOutput, VersionSchema } from './schemas.js';
 import { probedVersion, reportedVersion, type HeadscaleVersion } from './types.js';
 
@@ -19,7 +20,7 @@ export interface HttpWireOptions {
   url: string;
   apiKey: string;
   timeoutMs?: number;
-  /** Injected for tests; default global fetch. */
+  /** Injected for tests; default nodeFetch (./http-fetch.ts). */
   fetch?: typeof fetch;
 }
 
@@ -39,7 +40,7 @@ export class HttpWire implements Wire {
       throw new UsageError(`HEADSCALE_API_URL must be http:// or https://, got ${url.protocol}`);
     }
     this.base = url.toString().replace(/\/+$/, '');
-    this.fetch = opts.fetch ?? globalThis.fetch;
+    this.fetch = opts.fetch ?? nodeFetch;
   }
 
   async send<T>(request: Request<T>, version: string): Promise<T> {

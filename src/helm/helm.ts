@@ -22,9 +22,21 @@ export interface HelmOptions {
 
 const timeoutFlag = (ms: number) => ['--timeout', `${Math.round(ms / 1000)}s`];
 
+/** The read under `key` in `reads`, started on first use; a failed read is forgotten so the next caller tries again. */
+function remembered<T>(reads: Map<string, Promise<T>>, key: string, read: () => Promise<T>): Promise<T> {
+  let p = reads.get(key);
+  if (!p) {
+    p = read();
+    reads.set(key, p);
+    p.catch(() => reads.delete(key));
+  }
+  return p;
+}
+
 export class HelmCli implements HelmClient {
   private majorVersion: Promise<3 | 4> | undefined;
   private readonly releaseReads = new Map<string, Promise<ReleaseInfo | null>>();
+  private readonly valuesReads = new Map<string, Promise<Record<string, unknown> | null>>();
   constructor(private readonly o: HelmOptions) {}
 
   /** A read-only helm command (version, list, get): safe to repeat, so retried on a transient API failure. */
@@ -59,18 +71,12 @@ export class HelmCli implements HelmClient {
    * landing in between is not seen here; Helm's own pending-* guard still refuses ours.)
    */
   release(release: string, namespace: string): Promise<ReleaseInfo | null> {
-    const key = `${namespace}/${release}`;
-    let read = this.releaseReads.get(key);
-    if (!read) {
-      read = this.readRelease(release, namespace);
-      this.releaseReads.set(key, read);
-      read.catch(() => this.releaseReads.delete(key));
-    }
-    return read;
+    return remembered(this.releaseReads, `${namespace}/${release}`, () => this.readRelease(release, namespace));
   }
 
   private forget(release: string, namespace: string): void {
     this.releaseReads.delete(`${namespace}/${release}`);
+    this.valuesReads.delete(`${namespace}/${release}`);
   }
 
   private async readRelease(release: string, namespace: string): Promise<ReleaseInfo | null> {
@@ -81,7 +87,12 @@ export class HelmCli implements HelmClient {
     return found ?? null;
   }
 
-  async values(release: string, namespace: string): Promise<Record<string, unknown> | null> {
+  /** Read once per release and run like release(): preflight's check of the services and the upgrade share it. */
+  values(release: string, namespace: string): Promise<Record<string, unknown> | null> {
+    return remembered(this.valuesReads, `${namespace}/${release}`, () => this.readValues(release, namespace));
+  }
+
+  private async readValues(release: string, namespace: string): Promise<Record<string, unknown> | null> {
     const res = await this.read(['get', 'values', release, '--namespace', namespace, '--output', 'json', ...this.kubeFlags()], {
       allowFailure: true,
     });

@@ -3,6 +3,8 @@
 // service account. When none is there, say so instead of letting the client library fall
 // back to http://localhost:8080.
 import { existsSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -46,10 +48,34 @@ export function findKubeconfig(o: KubeconfigLookup = {}): KubeconfigSource {
   );
 }
 
+/**
+ * client-node makes a new agent for every request, so every call pays a new connection and
+ * TLS handshake (the CA and client key parsed again), on this side and on the API server's.
+ * The agent it makes is swapped for one kept-alive agent per TLS identity; proxy agents are
+ * left as made.
+ */
+class PooledKubeConfig extends k8s.KubeConfig {
+  private readonly agents = new Map<string, http.Agent>();
+
+  override async applySecurityAuthentication(context: Parameters<k8s.KubeConfig['applySecurityAuthentication']>[0]): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const made = context.getAgent();
+    if (!made || (made.constructor !== https.Agent && made.constructor !== http.Agent)) return;
+    const o = (made as https.Agent).options;
+    const key = JSON.stringify([made.constructor.name, o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername]);
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = made instanceof https.Agent ? new https.Agent({ ...o, keepAlive: true }) : new http.Agent({ ...o, keepAlive: true });
+      this.agents.set(key, agent);
+    }
+    context.setAgent(agent);
+  }
+}
+
 /** Loads the kubeconfig and selects the context (`context`, else its current one). */
 export function loadKubeConfig(o: KubeconfigLookup & { context?: string }): k8s.KubeConfig {
   const source = findKubeconfig(o);
-  const kc = new k8s.KubeConfig();
+  const kc = new PooledKubeConfig();
   if (source.kind === 'in-cluster') kc.loadFromCluster();
   else {
     for (const [i, file] of source.files.entries()) {

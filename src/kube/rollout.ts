@@ -26,6 +26,9 @@ export function describeRollout(names: string[], states: (DeploymentInfo | null)
     .join(', ');
 }
 
+/** 50, 100, 200, then every 250 ms. */
+export const pollDelayMs = (poll: number): number => Math.min(250, 50 * 2 ** poll);
+
 export async function waitForRollout(
   getDeployment: KubeClient['getDeployment'],
   namespace: string,
@@ -36,7 +39,7 @@ export async function waitForRollout(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let pending = names;
-  while (pending.length) {
+  for (let poll = 0; pending.length; poll++) {
     const states = await Promise.all(pending.map((n) => getDeployment(namespace, n)));
     const waiting = pending.map((_, i) => !rolledOut(states[i] ?? null));
     const left = states.filter((_, i) => waiting[i]);
@@ -54,7 +57,8 @@ export async function waitForRollout(
       );
     }
     // A short poll: every Deployment is read concurrently, one GET each, and most
-    // rollouts june-ts starts finish within a few seconds.
-    await new Promise((r) => setTimeout(r, 250));
+    // rollouts june-ts starts finish within a few seconds; a small one often within the
+    // first tenths of a second, so the first polls come sooner.
+    await new Promise((r) => setTimeout(r, pollDelayMs(poll)));
   }
 }

@@ -23,9 +23,12 @@ export async function assertNamespacesNotTerminating(ctx: ClusterCtx, namespaces
   }
 }
 
-/** Throws PreflightError (exit 2) when the in-cluster Headscale Deployment is scaled to zero. */
-export async function assertHeadscaleScaledUp(ctx: ClusterCtx & Pick<Context, 'config'>): Promise<void> {
-  if (ctx.gate.mode === 'static') return;
+/**
+ * Throws PreflightError (exit 2) when the in-cluster Headscale Deployment is scaled to zero;
+ * otherwise says whether one of its pods is ready to answer.
+ */
+export async function assertHeadscaleScaledUp(ctx: ClusterCtx & Pick<Context, 'config'>): Promise<boolean> {
+  if (ctx.gate.mode === 'static') return false;
   const ns = ctx.config.headscale.namespace;
   const deployment = await (await ctx.kube()).getDeployment(ns, HEADSCALE_DEPLOYMENT);
   if (deployment && deployment.replicas === 0) {
@@ -33,6 +36,7 @@ export async function assertHeadscaleScaledUp(ctx: ClusterCtx & Pick<Context, 'c
       hint: `kubectl -n ${ns} scale deployment ${HEADSCALE_DEPLOYMENT} --replicas=1 (or run june-ts install), then re-run`,
     });
   }
+  return (deployment?.readyReplicas ?? 0) > 0;
 }
 
 /**

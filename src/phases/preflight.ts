@@ -22,6 +22,20 @@ export interface PreflightNeeds {
   mintsKeys?: string;
 }
 
+/**
+ * The first Headscale call of a run asks its version. On the exec transport that is a kubectl
+ * exec of its own: asked while preflight's other reads run, it is answered by the time the
+ * users phase needs it (a failure is asked again and reported there). Only with a ready pod,
+ * where kubectl exec answers at once, so a failing preflight never waits for it to give up.
+ */
+function askHeadscaleVersion(ctx: WorkflowRun<unknown>): void {
+  if (ctx.config.headscale.transport !== 'exec') return;
+  void ctx
+    .headscale()
+    .then((hs) => hs.version())
+    .catch(() => undefined);
+}
+
 export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unknown>> {
   return {
     id: 'preflight',
@@ -51,7 +65,7 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unkn
       );
       const cluster = Promise.all([
         assertNamespacesNotTerminating(ctx, namespaces),
-        needs.headscaleServed ? assertHeadscaleScaledUp(ctx) : undefined,
+        needs.headscaleServed ? assertHeadscaleScaledUp(ctx).then((ready) => ready && askHeadscaleVersion(ctx)) : undefined,
         needs.mintsKeys && ctx.willRun(needs.mintsKeys) ? assertTagIdentityServed(ctx) : undefined,
       ]);
       const [server, major] = await Promise.all([kube.serverVersion(), helm.major(), kubectl, settled, services, cluster]);

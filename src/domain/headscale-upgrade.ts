@@ -2,7 +2,14 @@
 // start and 0.29 refuses to start after a skipped minor or on a downgrade, so the server
 // goes up one minor at a time (the newest patch of each), never down. Pure.
 import { UsageError } from '../errors.js';
-import { HEADSCALE_RELEASES, parseVersionString, type HeadscaleVersion } from '../headscale/types.js';
+import {
+  HEADSCALE_RELEASES,
+  parseVersionString,
+  type HeadscaleVersion,
+  type HsNode,
+  type HsPreAuthKey,
+  type HsUser,
+} from '../headscale/types.js';
 
 interface Numbers {
   major: number;
@@ -117,4 +124,48 @@ export function minorsBehind(running: string, deployed: string): number {
   const b = parse(deployed, 'deployed version');
   if (a.major !== b.major) return a.major < b.major ? Infinity : 0;
   return Math.max(0, b.minor - a.minor);
+}
+
+/** What an upgrade step must keep: read before the step, compared after it. */
+export interface TailnetSnapshot {
+  users: HsUser[];
+  nodes: HsNode[];
+  keys: HsPreAuthKey[];
+}
+
+export interface StepCheck {
+  /** Lost by the step: the step failed, its backup must come back. */
+  missingUsers: string[];
+  missingNodes: string[];
+  missingKeys: string[];
+  /** Online before the step, not (yet) online after it. */
+  offline: string[];
+  /** MagicDNS names that changed (0.29 gives duplicate names -1/-2 suffixes). */
+  renamed: { id: string; from: string; to: string }[];
+}
+
+const nodeLabel = (n: HsNode) => `${n.givenName || n.name} (id ${n.id})`;
+
+export function checkStep(before: TailnetSnapshot, after: TailnetSnapshot): StepCheck {
+  const users = new Set(after.users.map((u) => u.name));
+  const nodes = new Map(after.nodes.map((n) => [n.id, n]));
+  const keys = new Set(after.keys.map((k) => k.id));
+  return {
+    missingUsers: before.users.filter((u) => !users.has(u.name)).map((u) => u.name),
+    missingNodes: before.nodes.filter((n) => !nodes.has(n.id)).map(nodeLabel),
+    missingKeys: before.keys.filter((k) => !keys.has(k.id)).map((k) => `${k.id} (user ${k.user || 'none'})`),
+    offline: before.nodes.filter((n) => n.online && nodes.has(n.id) && !nodes.get(n.id)!.online).map(nodeLabel),
+    renamed: before.nodes
+      .filter((n) => nodes.has(n.id) && (nodes.get(n.id)!.givenName || nodes.get(n.id)!.name) !== (n.givenName || n.name))
+      .map((n) => ({ id: n.id, from: n.givenName || n.name, to: nodes.get(n.id)!.givenName || nodes.get(n.id)!.name })),
+  };
+}
+
+/** Data lost by a step, one line per kind; [] when nothing was lost. */
+export function lostData(c: StepCheck): string[] {
+  return [
+    c.missingUsers.length ? `users missing: ${c.missingUsers.join(', ')}` : '',
+    c.missingNodes.length ? `nodes missing: ${c.missingNodes.join(', ')}` : '',
+    c.missingKeys.length ? `pre-auth keys missing: ${c.missingKeys.join(', ')}` : '',
+  ].filter(Boolean);
 }

@@ -78,6 +78,8 @@ export interface CreatePreAuthKeyOptions {
 export interface HeadscaleClient {
   /** Detected once per client, then cached. */
   version(): Promise<HeadscaleVersion>;
+  /** The server was replaced (an upgrade step): detect the version again on the next call. */
+  forgetVersion(): void;
   /** Throws ExternalError (with a hint) when Headscale cannot be reached or is unhealthy. */
   health(): Promise<void>;
   listUsers(): Promise<HsUser[]>;

@@ -55,6 +55,7 @@ export class FakeHeadscale implements HeadscaleClient {
   async version(): Promise<HeadscaleVersion> {
     return { major: 0, minor: 29, patch: 2, raw: 'v0.29.2', generation: 'v028', source: 'reported' };
   }
+  forgetVersion() {}
   async health() {}
   async listUsers() {
     return [...this.users];

@@ -64,7 +64,11 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModul
     program
       .command('install')
       .description('Fresh install: Headscale (11), sidecars (11.2), this host on the tailnet (11.5)')
-      .option('--force-reauth', '11.5: move a host logged in to another control server'),
+      .option('--force-reauth', '11.5: move a host logged in to another control server')
+      .option(
+        '--backup-dir <dir>',
+        '11: where the backups taken before each Headscale upgrade step are copied (default HEADSCALE_BACKUP_DIR)',
+      ),
     'install',
   ).action((_o, cmd: Command) => run(() => import('./commands/install.js'), cmd));
 

@@ -3,7 +3,7 @@
 import type { WorkflowRun } from '../context.js';
 import { CLEANUP_ID, cleanupPhases, type CleanupData } from './cleanup.js';
 import { buildTree, type Phase } from './engine.js';
-import { HEADSCALE_ID, headscaleServerPhase } from './headscale-server.js';
+import { HEADSCALE_ID, headscaleServerPhase, type HeadscaleServerData } from './headscale-server.js';
 import { preflightPhase } from './preflight.js';
 import { rotatePhases, type RotateData } from './rotate.js';
 import { SIDECARS_ID, sidecarsPhase, type SidecarsData } from './sidecars.js';
@@ -13,7 +13,7 @@ export type WorkflowName = 'install' | 'deploy-sidecars' | 'rotate-keys' | 'clea
 
 /** The data each workflow's phases read and hand on; the command settles it before the run. */
 export interface WorkflowData {
-  install: SidecarsData & TailnetHostData;
+  install: SidecarsData & TailnetHostData & HeadscaleServerData;
   'deploy-sidecars': SidecarsData;
   'rotate-keys': RotateData;
   cleanup: CleanupData;

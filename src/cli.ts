@@ -101,6 +101,16 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModul
     .action((_o, cmd: Command) => run(() => import('./commands/cleanup.js'), cmd));
 
   program
+    .command('restore')
+    .description('Restore Headscale from a backup phase 11 took before an upgrade step (its database, keys and version)')
+    .argument('<backup>', 'a backup directory phase 11 wrote (HEADSCALE_BACKUP_DIR/<name>) or the name of a backup on the Headscale volume')
+    .addHelpText('after', `\nPhases:\n${phaseTree('restore')}\n`)
+    .action((backup: string, _o, cmd: Command) => {
+      cmd.setOptionValue('backup', backup);
+      return run(() => import('./commands/restore.js'), cmd);
+    });
+
+  program
     .command('status')
     .description('Is the tailnet healthy? Headscale, keys, sidecars, nodes (exit 4 when degraded)')
     .option('--wait', 'wait (bounded by WAIT_TIMEOUT) until healthy')
@@ -115,7 +125,7 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModul
   program
     .command('phases')
     .description('List the phases of a command as a tree')
-    .argument('[command]', 'install, deploy-sidecars, rotate-keys or cleanup', 'install')
+    .argument('[command]', 'install, deploy-sidecars, rotate-keys, cleanup or restore', 'install')
     .action((name: string) => {
       if (!(name in WORKFLOWS)) {
         throw new CommanderError(

@@ -33,6 +33,7 @@ export interface HeadscaleServerData {
 }
 
 type ServerRun = WorkflowRun<HeadscaleServerData>;
+type ReleaseRun = Pick<Context, 'config' | 'kube' | 'signal'>;
 
 /** How long nodes that were online may take to come back after a step. */
 const NODES_BACK_MS = 90_000;
@@ -85,7 +86,7 @@ async function readDeployed(ctx: ServerRun): Promise<Deployed | undefined> {
   return { template, running: runningVersion(reported, image) };
 }
 
-function deploySpec(ctx: ServerRun, version: string | undefined) {
+export function deploySpec(ctx: ReleaseRun, version: string | undefined) {
   return {
     label: 'Headscale',
     release: ctx.config.headscale.release,
@@ -129,7 +130,7 @@ export async function waitHeadscaleReady(ctx: Pick<Context, 'config' | 'kube' | 
 }
 
 /** The server answers june-ts, as `version` when it says its version. */
-async function checkServes(ctx: ServerRun, version: string): Promise<void> {
+export async function checkServes(ctx: Pick<Context, 'headscale'>, version: string): Promise<void> {
   const hs = await ctx.headscale();
   const deadline = Date.now() + SERVES_MS;
   for (;;) {

@@ -3,7 +3,7 @@
 // marks as refusing to start, a helm rollback brings back the previous revision's tag, and
 // the backup pod's scripts copy and put back the "database" (a string naming who wrote it).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +15,9 @@ import type { HeadscaleVersion, HsNode } from '../../src/headscale/types.js';
 import { reportedVersion } from '../../src/headscale/types.js';
 import type { Kubectl } from '../../src/kube/kubectl.js';
 import type { KubeClient, PodInfo, PodManifest, PodTemplateSpec } from '../../src/kube/types.js';
+import { Handoff } from '../../src/phases/engine.js';
+import { readLocalBackup, type HeadscaleVolume } from '../../src/phases/headscale-backup.js';
+import { restorePhases, type RestoreData } from '../../src/phases/headscale-restore.js';
 import { headscaleServerPhase, type HeadscaleServerData } from '../../src/phases/headscale-server.js';
 import { Logger } from '../../src/ui/logger.js';
 import { WriteGate, type PlanEntry } from '../../src/write-gate.js';
@@ -236,7 +239,15 @@ function run(cluster: FakeCluster, env: Record<string, string> = {}, gate = new 
   };
   const r = testRun<HeadscaleServerData>(ctx, { backupDir: dir });
   const deploy = headscaleServerPhase.children![0]!;
-  return { go: () => deploy.run!(r), output: () => lines.join(''), gate };
+  const restore = async (backup: string) => {
+    const data: RestoreData = {
+      backup: await readLocalBackup(backup),
+      fromLocal: true,
+      volume: new Handoff<HeadscaleVolume | undefined>('volume'),
+    };
+    for (const phase of restorePhases.children!) await phase.run!(testRun(ctx, data));
+  };
+  return { go: () => deploy.run!(r), restore, output: () => lines.join(''), gate };
 }
 
 describe('phase 11 upgrades a running Headscale one minor at a time', () => {
@@ -385,5 +396,29 @@ describe('phase 11 upgrades a running Headscale one minor at a time', () => {
     ]);
     expect(cluster.calls).toEqual([]);
     expect(existsSync(join(dir, 'x'))).toBe(false);
+  });
+
+  it("june-ts restore: the operator's copy of a backup goes back on the volume and its version serves it again", async () => {
+    const cluster = new FakeCluster('0.26.1');
+    const r = run(cluster);
+    await r.go();
+    const first = [...cluster.volumeBackups.keys()][0]!;
+    cluster.volumeBackups.clear(); // the volume lost its own copies: the operator's copy is what comes back
+    cluster.calls = [];
+    await r.restore(join(dir, first));
+    expect(cluster.calls).toEqual(['scale 0', 'backup pod alone on headscale-data', `restore ${first}`, 'helm upgrade 0.26.1', 'scale 1']);
+    expect(cluster.running).toBe('0.26.1');
+    expect(cluster.db).toBe('db written by 0.26.1');
+    expect(r.output()).toMatch(/Headscale 0\.26\.1 serves the backup: 1 users, 2 nodes, 1 pre-auth keys/);
+  });
+
+  it('june-ts restore refuses a directory that is not a backup, or a copy that differs from its record', async () => {
+    const cluster = new FakeCluster('0.26.1');
+    const r = run(cluster);
+    await expect(r.restore(dir)).rejects.toThrow(/is not a june-ts backup/);
+    await r.go();
+    const first = [...cluster.volumeBackups.keys()][0]!;
+    writeFileSync(join(dir, first, 'db.sqlite'), 'tampered');
+    await expect(r.restore(join(dir, first))).rejects.toThrow(/db\.sqlite is missing or differs from the backup record \(sha256\)/);
   });
 });

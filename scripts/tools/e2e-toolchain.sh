@@ -5,7 +5,7 @@
 # Idempotent: a component whose binaries exist is skipped (fast no-op on a warm cache).
 # Builds run one at a time (2-core CI); binaries are linked without symbol tables and DWARF
 # (-s -w), which the tests never read and which cost link time. Versions: scripts/tools/versions.env.
-# Usage: scripts/tools/e2e-toolchain.sh [component...]   (kwok kube etcd tailscale headscale clients)
+# Usage: scripts/tools/e2e-toolchain.sh [component...]   (kwok kube etcd tailscale headscale clients sqlite3)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
@@ -57,7 +57,7 @@ build_headscale_one() {
     GOBIN="$d" go install -ldflags "-s -w -X $x=$v" "github.com/juanfont/headscale/cmd/headscale@$v"
   "$d/headscale" version | grep -q "${v#v}" || { say "headscale $v: 'headscale version' does not print $v"; exit 1; }
 }
-build_headscale() { for v in $HEADSCALE_VERSIONS; do build_headscale_one "$v"; done; }
+build_headscale() { for v in $HEADSCALE_VERSIONS ${HEADSCALE_UPGRADE_VERSIONS:-}; do build_headscale_one "$v"; done; }
 
 build_kube() {
   local d="$BIN/kube-$KUBE_VERSION"
@@ -83,6 +83,15 @@ build_etcd() {
 
 build_clients() { bash "$HERE/k8s-clients.sh"; }
 
-components=("$@"); [ ${#components[@]} -gt 0 ] || components=(clients kwok tailscale headscale etcd kube)
+# sqlite3 of the machine: the e2e kubelet runs shell images (alpine, keinos/sqlite3) with it,
+# e.g. a pod that backs up Headscale's database online (Debian's package).
+build_sqlite3() {
+  command -v sqlite3 >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 || { say "sqlite3 is required (not found, and no apt-get to install it)"; exit 2; }
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  timed "sqlite3 (apt-get)" bash -c "$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends sqlite3 >/dev/null"
+}
+
+components=("$@"); [ ${#components[@]} -gt 0 ] || components=(clients kwok tailscale headscale etcd kube sqlite3)
 for c in "${components[@]}"; do "build_$c"; done
 say "all present under $BIN"

@@ -1,5 +1,6 @@
 // Real `headscale serve` on 127.0.0.1 with SQLite, MagicDNS (tail.june.test), the
-// embedded DERP server (+STUN) on loopback, and a unix socket in a temp dir.
+// embedded DERP server (+STUN) on loopback, and a unix socket in a temp dir. The one
+// launcher of a standalone Headscale for every test (the env, test/helpers/headscale-server.ts).
 import { mkdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { daemon, freePort, run, waitFor, tail } from './util.mjs';
@@ -67,9 +68,10 @@ export function headscaleConfig(version, { dir, port, metricsPort, grpcPort, stu
 }
 
 /**
- * @param {{version:string, bin:string, dir:string, logsDir:string}} o
+ * @param {{version:string, bin:string, dir:string, logsDir:string, apiKey?:boolean}} o
+ *   apiKey (default true): create an API key once it is up (hs.apiKey)
  */
-export async function startHeadscale({ version, bin, dir, logsDir }) {
+export async function startHeadscale({ version, bin, dir, logsDir, apiKey = true }) {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const ports = { port, metricsPort: await freePort(), grpcPort: await freePort(), stunPort: await freePort(true) };
@@ -118,6 +120,6 @@ export async function startHeadscale({ version, bin, dir, logsDir }) {
     },
   };
   await hs.start();
-  hs.apiKey = (await cli(['apikeys', 'create', '--expiration', '90d'])).trim().split('\n').pop()?.trim() ?? '';
+  if (apiKey) hs.apiKey = (await cli(['apikeys', 'create', '--expiration', '90d'])).trim().split('\n').pop()?.trim() ?? '';
   return hs;
 }

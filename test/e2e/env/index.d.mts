@@ -16,6 +16,13 @@ export interface StartEnvOptions {
    * probes), default true. false: kwok's own stages, pods roll out but nothing joins (benchmarks).
    */
   sidecars?: boolean;
+  /**
+   * 'process' (default): the env's own `headscale serve` on 127.0.0.1 (an existing external server).
+   * 'chart': nothing runs until the headscale chart is installed; its pod runs the real
+   * `headscale serve` of the image tag's version (the env's kubelet), and `headscale.url` is
+   * the Service/Ingress address (the env's Service proxy to that pod).
+   */
+  headscaleServer?: 'process' | 'chart';
 }
 
 /** `tailscale status --json`, the fields tests read (the rest stays unknown). */
@@ -78,6 +85,18 @@ export interface ExecResult {
   ms: number;
 }
 
+export interface ContainerInfo {
+  namespace: string;
+  pod: string;
+  /** the pod's Ready condition as the kubelet last wrote it */
+  ready: boolean;
+  /** as in the pod status: { running } | { waiting: { reason: 'CrashLoopBackOff' | 'ErrImagePull' | … } } | { terminated } */
+  state: Record<string, unknown>;
+  restartCount: number;
+  /** why it last failed (exit with its last log lines, ErrImagePull, CreateContainerConfigError) */
+  failure?: string;
+}
+
 export interface E2EEnv {
   name: string;
   /** state root (temp dir) */
@@ -93,6 +112,10 @@ export interface E2EEnv {
   tools: Record<string, string>;
   versions: Record<string, string> & { headscale: string };
   headscale: {
+    /** where the server runs: the env's own process, or the chart's pod (see StartEnvOptions) */
+    server: 'process' | 'chart';
+    /** 'chart': values (YAML) a test passes to the headscale chart here (image tag = version, embedded DERP, 1 s startup probe) */
+    chartValues: string;
     version: string;
     /** server_url, e.g. http://127.0.0.1:PORT (MagicDNS base domain tail.june.test) */
     url: string;
@@ -102,8 +125,9 @@ export interface E2EEnv {
     configPath: string;
     /** unix socket of the server (the CLI uses it via the config) */
     socket: string;
-    /** runs the real headscale CLI (`headscale -c config …`), resolves with stdout */
+    /** runs the real headscale CLI (`headscale -c config …`; 'chart': `kubectl exec deployment/headscale`), resolves with stdout */
     cli(args: string[]): Promise<string>;
+    /** 'process' only (the chart's pod is stopped with kubectl) */
     stop(): Promise<void>;
     start(): Promise<void>;
   };
@@ -136,6 +160,8 @@ export interface E2EEnv {
     setAppMode(namespace: string, pod: string, container: string, mode: 'ok' | 'fail' | 'slow'): void;
     /** runs argv inside the pod's network and mount namespaces (PATH has tailscale, curl) */
     execIn(namespace: string, pod: string, argv: string[], o?: { env?: Record<string, string>; timeoutMs?: number }): Promise<ExecResult>;
+    /** every pod the kubelet runs with a container of this name (e.g. 'headscale'), newest first */
+    containers(name: string): ContainerInfo[];
   };
   /** the phase-11.5 host (host.ts): kernel-mode tailscaled with TUN and MagicDNS in its own sandbox, not logged in (11.5 joins it) */
   host: {

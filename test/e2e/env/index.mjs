@@ -5,10 +5,11 @@ import { execFileSync } from 'node:child_process';
 import { register } from 'node:module';
 import { tmpdir, homedir } from 'node:os';
 import { basename, join } from 'node:path';
-import { readVersions, run, exitHooks, waitFor, setPidDir } from './util.mjs';
+import { readVersions, run, exitHooks, waitFor, setPidDir, freePort } from './util.mjs';
 import { startHeadscale } from './headscale.mjs';
 import { startCluster, headscaleClusterExec } from './kwok.mjs';
 import { nodeStages, podStages } from './pod-stages.mjs';
+import { startServiceProxy } from './service-proxy.mjs';
 
 // The pods and the host are TypeScript modules (netns.ts, host.ts). vitest loads them itself;
 // under plain node (sandbox, bench) esbuild module hooks compile them on load.
@@ -151,7 +152,66 @@ function noSidecars() {
     socketFor: () => undefined,
     setAppMode: offSync,
     execIn: off,
+    containers: () => [],
+    endpoint: () => undefined,
     stop: async () => {},
+  };
+}
+
+/**
+ * Headscale as the headscale chart deploys it (namespace `headscale`, Deployment `headscale`):
+ * nothing runs until the chart is installed; the CLI is `kubectl exec` into that pod.
+ */
+async function chartHeadscale({ version, port, kubectl, kubeconfig }) {
+  const url = `http://127.0.0.1:${port}`;
+  const notHere = async () => {
+    throw new Error(
+      "env.headscale.start/stop: Headscale runs in the chart's pod here (headscaleServer: 'chart'); scale or delete it with kubectl",
+    );
+  };
+  return {
+    version,
+    url,
+    apiUrl: `${url}/api/v1`,
+    apiKey: '',
+    configPath: '/etc/headscale/config.yaml',
+    socket: '/var/run/headscale/headscale.sock',
+    dir: '',
+    async cli(args) {
+      const argv = [
+        '--kubeconfig',
+        kubeconfig(),
+        '-n',
+        'headscale',
+        'exec',
+        'deployment/headscale',
+        '-c',
+        'headscale',
+        '--',
+        'headscale',
+        ...args,
+      ];
+      return (await run(kubectl, argv, { timeout: 30_000 })).stdout;
+    },
+    // What a test passes to the chart here: the env's version as the image tag, the embedded
+    // DERP server instead of downloading Tailscale's DERP map (no internet), and a startup
+    // probe that looks every second (the chart's 5 s would add seconds to every rollout).
+    chartValues: [
+      'image:',
+      `  tag: "${version.replace(/^v/, '')}"`,
+      'headscale:',
+      '  derp:',
+      '    server:',
+      '      enabled: true',
+      '    urls: []',
+      '    autoUpdateEnabled: false',
+      'startupProbe:',
+      '  periodSeconds: 1',
+      '',
+    ].join('\n'),
+    start: notHere,
+    stop: notHere,
+    destroy: async () => {},
   };
 }
 
@@ -186,6 +246,7 @@ export async function startEnv(opts = {}) {
   const PATH = `${binDir}:${process.env.PATH}`;
 
   const cleanups = [];
+  let kubeconfigOf = () => '';
   const cleanupAll = async () => {
     for (const f of cleanups.splice(0).reverse()) {
       try {
@@ -194,29 +255,39 @@ export async function startEnv(opts = {}) {
     }
   };
   try {
-    const headscale = await startHeadscale({ version: hsVersion, bin: tools.headscale, dir: join(root, 'hs'), logsDir });
+    // 'chart': Headscale is what the headscale chart deploys, run by the env's kubelet; its
+    // Service (and Ingress) is 127.0.0.1:<port> through the env's Service proxy
+    const inPod = opts.headscaleServer === 'chart';
+    const sidecarsOn = opts.sidecars !== false;
+    if (inPod && !sidecarsOn) throw new Error("startEnv({ headscaleServer: 'chart' }) needs the kubelet (sidecars: true)");
+    const headscale = inPod
+      ? await chartHeadscale({ version: hsVersion, port: await freePort(), kubectl: tools.kubectl, kubeconfig: () => kubeconfigOf() })
+      : await startHeadscale({ version: hsVersion, bin: tools.headscale, dir: join(root, 'hs'), logsDir });
     cleanups.push(() => headscale.destroy());
-    writeFileSync(join(root, 'hs', 'apikey'), headscale.apiKey, { mode: 0o600 });
+    if (!inPod) writeFileSync(join(root, 'hs', 'apikey'), headscale.apiKey, { mode: 0o600 });
 
     const tsBinDir = join(cacheDir, 'bin', `tailscale-${versions.TAILSCALE_VERSION}`);
-    // kwok-controller runs `kubectl exec` commands from its PATH: `tailscale` there enters the pod
-    const execShims = writeExecShim(join(root, 'exec'), tools.tailscale);
-    const sidecarsOn = opts.sidecars !== false;
+    // kwok-controller runs `kubectl exec` commands from its PATH: `tailscale` there enters the
+    // pod, `headscale` the headscale pod the kubelet runs (else the env's own process)
+    const execShims = writeExecShim(join(root, 'exec'), tools.tailscale, tools.headscale);
     const cluster = await startCluster({
       name,
       workDir: join(root, 'kwok'),
       logsDir,
       kubectl: tools.kubectl,
       pathEnv: `${execShims}:${PATH}`,
-      stages: sidecarsOn ? [...nodeStages(), ...podStages()] : [],
+      stages: sidecarsOn ? [...nodeStages(), ...podStages({ runImages: inPod })] : [],
       kwokDir: join(cacheDir, 'bin', `kwok-${versions.KWOK_VERSION}`),
       kubeDir: join(cacheDir, 'bin', `kube-${versions.KUBE_VERSION}`),
       etcdDir: join(cacheDir, 'bin', `etcd-${versions.ETCD_VERSION}`),
     });
     cleanups.push(() => cluster.stop());
-    await cluster.kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify(headscaleClusterExec({ configPath: headscale.configPath, workDir: headscale.dir })),
-    });
+    kubeconfigOf = () => cluster.kubeconfig;
+    if (!inPod) {
+      await cluster.kubectl(['apply', '-f', '-'], {
+        input: JSON.stringify(headscaleClusterExec({ configPath: headscale.configPath, workDir: headscale.dir })),
+      });
+    }
     await waitExecReady(cluster);
 
     // the phase-11.5 host: a kernel-mode tailscaled with TUN and MagicDNS in a sandbox of its own
@@ -237,9 +308,22 @@ export async function startEnv(opts = {}) {
           tsBinDir,
           apiserverPort: cluster.ports.apiserver,
           headscalePort: Number(new URL(headscale.url).port),
+          runImages: inPod,
         })
       : noSidecars();
     cleanups.push(() => sidecars.stop());
+    if (inPod) {
+      const proxy = await startServiceProxy({
+        port: Number(new URL(headscale.url).port),
+        namespace: 'headscale',
+        service: 'headscale',
+        portName: 'http',
+        kubeconfig: cluster.kubeconfig,
+        endpoint: sidecars.endpoint,
+        log: (m) => writeFileSync(join(logsDir, 'service-proxy.log'), `${new Date().toISOString()} ${m}\n`, { flag: 'a' }),
+      });
+      cleanups.push(() => proxy.stop());
+    }
 
     const env = {
       PATH,
@@ -276,6 +360,8 @@ export async function startEnv(opts = {}) {
       tools,
       versions: { ...versions, headscale: hsVersion },
       headscale: {
+        server: inPod ? 'chart' : 'process',
+        chartValues: headscale.chartValues ?? '',
         version: hsVersion,
         url: headscale.url,
         apiUrl: headscale.apiUrl,

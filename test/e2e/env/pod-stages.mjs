@@ -1,13 +1,17 @@
 // kwok Stages for pods, replacing kwok's default pod stages. Pods with a container (or a
-// native sidecar) named `tailscale` are started by the environment's kubelet (test/e2e/env/pods.mjs): kwok only
-// assigns their IP and phase Running with every container not ready; readiness, restarts
-// and container states are then the kubelet's. All other pods become Ready at once, as
-// before. Deleted pods are removed at once; Job pods complete.
+// native sidecar) named `tailscale`, and with runImages also pods with a container whose image
+// the environment runs (images.mjs: headscale, a shell), are started by the environment's
+// kubelet (test/e2e/env/pods.mjs): kwok only assigns their IP and phase Running with every
+// container not ready; readiness, restarts, container states and (for run-once pods) the
+// phase are then the kubelet's. All other pods become Ready at once, as before. Deleted pods
+// are removed at once; other Job pods complete.
+import { RUNNABLE_IMAGE_JQ } from './images.mjs';
 
-// the names of the containers and of the init containers (a native sidecar is one)
-const CONTAINER_NAMES = '(.spec.initContainers // [])[].name, .spec.containers[].name';
-const HAS_TAILSCALE = { key: CONTAINER_NAMES, operator: 'In', values: ['tailscale'] };
-const NO_TAILSCALE = { key: CONTAINER_NAMES, operator: 'NotIn', values: ['tailscale'] };
+/** kwok selector key (jq): true when the environment's kubelet runs this pod. */
+export function kubeletRunsKey(runImages) {
+  const image = runImages ? ` or ((.image // "") | test("${RUNNABLE_IMAGE_JQ}"))` : '';
+  return `[(.spec.initContainers // [])[], .spec.containers[] | select(.name == "tailscale"${image})] | length > 0`;
+}
 const NOT_DELETED = { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' };
 const NO_IP = { key: '.status.podIP', operator: 'DoesNotExist' };
 
@@ -146,14 +150,18 @@ export function nodeStages() {
   ];
 }
 
-export function podStages() {
+export function podStages({ runImages = false } = {}) {
+  const key = kubeletRunsKey(runImages);
+  const byKubelet = { key, operator: 'In', values: ['true'] };
+  const notByKubelet = { key, operator: 'NotIn', values: ['true'] };
   return [
-    stage('pod-ready', [NOT_DELETED, NO_IP, NO_TAILSCALE], { statusTemplate: readyAtOnce }),
-    stage('pod-to-kubelet', [NOT_DELETED, NO_IP, HAS_TAILSCALE], { statusTemplate: handedToKubelet }),
+    stage('pod-ready', [NOT_DELETED, NO_IP, notByKubelet], { statusTemplate: readyAtOnce }),
+    stage('pod-to-kubelet', [NOT_DELETED, NO_IP, byKubelet], { statusTemplate: handedToKubelet }),
     stage(
       'pod-complete',
       [
         NOT_DELETED,
+        notByKubelet,
         { key: '.status.phase', operator: 'In', values: ['Running'] },
         { key: '.metadata.ownerReferences.[].kind', operator: 'In', values: ['Job'] },
       ],

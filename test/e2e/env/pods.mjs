@@ -13,12 +13,20 @@
 //    restarted with back-off; a deleted pod's processes are killed;
 //  * `kubectl exec -c tailscale` (kwok Exec) runs in the pod's namespaces, `kubectl logs`
 //    (kwok Logs) shows each container's output.
+// With runImages it also runs pods whose containers use an image images.mjs maps to a binary
+// (the headscale chart's pod, a shell pod): the real program inside the pod with its
+// volumes (ConfigMap, emptyDir, PersistentVolumeClaim via volumes.mjs) mounted where the pod
+// spec says, its TCP ports exposed to the Service proxy, its startupProbe run, and
+// `kubectl exec -c headscale -- headscale ...` run inside it.
 import { appendFileSync, chmodSync, mkdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { containerEnv, kubernetesServiceEnv } from './container-env.mjs';
+import { runnableImage } from './images.mjs';
+import { startProvisioner } from './volumes.mjs';
 import { createSandbox } from './netns.ts';
 import { sleep, tail, waitFor } from './util.mjs';
 
@@ -77,9 +85,24 @@ function criLogger(file) {
   return { stdout: write('stdout'), stderr: write('stderr') };
 }
 
-/** Writes the `tailscale` exec shim kwok-controller finds first on its PATH. */
-export function writeExecShim(dir, tailscaleBin) {
+/** Writes the `tailscale` and `headscale` exec shims kwok-controller finds first on its PATH. */
+export function writeExecShim(dir, tailscaleBin, headscaleBin) {
   mkdirSync(dir, { recursive: true });
+  // a headscale pod the kubelet runs: its own binary (the image's version) in its namespaces,
+  // where /etc/headscale/config.yaml is the chart's ConfigMap; else the env's own process
+  writeFileSync(
+    join(dir, 'headscale'),
+    [
+      '#!/bin/sh',
+      'if [ -n "$JUNE_E2E_POD_DIR" ]; then',
+      '  bin=$(cat "$JUNE_E2E_POD_DIR/headscale.bin") || exit 126',
+      '  exec nsenter --target "$(cat "$JUNE_E2E_POD_DIR/sandbox.pid")" --net --mount -- "$bin" "$@"',
+      'fi',
+      `exec ${headscaleBin} "$@"`,
+      '',
+    ].join('\n'),
+  );
+  chmodSync(join(dir, 'headscale'), 0o755);
   const shim = join(dir, 'tailscale');
   writeFileSync(
     shim,
@@ -99,9 +122,13 @@ export function writeExecShim(dir, tailscaleBin) {
 
 /**
  * @param {{kubeconfig:string, dir:string, logsDir:string, tsBinDir:string, apiserverPort:number,
- *          headscalePort:number, pollMs?:number}} o
+ *          headscalePort:number, pollMs?:number, runImages?:boolean, binRoot?:string}} o
+ *   runImages: also run pods whose images images.mjs maps (binRoot: the toolchain's bin dir),
+ *   and provision their PersistentVolumeClaims (volumes.mjs)
  */
-export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort, headscalePort, pollMs = 400 }) {
+export function startKubelet(o) {
+  const { kubeconfig, dir, logsDir, tsBinDir, apiserverPort, headscalePort, pollMs = 400 } = o;
+  const { runImages = false, binRoot = dirname(tsBinDir) } = o;
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfig);
   const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -110,6 +137,13 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
   mkdirSync(join(logsDir, 'pods'), { recursive: true });
   const eventsLog = join(logsDir, 'pods', 'events.log');
   const log = (msg) => appendFileSync(eventsLog, `${new Date().toISOString()} ${msg}\n`);
+  // the pods' PersistentVolumeClaims: a directory each, bound by the env's provisioner
+  const provisioner = runImages ? startProvisioner({ core, dir: join(dir, 'pv'), log }) : undefined;
+  const claimPath = provisioner?.claimPath;
+  /** How a container runs: containerboot, an image's program, or (undefined) the HTTP stand-in. */
+  const runnerOf = (c) => (c.name === 'tailscale' ? { name: 'containerboot' } : runImages ? runnableImage(c.image, binRoot) : undefined);
+  const runsPod = (pod) => podContainers(pod).some((c) => runnerOf(c) !== undefined);
+  const hasSidecar = (rec) => rec.containers.has('tailscale');
   const socketOf = (rec) => join(rec.dir, 'tmp', 'tailscaled.sock');
   const serviceEnv = kubernetesServiceEnv({ host: '127.0.0.1', port: 443 });
 
@@ -215,6 +249,17 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
     await sb.forward(443, { targetPort: apiserverPort });
     await sb.forward(apiserverPort);
     await sb.forward(headscalePort);
+    for (const c of podContainers(pod)) {
+      if (c.name === 'tailscale' || !runnerOf(c)) continue;
+      await mountVolumes(rec, pod, c);
+      for (const p of (c.ports ?? []).filter((x) => (x.protocol ?? 'TCP') === 'TCP')) {
+        const f = await sb.expose(p.containerPort);
+        rec.exposed.set(p.containerPort, f.socketPath);
+        if (p.name) rec.exposed.set(p.name, f.socketPath);
+      }
+      if (/headscale/.test(runnerOf(c).name ?? ''))
+        writeFileSync(join(rec.dir, 'headscale.bin'), join(runnerOf(c).pathDirs[0], 'headscale'));
+    }
     // the pod's token: automounted, or a projected volume a container mounts at the usual path
     // (the chart mounts one into the tailscale container only; here the pod's containers share
     // one mount namespace, so the env cannot keep it from the app stand-in)
@@ -228,6 +273,44 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
       stderr: join(rec.logDir, 'agent.log'),
     });
     await waitFor(`pod agent of ${rec.id}`, () => existsSync(join(rec.dir, 'agent.sock')), { timeoutMs: 15_000, intervalMs: 50 });
+  }
+
+  /** The volumes container c mounts: ConfigMap (files written here), emptyDir, PersistentVolumeClaim (volumes.mjs). */
+  async function mountVolumes(rec, pod, c) {
+    for (const m of c.volumeMounts ?? []) {
+      if (m.mountPath === SA_DIR) continue;
+      const v = (pod.spec.volumes ?? []).find((x) => x.name === m.name);
+      if (!v) throw new Error(`volume ${m.name} not found in the pod spec`);
+      if (m.subPath) throw new Error(`volume ${m.name}: subPath is not emulated`);
+      let from;
+      if (v.configMap) {
+        from = join(rec.dir, 'vol', v.name);
+        await writeConfigMapVolume(pod, v, from);
+        rec.configMapVolumes.set(v.name, { v, dir: from });
+      } else if (v.emptyDir) {
+        from = join(rec.dir, 'vol', v.name);
+        mkdirSync(from, { recursive: true, mode: 0o1777 });
+      } else if (v.persistentVolumeClaim) {
+        from = await claimPath?.(pod.metadata.namespace, v.persistentVolumeClaim.claimName);
+        if (!from) throw new Error(`persistentvolumeclaim "${v.persistentVolumeClaim.claimName}" is not bound`);
+      } else {
+        throw new Error(`volume ${v.name}: only configMap, emptyDir and persistentVolumeClaim are emulated`);
+      }
+      await rec.sandbox.bind(from, m.mountPath, { readOnly: !!m.readOnly || !!v.configMap });
+    }
+  }
+
+  /** Writes a ConfigMap volume's files (again before each container start, as the kubelet refreshes them). */
+  async function writeConfigMapVolume(pod, v, dst) {
+    const data = await src.configMap(pod.metadata.namespace, v.configMap.name);
+    if (!data && !v.configMap.optional) throw new Error(`configmap "${v.configMap.name}" not found`);
+    mkdirSync(dst, { recursive: true });
+    const items = v.configMap.items ?? Object.keys(data ?? {}).map((key) => ({ key, path: key }));
+    for (const it of items) {
+      if (data?.[it.key] === undefined) continue;
+      mkdirSync(dirname(join(dst, it.path)), { recursive: true });
+      writeFileSync(join(dst, it.path), data[it.key]);
+    }
   }
 
   /** kwok Exec and Logs for this pod, owned by it (garbage-collected with it). */
@@ -246,7 +329,14 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
           apiVersion: 'kwok.x-k8s.io/v1alpha1',
           kind: 'Exec',
           metadata: meta,
-          spec: { execs: [{ containers: ['tailscale'], local: { envs: [{ name: 'JUNE_E2E_POD_DIR', value: rec.dir }] } }] },
+          spec: {
+            execs: [
+              {
+                containers: ['tailscale', ...(existsSync(join(rec.dir, 'headscale.bin')) ? ['headscale'] : [])],
+                local: { envs: [{ name: 'JUNE_E2E_POD_DIR', value: rec.dir }] },
+              },
+            ],
+          },
         },
       },
       { plural: 'logs', body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'Logs', metadata: meta, spec: { logs } } },
@@ -270,7 +360,34 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
 
   async function startContainer(rec, pod, c) {
     const st = rec.containers.get(c.name);
-    if (c.name === 'tailscale') {
+    const runner = runnerOf(c);
+    if (runner?.pullError) {
+      const pulls = st.pullErrors++;
+      st.state = { waiting: { reason: pulls ? 'ImagePullBackOff' : 'ErrImagePull', message: runner.pullError } };
+      st.failure = `ErrImagePull: ${runner.pullError}`;
+      st.retryAt = Date.now() + backoff(pulls);
+      log(`${rec.id}/${c.name}: ErrImagePull: ${runner.pullError}`);
+      return;
+    }
+    if (runner && c.name !== 'tailscale') {
+      const { env, error } = await containerEnv(pod, c, src);
+      if (error) {
+        st.state = { waiting: { reason: 'CreateContainerConfigError', message: error } };
+        st.failure = `CreateContainerConfigError: ${error}`;
+        st.retryAt = Date.now() + backoff(st.configErrors++);
+        log(`${rec.id}/${c.name}: CreateContainerConfigError: ${error}`);
+        return;
+      }
+      for (const { v, dir: to } of rec.configMapVolumes.values()) await writeConfigMapVolume(pod, v, to);
+      const procEnv = { ...env, HOSTNAME: pod.metadata.name, PATH: [...runner.pathDirs, IMAGE_PATH].join(':'), HOME: '/root' };
+      const argv = [...(c.command ?? runner.entrypoint), ...(c.args ?? [])];
+      const out = criLogger(st.logFile);
+      const p = rec.sandbox.spawn(argv, { env: procEnv, stdout: 'pipe', stderr: 'pipe' });
+      p.child.stdout.on('data', out.stdout);
+      p.child.stderr.on('data', out.stderr);
+      st.proc = p;
+      void p.exited.then(({ code, signal }) => onExit(rec, c, p, code, signal));
+    } else if (c.name === 'tailscale') {
       const { env, error } = await containerEnv(pod, c, src);
       rec.hostname = env.TS_HOSTNAME || pod.metadata.name;
       if (error) {
@@ -307,8 +424,10 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
     st.started = Date.now();
     st.failure = undefined;
     st.joined = false;
-    st.probe = { readiness: { ok: 0, fail: 0, last: 0 }, liveness: { ok: 0, fail: 0, last: 0 } };
-    st.ready = !c.readinessProbe;
+    st.probe = { startup: { ok: 0, fail: 0, last: 0 }, readiness: { ok: 0, fail: 0, last: 0 }, liveness: { ok: 0, fail: 0, last: 0 } };
+    // startupProbe only for the programs of images (the sidecar's timing stays as it was measured)
+    st.startupDone = !(runner && c.name !== 'tailscale' && c.startupProbe);
+    st.ready = !c.readinessProbe && st.startupDone;
     log(`${rec.id}/${c.name}: started (restart ${st.restartCount})`);
   }
 
@@ -321,7 +440,9 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
       .split('\n')
       .map((l) => l.replace(/^\S+ std(out|err) [PF] /, ''));
     const why = lines
-      .filter((l) => /backend error|invalid|expired|forbidden|missing .* permission|not found/i.test(l) && !l.includes('bootstrapDNS'))
+      .filter(
+        (l) => /backend error|invalid|expired|forbidden|missing .* permission|not found|FTL|fatal/i.test(l) && !l.includes('bootstrapDNS'),
+      )
       .slice(-2);
     const lastLines =
       [...why, ...lines.filter((l) => l.startsWith('boot: ')).slice(-1)].join(' | ').trim() || lines.filter(Boolean).slice(-2).join(' | ');
@@ -336,9 +457,22 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
     };
     st.ready = false;
     st.exits++;
+    st.failure = `container ${c.name} exited (${code ?? signal})${lastLines ? `: ${lastLines}` : ''}`;
+    // run-once pods (restartPolicy Never/OnFailure) end Succeeded/Failed; a pod with a sidecar
+    // keeps the back-off restarts its tests were written against
+    if (!hasSidecar(rec) && (rec.restartPolicy === 'Never' || (rec.restartPolicy === 'OnFailure' && code === 0))) {
+      st.state = { terminated: st.lastState.terminated };
+      st.lastState = undefined;
+      if (code === 0) st.failure = undefined;
+      st.done = true;
+      const all = [...rec.containers.values()];
+      if (all.every((x) => x.done)) rec.phase = all.every((x) => x.state.terminated?.exitCode === 0) ? 'Succeeded' : 'Failed';
+      log(`${rec.id}/${c.name}: exited ${code ?? signal} (restartPolicy ${rec.restartPolicy})${rec.phase ? `; pod ${rec.phase}` : ''}`);
+      rec.dirty = true;
+      return;
+    }
     st.retryAt = Date.now() + backoff(st.exits - 1);
     st.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off restarting failed container ${c.name} in pod ${rec.pod}` } };
-    st.failure = `container ${c.name} exited (${code ?? signal})${lastLines ? `: ${lastLines}` : ''}`;
     log(`${rec.id}/${c.name}: exited ${code ?? signal}; restart in ${st.retryAt - Date.now()}ms`);
     rec.dirty = true;
   }
@@ -346,7 +480,7 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
   async function restartContainer(rec, pod, c, why) {
     const st = rec.containers.get(c.name);
     log(`${rec.id}/${c.name}: restart (${why})`);
-    if (c.name === 'tailscale') {
+    if (runnerOf(c)) {
       const p = st.proc;
       st.proc = undefined;
       await p?.stop(5000);
@@ -391,9 +525,9 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
     const st = rec.containers.get(c.name);
     if (!st.state.running) return undefined;
     const now = Date.now();
-    for (const kind of ['readiness', 'liveness']) {
+    for (const kind of ['startup', 'readiness', 'liveness']) {
       const probe = c[`${kind}Probe`];
-      if (!probe) continue;
+      if (!probe || (kind === 'startup') === st.startupDone) continue;
       const ps = st.probe[kind];
       if (now - st.started < (probe.initialDelaySeconds ?? 0) * 1000) continue;
       if (ps.last && now - ps.last < (probe.periodSeconds ?? 10) * 1000) continue;
@@ -407,7 +541,15 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
         ps.ok = 0;
         ps.message = r.message;
       }
-      if (kind === 'readiness') {
+      if (kind === 'startup') {
+        if (r.ok) {
+          st.startupDone = true;
+          st.ready = !c.readinessProbe;
+          log(`${rec.id}/${c.name}: startup probe passed`);
+        } else if (ps.fail >= (probe.failureThreshold ?? 3)) {
+          return `startup probe failed: ${r.message}`;
+        }
+      } else if (kind === 'readiness') {
         if (r.ok && ps.ok >= (probe.successThreshold ?? 1)) st.ready = true;
         if (!r.ok && ps.fail >= (probe.failureThreshold ?? 3)) st.ready = false;
       } else if (!r.ok && ps.fail >= (probe.failureThreshold ?? 3)) {
@@ -448,6 +590,7 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
   async function syncStatus(rec, pod) {
     const d = desiredStatus(rec, pod);
     const key = JSON.stringify([
+      rec.phase,
       [...d.initStatuses, ...d.statuses].map((s) => [s.ready, s.restartCount, Object.keys(s.state)[0], s.state.waiting?.reason]),
       d.ready,
     ]);
@@ -467,6 +610,7 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
     }
     pod.status.conditions = conds;
     pod.status.containerStatuses = d.statuses;
+    if (rec.phase) pod.status.phase = rec.phase;
     if (d.initStatuses.length) pod.status.initContainerStatuses = d.initStatuses;
     await core.replaceNamespacedPodStatus({ name: rec.pod, namespace: rec.namespace, body: pod });
     rec.statusKey = key;
@@ -505,7 +649,7 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
       if (why) await restartContainer(rec, pod, c, why);
     }
     const ts = rec.containers.get('tailscale');
-    if (ts.state.running && !ts.joined && Date.now() - (ts.statusAt ?? 0) > 1000) {
+    if (ts?.state.running && !ts.joined && Date.now() - (ts.statusAt ?? 0) > 1000) {
       ts.statusAt = Date.now();
       ts.joined = (await localStatus(socketOf(rec)).catch(() => null))?.BackendState === 'Running';
     }
@@ -542,6 +686,7 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
           restartCount: 0,
           exits: 0,
           configErrors: 0,
+          pullErrors: 0,
           retryAt: 0,
           logFile: join(logDir, `${c.name}.log`),
           previousLogFile: join(logDir, `${c.name}.previous.log`),
@@ -560,6 +705,11 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
       containers,
       hostname: undefined,
       createdAt: Date.now(),
+      restartPolicy: pod.spec.restartPolicy ?? 'Always',
+      labels: pod.metadata.labels ?? {},
+      /** container port (number or name) -> unix socket reaching it inside the pod */
+      exposed: new Map(),
+      configMapVolumes: new Map(),
     };
   }
 
@@ -567,7 +717,7 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
     const list = await core.listPodForAllNamespaces();
     const live = new Map();
     for (const pod of list.items) {
-      if (!pod.spec || !podContainers(pod).some((c) => c.name === 'tailscale')) continue;
+      if (!pod.spec || !runsPod(pod)) continue;
       if (pod.metadata.deletionTimestamp || ['Succeeded', 'Failed'].includes(pod.status?.phase ?? '')) continue;
       live.set(pod.metadata.uid, pod);
     }
@@ -630,7 +780,7 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
   return {
     /** every pod this kubelet runs */
     list: () =>
-      [...pods.values()].map((r) => {
+      [...pods.values()].filter(hasSidecar).map((r) => {
         const st = r.containers.get('tailscale');
         return {
           uid: r.uid,
@@ -690,7 +840,7 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
             x.hostname === hostname &&
             (!namespace || x.namespace === namespace) &&
             !x.terminating &&
-            x.containers.get('tailscale').state.running,
+            x.containers.get('tailscale')?.state.running,
         )
         .sort((a, b) => b.n - a.n)[0];
       return r && socketOf(r);
@@ -700,6 +850,31 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
       const r = [...pods.values()].find((x) => x.namespace === namespace && x.pod === pod);
       if (!r) throw new Error(`no running pod ${namespace}/${pod}`);
       writeFileSync(join(r.dir, `mode-${container}`), mode);
+    },
+    /** The unix socket reaching targetPort (number or port name) of a ready pod matching selector (Service endpoints). */
+    endpoint(namespace, selector, targetPort) {
+      const r = [...pods.values()]
+        .filter((x) => x.namespace === namespace && !x.terminating && x.wasReady && x.exposed.has(targetPort))
+        .filter((x) => Object.entries(selector).every(([k, v]) => x.labels[k] === v))
+        .sort((a, b) => b.n - a.n)[0];
+      return r?.exposed.get(targetPort);
+    },
+    /** Pods running a container of this name (not terminating), newest first: { namespace, pod, ready, state, restartCount, failure } */
+    containers(name) {
+      return [...pods.values()]
+        .filter((r) => r.containers.has(name) && !r.terminating)
+        .sort((a, b) => b.n - a.n)
+        .map((r) => {
+          const st = r.containers.get(name);
+          return {
+            namespace: r.namespace,
+            pod: r.pod,
+            ready: r.wasReady === true,
+            state: st.state,
+            restartCount: st.restartCount,
+            failure: st.failure,
+          };
+        });
     },
     /** runs argv inside the pod's network and mount namespaces */
     async execIn(namespace, pod, argv, o = {}) {
@@ -711,6 +886,7 @@ export function startKubelet({ kubeconfig, dir, logsDir, tsBinDir, apiserverPort
       stopped = true;
       await loop;
       await Promise.all([...pods.values()].map((r) => terminate(r, 'env stop')));
+      await provisioner?.stop();
     },
   };
 }

@@ -89,9 +89,18 @@ exec ${JSON.stringify(join(binDir, tool))} "$@"
   return wrap;
 }
 
-export async function startScenario(name: string, configExtra: Record<string, string> = {}): Promise<Scenario> {
+/**
+ * headscaleServer 'chart': Headscale is what phase 11 deploys (the chart's pod, run by the env's
+ * kubelet, its PVC a directory); default 'process': the env's own server stands for an existing
+ * external Headscale, and the chart's pod runs nothing.
+ */
+export async function startScenario(
+  name: string,
+  configExtra: Record<string, string> = {},
+  o: { headscaleServer?: 'process' | 'chart' } = {},
+): Promise<Scenario> {
   // unique per process: two suites (or two people) may run at once on one machine
-  const env = await startEnv({ name: `${name}-${process.pid}` });
+  const env = await startEnv({ name: `${name}-${process.pid}`, headscaleServer: o.headscaleServer });
   const dir = mkdtempSync(join(tmpdir(), `june-e2e-${name}-`));
   const callLog = join(dir, 'calls.log');
   const wrapDir = writeRecorder(dir, env.binDir, callLog);
@@ -106,8 +115,11 @@ export async function startScenario(name: string, configExtra: Record<string, st
     WAIT_TIMEOUT: '120s',
     HEADSCALE_VALUES: join(dir, 'headscale-values.yaml'),
   };
-  // kwok has no storage provisioner: the Headscale PVC would never bind.
-  writeFileSync(join(dir, 'headscale-values.yaml'), 'persistence:\n  enabled: false\n');
+  // 'process': nothing binds the chart's PVC (the env provisions volumes only for pods it runs)
+  writeFileSync(
+    join(dir, 'headscale-values.yaml'),
+    env.headscale.server === 'chart' ? env.headscale.chartValues : 'persistence:\n  enabled: false\n',
+  );
   const writeConfig = (extra: Record<string, string> = {}, path = join(dir, 'config.env')) => {
     const all = { ...base, ...configExtra, ...extra };
     writeFileSync(

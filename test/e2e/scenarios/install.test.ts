@@ -18,7 +18,8 @@ const userName = (u: HsNode['user']) => (typeof u === 'string' ? u : u?.name);
 describe.skipIf(!canRun)('install on an empty cluster', () => {
   let s: Scenario;
   beforeAll(async () => {
-    s = await startScenario('install');
+    // Headscale is the chart's: phase 11 deploys it, and it serves the whole tailnet
+    s = await startScenario('install', {}, { headscaleServer: 'chart' });
   });
   afterAll(async () => {
     await s?.stop();
@@ -40,6 +41,9 @@ describe.skipIf(!canRun)('install on an empty cluster', () => {
     expect(r.stderr).toContain('install complete');
 
     expect((await helmRevision('headscale', 'headscale'))?.status).toBe('deployed');
+    // the Headscale serving the tailnet is the chart's pod that phase 11 deployed, of the pair's version
+    expect(s.env.sidecars.containers('headscale')).toMatchObject([{ namespace: 'headscale', ready: true, restartCount: 0 }]);
+    expect(await s.env.headscale.cli(['version'])).toContain(s.env.headscale.version.replace(/^v/, ''));
     expect((await helmRevision('june-platform', 'june-services'))?.status).toBe('deployed');
 
     const users = await s.headscaleJson<HsUser[]>(['users', 'list']);

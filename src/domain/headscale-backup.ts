@@ -130,6 +130,11 @@ export function readFileScript(name: string, file: string): string {
   return `base64 ${q(`${backupsDir()}/${name}/${file}`)}`;
 }
 
+/** Prints `sha256  file` of each file of a backup on the volume; nothing when there is no such backup. */
+export function listScript(name: string): string {
+  return `cd ${q(`${backupsDir()}/${name}`)} 2>/dev/null && sha256sum * || true`;
+}
+
 /** Writes stdin (base64) as a file of a backup directory on the volume, for a restore from the operator's copy. */
 export function writeFileScript(name: string, file: string): string {
   return `set -e; mkdir -p ${q(`${backupsDir()}/${name}`)}; base64 -d > ${q(`${backupsDir()}/${name}/${file}`)}`;

@@ -16,6 +16,7 @@ import {
   backupScript,
   backupsDir,
   dataClaim,
+  listScript,
   parseSha256,
   readFileScript,
   restoreScript,
@@ -105,9 +106,20 @@ async function withHelperPod<T>(ctx: BackupCtx, volume: HeadscaleVolume, beside:
   }
 }
 
-async function sh(ctx: BackupCtx, pod: string, script: string, input?: string): Promise<string> {
+/** Runs a script in the helper pod; a failure names the pod and what the script said, not the whole script. */
+async function sh(ctx: BackupCtx, pod: string, what: string, script: string, input?: string): Promise<string> {
   const kubectl = await ctx.kubectl();
-  return kubectl.exec(ctx.config.headscale.namespace, pod, BACKUP_CONTAINER, ['sh', '-c', script], input === undefined ? {} : { input });
+  const ns = ctx.config.headscale.namespace;
+  try {
+    return await kubectl.exec(ns, pod, BACKUP_CONTAINER, ['sh', '-c', script], input === undefined ? {} : { input });
+  } catch (e) {
+    if (!(e instanceof ExternalError) || e.details.exitCode === undefined) throw e;
+    const said = (e.details.stderr ?? '').trim().split('\n').slice(-3).join('\n      ') || '(no output)';
+    throw new ExternalError(`${what} in the backup pod ${ns}/${pod} failed (exit ${e.details.exitCode}): ${said}`, e.details, {
+      hint: `the image (HEADSCALE_BACKUP_IMAGE=${ctx.config.headscale.backupImage}) must provide sh, sqlite3, base64 and sha256sum, and its user must read and write the volume`,
+      cause: e,
+    });
+  }
 }
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -136,11 +148,11 @@ export async function takeBackup(ctx: BackupCtx, volume: HeadscaleVolume, versio
     return { name, localDir, record };
   }
   return withHelperPod(ctx, volume, true, async (pod) => {
-    record.sha256 = parseSha256(await sh(ctx, pod, backupScript(name)));
+    record.sha256 = parseSha256(await sh(ctx, pod, `the backup to ${record.volumePath}`, backupScript(name)));
     if (!record.sha256['db.sqlite']) throw new ExternalError(`the backup ${record.volumePath} holds no database`);
     await mkdir(localDir, { recursive: true, mode: 0o700 });
     for (const [file, hash] of Object.entries(record.sha256)) {
-      const bytes = Buffer.from(await sh(ctx, pod, readFileScript(name, file)), 'base64');
+      const bytes = Buffer.from(await sh(ctx, pod, `reading ${file}`, readFileScript(name, file)), 'base64');
       if (sha256(bytes) !== hash)
         throw new ExternalError(`copying ${record.volumePath}/${file} to ${localDir} corrupted it (sha256 differs)`);
       // the noise key is the server's identity: only the operator may read it
@@ -201,13 +213,18 @@ export async function restoreFiles(ctx: BackupCtx, volume: HeadscaleVolume, back
     return;
   }
   await withHelperPod(ctx, volume, false, async (pod) => {
-    if (fromLocal) {
+    // the volume may still hold the same backup: then nothing needs to travel
+    const onVolume = parseSha256(await sh(ctx, pod, `listing ${backup.name}`, listScript(backup.name)));
+    const missing = Object.entries(backup.record.sha256).filter(([file, hash]) => onVolume[file] !== hash);
+    if (fromLocal && !missing.length)
+      ctx.log.info(`  the volume still holds ${backup.record.volumePath}, identical to ${backup.localDir}: restoring that`);
+    if (fromLocal && missing.length) {
       for (const file of Object.keys(backup.record.sha256)) {
         const bytes = await readFile(join(backup.localDir, file));
-        await sh(ctx, pod, writeFileScript(backup.name, file), bytes.toString('base64'));
+        await sh(ctx, pod, `writing ${file}`, writeFileScript(backup.name, file), bytes.toString('base64'));
       }
     }
-    const restored = parseSha256(await sh(ctx, pod, restoreScript(backup.name)));
+    const restored = parseSha256(await sh(ctx, pod, `restoring ${backup.name}`, restoreScript(backup.name)));
     for (const [file, hash] of Object.entries(backup.record.sha256)) {
       if (restored[file] !== hash)
         throw new ExternalError(`restoring ${file} failed: the volume holds a different file than the backup (sha256)`);

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   backupName,
   backupScript,
+  listScript,
   parseSha256,
   readFileScript,
   restoreScript,
@@ -45,6 +46,8 @@ describe.skipIf(!hasSqlite)('backup and restore scripts (host sh + sqlite3)', ()
     expect(Object.keys(sums).sort()).toEqual(['db.sqlite', 'noise_private.key']);
     const dir = join(data, 'backups', name);
     expect(execFileSync('sqlite3', [join(dir, 'db.sqlite'), 'SELECT count(*) FROM users'], { encoding: 'utf8' }).trim()).toBe('2');
+    expect(parseSha256(sh(listScript(name)).out)).toEqual(sums);
+    expect(sh(listScript('no-such-backup'))).toMatchObject({ code: 0, out: '' });
     // base64 over exec round-trips the bytes
     expect(Buffer.from(sh(readFileScript(name, 'noise_private.key')).out, 'base64').toString()).toBe('privkey:abc\n');
 

@@ -193,6 +193,12 @@ class FakeCluster {
           this.volumeBackups.set(backup!, this.db);
           return `${sha(this.db)}  /var/lib/headscale/backups/${backup}/db.sqlite\n${sha('noise')}  /var/lib/headscale/backups/${backup}/noise_private.key\n`;
         }
+        if (script.endsWith('sha256sum * || true')) {
+          this.calls.push(`list ${backup}`);
+          const db = this.volumeBackups.get(backup!);
+          return db === undefined ? '' : `${sha(db)}  db.sqlite\n${sha('noise')}  noise_private.key\n`;
+        }
+        if (script.includes('base64 -d')) this.calls.push(`upload ${script.includes('db.sqlite') ? 'db.sqlite' : 'key'}`);
         if (script.startsWith('base64 ')) {
           const file = script.includes('db.sqlite') ? this.volumeBackups.get(backup!)! : 'noise';
           return Buffer.from(file).toString('base64');
@@ -322,6 +328,7 @@ describe('phase 11 upgrades a running Headscale one minor at a time', () => {
       'helm rollback 2',
       'scale 0',
       'backup pod alone on headscale-data',
+      expect.stringMatching(/^list \S+-v0\.27\.1$/),
       expect.stringMatching(/^restore \S+-v0\.27\.1$/),
       'scale 1',
     ]);
@@ -343,6 +350,7 @@ describe('phase 11 upgrades a running Headscale one minor at a time', () => {
       'helm upgrade 0.28.0',
       'scale 0',
       'backup pod alone on headscale-data',
+      expect.stringMatching(/^list \S+-v0\.27\.1$/),
       expect.stringMatching(/^restore \S+-v0\.27\.1$/),
       'helm upgrade 0.27.1',
       'scale 1',
@@ -406,10 +414,33 @@ describe('phase 11 upgrades a running Headscale one minor at a time', () => {
     cluster.volumeBackups.clear(); // the volume lost its own copies: the operator's copy is what comes back
     cluster.calls = [];
     await r.restore(join(dir, first));
-    expect(cluster.calls).toEqual(['scale 0', 'backup pod alone on headscale-data', `restore ${first}`, 'helm upgrade 0.26.1', 'scale 1']);
+    expect(cluster.calls).toEqual([
+      'scale 0',
+      'backup pod alone on headscale-data',
+      `list ${first}`,
+      'upload db.sqlite',
+      'upload key',
+      `restore ${first}`,
+      'helm upgrade 0.26.1',
+      'scale 1',
+    ]);
     expect(cluster.running).toBe('0.26.1');
     expect(cluster.db).toBe('db written by 0.26.1');
     expect(r.output()).toMatch(/Headscale 0\.26\.1 serves the backup: 1 users, 2 nodes, 1 pre-auth keys/);
+  });
+
+  it('june-ts restore uploads nothing when the volume still holds the same backup', async () => {
+    const cluster = new FakeCluster('0.27.1');
+    const r = run(cluster);
+    await r.go();
+    const first = [...cluster.volumeBackups.keys()][0]!;
+    cluster.calls = [];
+    await r.restore(join(dir, first));
+    expect(cluster.calls.filter((c) => /^(list|upload|restore)/.test(c))).toEqual([`list ${first}`, `restore ${first}`]);
+    expect(r.output()).toContain(
+      `the volume still holds /var/lib/headscale/backups/${first}, identical to ${join(dir, first)}: restoring that`,
+    );
+    expect(cluster.running).toBe('0.27.1');
   });
 
   it('june-ts restore refuses a directory that is not a backup, or a copy that differs from its record', async () => {

@@ -219,25 +219,6 @@ export class ClientNodeKube implements KubeClient {
     return podLogTail(this.api(), namespace, name, container, lines);
   }
 
-  async scaleDeployment(namespace: string, name: string, replicas: number): Promise<void> {
-    await this.gate.write(
-      { kind: 'command', argv: ['kubectl', '-n', namespace, 'scale', `deployment/${name}`, `--replicas=${replicas}`] },
-      async () => {
-        try {
-          await this.withRetry('scale', () =>
-            this.apps.patchNamespacedDeployment(
-              { name, namespace, body: { spec: { replicas } }, fieldManager: FIELD_MANAGER },
-              k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-            ),
-          );
-        } catch (e) {
-          this.fail(`scale Deployment ${namespace}/${name}`, e);
-        }
-      },
-      undefined,
-    );
-  }
-
   async restartDeployment(namespace: string, name: string): Promise<void> {
     const patch = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } } };
     await this.gate.write(

@@ -80,9 +80,6 @@ export class OfflineKube implements KubeClient {
   async podLogTail(): Promise<string> {
     return '';
   }
-  async scaleDeployment(namespace: string, name: string, replicas: number): Promise<void> {
-    this.gate.record({ kind: 'command', argv: ['kubectl', '-n', namespace, 'scale', `deployment/${name}`, `--replicas=${replicas}`] });
-  }
   async restartDeployment(namespace: string, name: string): Promise<void> {
     this.gate.record({ kind: 'restart', object: `Deployment/${name}`, namespace });
   }

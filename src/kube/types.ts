@@ -127,8 +127,6 @@ export interface KubeClient {
   deletePods(namespace: string, labelSelector: string): Promise<number>;
   /** The last `lines` lines of a container's log ('' when there is none yet). */
   podLogTail(namespace: string, name: string, container: string, lines: number): Promise<string>;
-  /** `kubectl scale`: sets spec.replicas of a Deployment. */
-  scaleDeployment(namespace: string, name: string, replicas: number): Promise<void>;
   /** `kubectl rollout restart`: bumps the pod template's restartedAt annotation. */
   restartDeployment(namespace: string, name: string): Promise<void>;
   /** Waits until every named Deployment has rolled out; throws naming the ones that did not. */

@@ -25,7 +25,7 @@ import {
 } from '../domain/headscale-backup.js';
 import { ExternalError, UsageError } from '../errors.js';
 import type { PodInfo, PodTemplateSpec } from '../kube/types.js';
-import { HEADSCALE_CONTAINER, HEADSCALE_DEPLOYMENT } from '../names.js';
+import { HEADSCALE_CONTAINER } from '../names.js';
 
 type BackupCtx = Pick<Context, 'config' | 'log' | 'gate' | 'signal' | 'kube' | 'kubectl'>;
 
@@ -183,25 +183,8 @@ export async function readLocalBackup(dir: string): Promise<Backup> {
   return { name: record.volumePath.split('/').pop()!, localDir: dir, record };
 }
 
-/** Scales Headscale to 0 and waits until none of its pods is left (it must not hold the database). */
-export async function stopHeadscale(ctx: BackupCtx): Promise<void> {
-  const kube = await ctx.kube();
-  const ns = ctx.config.headscale.namespace;
-  await kube.scaleDeployment(ns, HEADSCALE_DEPLOYMENT, 0);
-  if (ctx.gate.dryRun) return;
-  const selector = Object.entries(headscaleSelector(ctx))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
-  const deadline = Date.now() + Math.min(ctx.config.waitTimeoutMs, POD_START_MS);
-  while ((await kube.listPods(ns, selector)).length) {
-    if (Date.now() > deadline)
-      throw new ExternalError(`Headscale pods in ${ns} still exist after scaling to 0`, {}, { hint: `kubectl -n ${ns} get pods` });
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-}
-
 /**
- * Puts a backup back on the volume while Headscale is stopped (stopHeadscale first). With
+ * Puts a backup back on the volume while Headscale is stopped (headscale-server.ts: stopHeadscale first). With
  * `fromLocal` the files come from the operator's copy, else from the volume's own.
  */
 export async function restoreFiles(ctx: BackupCtx, volume: HeadscaleVolume, backup: Backup, fromLocal: boolean): Promise<void> {

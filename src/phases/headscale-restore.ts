@@ -5,8 +5,8 @@ import type { WorkflowRun } from '../context.js';
 import { UsageError } from '../errors.js';
 import { HEADSCALE_DEPLOYMENT } from '../names.js';
 import { Handoff, type PhaseDef } from './engine.js';
-import { headscaleVolume, restoreFiles, stopHeadscale, type Backup, type HeadscaleVolume } from './headscale-backup.js';
-import { checkServes, deploySpec, waitHeadscaleReady } from './headscale-server.js';
+import { headscaleVolume, restoreFiles, type Backup, type HeadscaleVolume } from './headscale-backup.js';
+import { checkServes, deploySpec, stopHeadscale } from './headscale-server.js';
 import { ensureRelease } from './release.js';
 
 export const RESTORE_ID = 'restore-headscale';
@@ -26,7 +26,7 @@ export const restorePhases: PhaseDef<RestoreRun> = {
   children: [
     {
       id: 'stop',
-      description: 'Scale Headscale to 0 so that nothing holds its database',
+      description: "Deploy the backup's version with 0 pods, so that nothing holds the database",
       run: async (ctx) => {
         const kube = await ctx.kube();
         const template = await kube.getPodTemplate(ctx.config.headscale.namespace, HEADSCALE_DEPLOYMENT);
@@ -45,7 +45,8 @@ export const restorePhases: PhaseDef<RestoreRun> = {
         ctx.log.info(
           `  restoring ${ctx.data.backup.name} (Headscale ${ctx.data.backup.record.version}, taken ${ctx.data.backup.record.takenAt})`,
         );
-        await stopHeadscale(ctx);
+        // the version that wrote the backup, with no pod: a newer one must not start on the older database
+        await stopHeadscale(ctx, ctx.data.backup.record.version);
       },
     },
     {
@@ -63,10 +64,7 @@ export const restorePhases: PhaseDef<RestoreRun> = {
       run: async (ctx) => {
         const version = ctx.data.backup.record.version;
         await ensureRelease(ctx, deploySpec(ctx, version));
-        const kube = await ctx.kube();
-        await kube.scaleDeployment(ctx.config.headscale.namespace, HEADSCALE_DEPLOYMENT, 1);
         if (ctx.gate.dryRun) return;
-        await waitHeadscaleReady(ctx, ctx.config.waitTimeoutMs);
         await checkServes(ctx, version);
         const hs = await ctx.headscale();
         const users = await hs.listUsers();

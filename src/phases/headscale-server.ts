@@ -17,7 +17,6 @@ import {
   headscaleSelector,
   headscaleVolume,
   restoreFiles,
-  stopHeadscale,
   takeBackup,
   type Backup,
   type HeadscaleVolume,
@@ -41,10 +40,12 @@ const NODES_BACK_MS = 90_000;
 const SERVES_MS = 30_000;
 const POLL_MS = 500;
 
-export function headscaleValues(ctx: Pick<Context, 'config'>, imageTag?: string): Record<string, unknown> {
+export function headscaleValues(ctx: Pick<Context, 'config'>, imageTag?: string, stopped = false): Record<string, unknown> {
   const { headscale, tailnetDomain } = ctx.config;
   return {
     ...(imageTag ? { image: { tag: imageTag } } : {}),
+    // always written: a run interrupted while Headscale was stopped must not leave it at 0 pods
+    stopped,
     headscale: {
       ...(headscale.domain ? { domain: headscale.domain } : {}),
       serverUrl: headscale.url,
@@ -86,16 +87,40 @@ async function readDeployed(ctx: ServerRun): Promise<Deployed | undefined> {
   return { template, running: runningVersion(reported, image) };
 }
 
-export function deploySpec(ctx: ReleaseRun, version: string | undefined) {
+/** The Headscale release at `version`; `stopped`: with 0 pods (the wait is then until none is left). */
+export function deploySpec(ctx: ReleaseRun, version: string | undefined, stopped = false) {
   return {
     label: 'Headscale',
     release: ctx.config.headscale.release,
     namespace: ctx.config.headscale.namespace,
     chart: ctx.config.headscale.chart,
     valuesFiles: ctx.config.headscale.valuesFiles,
-    values: headscaleValues(ctx, version),
-    waitReady: (timeoutMs: number) => waitHeadscaleReady(ctx, timeoutMs),
+    values: headscaleValues(ctx, version, stopped),
+    waitReady: (timeoutMs: number) => (stopped ? waitHeadscaleGone(ctx, timeoutMs) : waitHeadscaleReady(ctx, timeoutMs)),
   };
+}
+
+const selectorOf = (ctx: Pick<Context, 'config'>) =>
+  Object.entries(headscaleSelector(ctx))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+
+/** Until no Headscale pod is left (nothing holds the database). */
+async function waitHeadscaleGone(ctx: Pick<Context, 'config' | 'kube' | 'signal'>, timeoutMs: number): Promise<void> {
+  const kube = await ctx.kube();
+  const ns = ctx.config.headscale.namespace;
+  const deadline = Date.now() + timeoutMs;
+  while ((await kube.listPods(ns, selectorOf(ctx))).length) {
+    if (ctx.signal.aborted) throw new InterruptedError();
+    if (Date.now() > deadline)
+      throw new ExternalError(`Headscale pods in ${ns} still exist after scaling to 0`, {}, { hint: `kubectl -n ${ns} get pods` });
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/** Headscale at `version` with 0 pods: nothing holds its database. */
+export async function stopHeadscale(ctx: ReleaseRun & Pick<Context, 'helm' | 'log' | 'gate'>, version: string): Promise<void> {
+  await ensureRelease(ctx, deploySpec(ctx, version, true));
 }
 
 /**
@@ -105,13 +130,10 @@ export function deploySpec(ctx: ReleaseRun, version: string | undefined) {
 export async function waitHeadscaleReady(ctx: Pick<Context, 'config' | 'kube' | 'signal'>, timeoutMs: number): Promise<void> {
   const kube = await ctx.kube();
   const ns = ctx.config.headscale.namespace;
-  const selector = Object.entries(headscaleSelector(ctx))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (rolledOut(await kube.getDeployment(ns, HEADSCALE_DEPLOYMENT))) return;
-    for (const pod of await kube.listPods(ns, selector)) {
+    for (const pod of await kube.listPods(ns, selectorOf(ctx))) {
       if (pod.deletionTimestamp) continue;
       const c = pod.containers.find((x) => x.name === HEADSCALE_CONTAINER);
       const crashing = c && (c.restartCount >= 2 || (c.restartCount >= 1 && c.waitingReason === 'CrashLoopBackOff'));
@@ -201,12 +223,9 @@ async function stepFailed(
   } else {
     ctx.log.warn(`${step.label} failed; restoring Headscale ${step.from} from backup ${backup.name}`);
     try {
-      await stopHeadscale(ctx);
+      await stopHeadscale(ctx, step.from);
       await restoreFiles(ctx, volume, backup, false);
       await ensureRelease(ctx, deploySpec(ctx, step.from));
-      const kube = await ctx.kube();
-      await kube.scaleDeployment(ctx.config.headscale.namespace, HEADSCALE_DEPLOYMENT, 1);
-      await waitHeadscaleReady(ctx, ctx.config.waitTimeoutMs);
       await checkServes(ctx, step.from);
       state = `Headscale ${step.from} runs again on backup ${backup.name} (the database as it was before the step; copy in ${backup.localDir})`;
     } catch (e) {

@@ -148,6 +148,12 @@ for (const helm of HELMS) {
       expect(old).not.toHaveProperty('node');
     });
 
+    it('stopped: true scales Headscale to 0 pods (june-ts restores a backup meanwhile)', async () => {
+      const replicas = async (set: Record<string, unknown>) => (await render(helm, { set })).deployment.spec.replicas;
+      expect(await replicas({})).toBe(1);
+      expect(await replicas({ stopped: true })).toBe(0);
+    });
+
     it('allows dns.use_username_in_magic_dns in extraConfig only before 0.25', async () => {
       const { config } = await render(helm, {
         set: { 'image.tag': '0.24.3', 'headscale.extraConfig': { dns: { use_username_in_magic_dns: false } } },

@@ -86,6 +86,7 @@ class FakeCluster {
       values: async () => this.revisions.at(-1)!.values,
       upgradeInstall: async (req: UpgradeRequest) => {
         const tag = (req.values.image as { tag: string }).tag;
+        const stopped = req.values.stopped === true;
         if (gate.dryRun)
           return gate.record({
             kind: 'helm',
@@ -94,9 +95,10 @@ class FakeCluster {
             namespace: req.namespace,
             values: req.values,
           });
-        this.calls.push(`helm upgrade ${tag}`);
+        this.calls.push(`helm upgrade ${tag}${stopped ? ' stopped' : ''}`);
         this.revisions.push({ tag, values: req.values });
         this.running = tag;
+        this.replicas = stopped ? 0 : 1;
         // a new version migrates the database as it starts
         if (!this.refuses.has(tag)) this.db = `db written by ${tag}`;
       },
@@ -105,6 +107,7 @@ class FakeCluster {
         const back = this.revisions[revision - 1]!;
         this.revisions.push(back);
         this.running = back.tag;
+        this.replicas = back.values.stopped === true ? 0 : 1;
       },
     };
   }
@@ -150,10 +153,6 @@ class FakeCluster {
               },
             ],
       podLogTail: async () => 'FTL fatal config error: randomize_client_port was removed',
-      scaleDeployment: async (_ns, _name, replicas) => {
-        this.calls.push(`scale ${replicas}`);
-        this.replicas = replicas;
-      },
       createPod: async (pod: PodManifest) => {
         const name = `headscale-backup-${++this.podSeq}`;
         const spec = pod.spec as { affinity?: unknown; volumes: { persistentVolumeClaim: { claimName: string } }[] };
@@ -326,11 +325,11 @@ describe('phase 11 upgrades a running Headscale one minor at a time', () => {
     expect(after).toEqual([
       'helm upgrade 0.28.0',
       'helm rollback 2',
-      'scale 0',
+      'helm upgrade 0.27.1 stopped',
       'backup pod alone on headscale-data',
       expect.stringMatching(/^list \S+-v0\.27\.1$/),
       expect.stringMatching(/^restore \S+-v0\.27\.1$/),
-      'scale 1',
+      'helm upgrade 0.27.1',
     ]);
     expect(cluster.running).toBe('0.27.1');
     expect(cluster.db).toBe('db written by 0.27.1');
@@ -348,12 +347,11 @@ describe('phase 11 upgrades a running Headscale one minor at a time', () => {
     );
     expect(cluster.calls.slice(cluster.calls.indexOf('helm upgrade 0.28.0'))).toEqual([
       'helm upgrade 0.28.0',
-      'scale 0',
+      'helm upgrade 0.27.1 stopped',
       'backup pod alone on headscale-data',
       expect.stringMatching(/^list \S+-v0\.27\.1$/),
       expect.stringMatching(/^restore \S+-v0\.27\.1$/),
       'helm upgrade 0.27.1',
-      'scale 1',
     ]);
     expect(cluster.running).toBe('0.27.1');
   });
@@ -415,14 +413,13 @@ describe('phase 11 upgrades a running Headscale one minor at a time', () => {
     cluster.calls = [];
     await r.restore(join(dir, first));
     expect(cluster.calls).toEqual([
-      'scale 0',
+      'helm upgrade 0.26.1 stopped',
       'backup pod alone on headscale-data',
       `list ${first}`,
       'upload db.sqlite',
       'upload key',
       `restore ${first}`,
       'helm upgrade 0.26.1',
-      'scale 1',
     ]);
     expect(cluster.running).toBe('0.26.1');
     expect(cluster.db).toBe('db written by 0.26.1');

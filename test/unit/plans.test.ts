@@ -108,6 +108,7 @@ describe('install --dry-run -o json', () => {
     });
     expect(hsHelm.values).toEqual({
       image: { tag: HEADSCALE_DEFAULT_VERSION },
+      stopped: false,
       headscale: { domain: 'headscale.ozzu.world', serverUrl: 'https://headscale.ozzu.world', dns: { baseDomain: 'tail.ozzu.world' } },
     });
 

@@ -97,10 +97,10 @@ exec ${JSON.stringify(join(binDir, tool))} "$@"
 export async function startScenario(
   name: string,
   configExtra: Record<string, string> = {},
-  o: { headscaleServer?: 'process' | 'chart' } = {},
+  o: { headscaleServer?: 'process' | 'chart'; headscaleVersion?: string } = {},
 ): Promise<Scenario> {
   // unique per process: two suites (or two people) may run at once on one machine
-  const env = await startEnv({ name: `${name}-${process.pid}`, headscaleServer: o.headscaleServer });
+  const env = await startEnv({ name: `${name}-${process.pid}`, headscaleServer: o.headscaleServer, headscaleVersion: o.headscaleVersion });
   const dir = mkdtempSync(join(tmpdir(), `june-e2e-${name}-`));
   const callLog = join(dir, 'calls.log');
   const wrapDir = writeRecorder(dir, env.binDir, callLog);

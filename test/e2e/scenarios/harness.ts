@@ -118,7 +118,11 @@ export async function startScenario(
   // 'process': nothing binds the chart's PVC (the env provisions volumes only for pods it runs)
   writeFileSync(
     join(dir, 'headscale-values.yaml'),
-    env.headscale.server === 'chart' ? env.headscale.chartValues : 'persistence:\n  enabled: false\n',
+    // 'process': the chart's image tag is the running server's version, so phase 11 finds it
+    // current and plans no upgrade steps
+    env.headscale.server === 'chart'
+      ? env.headscale.chartValues
+      : `persistence:\n  enabled: false\nimage:\n  tag: "${env.headscale.version.replace(/^v/, '')}"\n`,
   );
   const writeConfig = (extra: Record<string, string> = {}, path = join(dir, 'config.env')) => {
     const all = { ...base, ...configExtra, ...extra };

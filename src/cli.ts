@@ -64,7 +64,11 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModul
     program
       .command('install')
       .description('Fresh install: Headscale (11), sidecars (11.2), this host on the tailnet (11.5)')
-      .option('--force-reauth', '11.5: move a host logged in to another control server'),
+      .option('--force-reauth', '11.5: move a host logged in to another control server')
+      .option(
+        '--backup-dir <dir>',
+        '11: where the backups taken before each Headscale upgrade step are copied (default HEADSCALE_BACKUP_DIR)',
+      ),
     'install',
   ).action((_o, cmd: Command) => run(() => import('./commands/install.js'), cmd));
 
@@ -97,6 +101,16 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModul
     .action((_o, cmd: Command) => run(() => import('./commands/cleanup.js'), cmd));
 
   program
+    .command('restore')
+    .description('Restore Headscale from a backup phase 11 took before an upgrade step (its database, keys and version)')
+    .argument('<backup>', 'a backup directory phase 11 wrote (HEADSCALE_BACKUP_DIR/<name>) or the name of a backup on the Headscale volume')
+    .addHelpText('after', `\nPhases:\n${phaseTree('restore')}\n`)
+    .action((backup: string, _o, cmd: Command) => {
+      cmd.setOptionValue('backup', backup);
+      return run(() => import('./commands/restore.js'), cmd);
+    });
+
+  program
     .command('status')
     .description('Is the tailnet healthy? Headscale, keys, sidecars, nodes (exit 4 when degraded)')
     .option('--wait', 'wait (bounded by WAIT_TIMEOUT) until healthy')
@@ -111,7 +125,7 @@ export function buildProgram(rt: Runtime, run: (load: () => Promise<CommandModul
   program
     .command('phases')
     .description('List the phases of a command as a tree')
-    .argument('[command]', 'install, deploy-sidecars, rotate-keys or cleanup', 'install')
+    .argument('[command]', 'install, deploy-sidecars, rotate-keys, cleanup or restore', 'install')
     .action((name: string) => {
       if (!(name in WORKFLOWS)) {
         throw new CommanderError(

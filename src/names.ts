@@ -8,6 +8,8 @@ export const AUTH_SECRET_DEFAULT = 'headscale-auth-keys';
 export const HEADSCALE_DEPLOYMENT = 'headscale';
 export const HEADSCALE_CONTAINER = 'headscale';
 export const HEADSCALE_CONFIGMAP = 'headscale-config';
+/** Where the Headscale chart mounts its volume (SQLite database, noise and DERP keys). */
+export const HEADSCALE_DATA_DIR = '/var/lib/headscale';
 
 /** The sidecar container's name in every platform Deployment. */
 export const SIDECAR_CONTAINER = 'tailscale';

@@ -1,4 +1,5 @@
 // june-ts install: a fresh install, phases 11 → 11.2 → 11.5.
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { sidecarsData } from '../phases/sidecars.js';
 import { WORKFLOWS } from '../phases/workflows.js';
@@ -12,6 +13,7 @@ export const installOptionsSchema = globalOptionsSchema.and(
     skip: z.array(z.string()).default([]),
     only: z.array(z.string()).default([]),
     forceReauth: z.boolean().default(false),
+    backupDir: z.string().optional(),
   }),
 );
 
@@ -19,7 +21,11 @@ export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   const o = parseOptions(installOptionsSchema, raw);
   const log = makeLogger(o, rt);
   const config = loadSettings(o, rt, log);
-  const data = { ...sidecarsData(config.services), forceReauth: o.forceReauth };
+  const data = {
+    ...sidecarsData(config.services),
+    forceReauth: o.forceReauth,
+    backupDir: resolve(o.backupDir ?? config.headscale.backupDir),
+  };
   const session = createContext('install', o, config, rt, log);
   await executeWorkflow(WORKFLOWS.install, session, data, o, { skip: o.skip, only: o.only });
   if (!session.ctx.gate.dryRun) log.success('install complete');

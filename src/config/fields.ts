@@ -41,6 +41,26 @@ const DECLARED = [
       "Comma-separated extra values files for the Headscale chart (e.g. ingress annotations, storage class), applied under june-ts's own values.",
   },
   {
+    key: 'HEADSCALE_VERSION',
+    default: "image.tag of HEADSCALE_VALUES, else the chart's (0.29.3)",
+    derived: true,
+    description:
+      'Headscale version phase 11 deploys. A running older server is upgraded one minor at a time (newest patch of each), with a backup before each step; an older version is refused.',
+    example: '0.29.3',
+  },
+  {
+    key: 'HEADSCALE_BACKUP_DIR',
+    default: 'headscale-backups',
+    description:
+      'Directory on this machine that receives a copy of each backup phase 11 takes before an upgrade step (relative: to config.env when set there, else to the working directory); `--backup-dir` overrides it.',
+  },
+  {
+    key: 'HEADSCALE_BACKUP_IMAGE',
+    default: 'keinos/sqlite3:latest',
+    description:
+      "Image of the short-lived pod that backs up and restores the Headscale volume (needs sh, sqlite3, base64, sha256sum; runs as the Headscale pod's user).",
+  },
+  {
     key: 'HEADSCALE_TRANSPORT',
     default: 'exec',
     description: 'How june-ts talks to Headscale: `exec` (kubectl exec into the headscale container) or `api` (REST API).',

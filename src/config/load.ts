@@ -26,6 +26,11 @@ export interface Config {
     chart: string;
     /** Extra values files, absolute paths. */
     valuesFiles: string[];
+    /** HEADSCALE_VERSION; undefined: the values files' image.tag or the chart's. */
+    version: string | undefined;
+    /** Relative in config.env: to that file (resolved here); from the environment: to the working directory. */
+    backupDir: string;
+    backupImage: string;
     transport: 'exec' | 'api';
     apiUrl: string;
     apiKey: string | undefined;
@@ -228,6 +233,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
       release: c.HEADSCALE_RELEASE,
       chart: headscaleChart,
       valuesFiles: headscaleValues,
+      version: c.HEADSCALE_VERSION,
+      backupDir: sources.HEADSCALE_BACKUP_DIR === 'file' ? resolve(dirname(configPath), c.HEADSCALE_BACKUP_DIR) : c.HEADSCALE_BACKUP_DIR,
+      backupImage: c.HEADSCALE_BACKUP_IMAGE,
       transport: c.HEADSCALE_TRANSPORT,
       apiUrl,
       apiKey: c.HEADSCALE_API_KEY,

@@ -122,6 +122,12 @@ const VALIDATORS = {
   HEADSCALE_RELEASE: k8sName,
   HEADSCALE_CHART: text,
   HEADSCALE_VALUES: () => z.string(),
+  HEADSCALE_VERSION: (k) =>
+    checked(k, (v) => /^v?\d+\.\d+\.\d+$/.test(v), 'is not a Headscale release version — use e.g. 0.29.3').transform((v) =>
+      v.replace(/^v/, ''),
+    ),
+  HEADSCALE_BACKUP_DIR: text,
+  HEADSCALE_BACKUP_IMAGE: (k) => checked(k, (v) => /^\S+$/.test(v), 'is not an image reference — use e.g. keinos/sqlite3:latest'),
   HEADSCALE_TRANSPORT: (k) =>
     checked(k, (v) => v === 'exec' || v === 'api', 'is not a transport — use exec or api').pipe(z.enum(['exec', 'api'])),
   HEADSCALE_API_URL: controlUrl,

@@ -4,7 +4,8 @@ import type { Config } from '../config/load.js';
 import type { Context } from '../context.js';
 import { chartExtraArgs, extraArgsDrift, podExtraArgs } from '../domain/extra-args.js';
 import { stuckRelease } from '../domain/release.js';
-import type { HeadscaleVersion } from '../headscale/types.js';
+import { minorsBehind, plainVersion, planUpgrade } from '../domain/headscale-upgrade.js';
+import { HEADSCALE_DEFAULT_VERSION, type HeadscaleVersion } from '../headscale/types.js';
 import { collectHealth, type HealthReport, type ServiceReport } from '../health/report.js';
 import type { ReleaseInfo } from '../helm/types.js';
 import type { SecretInfo } from '../kube/types.js';
@@ -38,6 +39,30 @@ function headscaleAndSecretChecks(report: HealthReport, config: Config): Check[]
       fix: 'june-ts deploy-sidecars',
     },
   ];
+}
+
+/** Headscale more than one minor behind what june-ts deploys: an upgrade must step through each minor. */
+export function versionCheck(version: HeadscaleVersion, config: Config): Check {
+  const running = plainVersion(version);
+  const target = config.headscale.version ?? HEADSCALE_DEFAULT_VERSION;
+  const behind = version.source === 'reported' ? minorsBehind(running, target) : 0;
+  let path = '';
+  try {
+    const plan = planUpgrade(running, target);
+    if (plan.kind === 'upgrade') path = ` (${plan.steps.join(' → ')})`;
+  } catch {
+    // a path june-ts cannot take: the detail still says how far behind
+  }
+  return {
+    name: 'Headscale version',
+    ok: behind <= 1,
+    level: 'warn',
+    detail:
+      behind <= 1
+        ? `${version.source === 'reported' ? running : version.raw}; june-ts deploys ${target}`
+        : `Headscale ${running} is ${behind === Infinity ? 'a major version' : `${behind} minor versions`} behind ${target}, the version june-ts deploys: Headscale 0.29+ refuses to start after a skipped minor`,
+    fix: `june-ts install --only 11-headscale: upgrades one minor at a time${path}, each step after a backup (--backup-dir)`,
+  };
 }
 
 function releaseCheck(r: { release: string; namespace: string }, current: ReleaseInfo | null): Check {
@@ -240,6 +265,7 @@ export async function postChecks(ctx: Context): Promise<Check[]> {
   releases.forEach((r, i) => checks.push(releaseCheck(r, current[i] ?? null)));
   if (secret) checks.push(authKeyRefsCheck(values, secret, config));
   const version = report.headscale.healthy ? await (await ctx.headscale()).version() : undefined;
+  if (version) checks.push(versionCheck(version, config));
   for (const s of report.services) checks.push(...(await serviceChecks(ctx, s, report.headscale.healthy, version, secret, values)));
   const cm = await kube.getConfigMap(config.headscale.namespace, HEADSCALE_CONFIGMAP);
   if (cm) checks.push(await magicDnsCheck(cm, config));

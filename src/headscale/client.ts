@@ -66,6 +66,10 @@ export class Headscale implements HeadscaleClient {
     return this.detected;
   }
 
+  forgetVersion(): void {
+    if (!this.opts.assumeVersion) this.detected = undefined;
+  }
+
   async health(): Promise<void> {
     await this.wire.checkHealth(
       () => this.send((d) => d.health()),

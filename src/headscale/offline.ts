@@ -33,6 +33,7 @@ export class OfflineHeadscale implements HeadscaleClient {
   async version(): Promise<HeadscaleVersion> {
     return this.v;
   }
+  forgetVersion(): void {}
   async health(): Promise<void> {}
   async listUsers(): Promise<HsUser[]> {
     return [];

@@ -95,6 +95,8 @@ export interface TagOwnedKeys {
 export interface HeadscaleClient {
   /** Detected once per client, then cached. */
   version(): Promise<HeadscaleVersion>;
+  /** The server was replaced (an upgrade step): detect the version again on the next call. */
+  forgetVersion(): void;
   /** Throws ExternalError (with a hint) when Headscale cannot be reached or is unhealthy. */
   health(): Promise<void>;
   listUsers(): Promise<HsUser[]>;
@@ -118,6 +120,16 @@ export interface HeadscaleClient {
 
 // ---------------------------------------------------------------------------------------
 // Versions
+
+/**
+ * The newest patch of every Headscale minor june-ts knows, oldest first: an upgrade steps
+ * through each minor in between with these (0.29 refuses to start after a skipped minor).
+ * The last one is what june-ts deploys by default (helm/headscale's image.tag).
+ */
+export const HEADSCALE_RELEASES = ['0.23.0', '0.24.3', '0.25.1', '0.26.1', '0.27.1', '0.28.0', '0.29.3'] as const;
+
+/** The Headscale version june-ts deploys unless HEADSCALE_VERSION says otherwise. */
+export const HEADSCALE_DEFAULT_VERSION: string = HEADSCALE_RELEASES[HEADSCALE_RELEASES.length - 1]!;
 
 export function generationOf(major: number, minor: number): SyntaxGeneration {
   const row = GENERATIONS.find((g) => major > g.major || (major === g.major && minor >= g.minor));

@@ -1,7 +1,8 @@
 // The kubectl CLI, for the few reads the API client does not do for june-ts: permission
 // checks (`auth can-i`, also impersonating a ServiceAccount), recent warning events and a
-// container's last log lines, a sidecar's prefs. Everything goes through the ProcessRunner; all
-// of it is read-only, and all but the exec is retried on a transient API failure.
+// container's last log lines, a sidecar's prefs, and exec into a helper pod (Headscale backups).
+// Everything goes through the ProcessRunner; the reads are retried on a transient API failure,
+// the execs are not.
 import { runRetried, type CommandRetry } from '../process/retry-command.js';
 import type { ProcessRunner } from '../process/runner.js';
 
@@ -16,6 +17,17 @@ export interface Kubectl {
   logs(namespace: string, deployment: string, container: string, tail: number): Promise<string[]>;
   /** `tailscale debug prefs` inside a Deployment's sidecar (one pod of it): its stdout, or the error. */
   sidecarPrefs(namespace: string, deployment: string, container: string): Promise<{ ok: boolean; text: string }>;
+  /**
+   * `kubectl exec POD -c CONTAINER -- ARGV` with `input` on stdin; stdout on success, else an
+   * ExternalError with the last lines of its output. Not retried: it may write.
+   */
+  exec(
+    namespace: string,
+    pod: string,
+    container: string,
+    argv: readonly string[],
+    o?: { input?: string; timeoutMs?: number },
+  ): Promise<string>;
 }
 
 export interface KubectlOptions {
@@ -27,17 +39,20 @@ export interface KubectlOptions {
   retry?: CommandRetry;
 }
 
+/** A shell script in a helper pod (a database backup of a few MB) should never take this long. */
+const EXEC_TIMEOUT_MS = 300_000;
+
 const EVENT_LINES = 'jsonpath={range .items[*]}{.involvedObject.name}: {.reason}: {.message}{"\\n"}{end}';
 
 export class KubectlCli implements Kubectl {
   constructor(private readonly o: KubectlOptions) {}
 
+  private flags(): string[] {
+    return [...(this.o.kubeconfig ? ['--kubeconfig', this.o.kubeconfig] : []), ...(this.o.context ? ['--context', this.o.context] : [])];
+  }
+
   private run(...args: string[]) {
-    const flags = [
-      ...(this.o.kubeconfig ? ['--kubeconfig', this.o.kubeconfig] : []),
-      ...(this.o.context ? ['--context', this.o.context] : []),
-    ];
-    return runRetried(this.o.runner, this.o.bin, [...flags, ...args], { allowFailure: true }, this.o.retry);
+    return runRetried(this.o.runner, this.o.bin, [...this.flags(), ...args], { allowFailure: true }, this.o.retry);
   }
 
   async clientVersion(): Promise<void> {
@@ -52,6 +67,20 @@ export class KubectlCli implements Kubectl {
   async warningEvents(namespace: string): Promise<string[]> {
     const res = await this.run('-n', namespace, 'get', 'events', '--field-selector', 'type=Warning', '-o', EVENT_LINES);
     return res.stdout.split('\n');
+  }
+
+  async exec(
+    namespace: string,
+    pod: string,
+    container: string,
+    argv: readonly string[],
+    o: { input?: string; timeoutMs?: number } = {},
+  ): Promise<string> {
+    const res = await this.o.runner.run(this.o.bin, [...this.flags(), '-n', namespace, 'exec', '-i', pod, '-c', container, '--', ...argv], {
+      input: o.input ?? '',
+      timeoutMs: o.timeoutMs ?? EXEC_TIMEOUT_MS,
+    });
+    return res.stdout;
   }
 
   async logs(namespace: string, deployment: string, container: string, tail: number): Promise<string[]> {

@@ -16,6 +16,8 @@ export interface ReleaseSpec {
   /** Extra values files from config (HEADSCALE_VALUES / PLATFORM_VALUES). */
   valuesFiles?: string[];
   label: string;
+  /** Replaces the wait for the release's Deployments to roll out (e.g. one that stops early on a crash loop). */
+  waitReady?: (timeoutMs: number) => Promise<void>;
 }
 
 export type ReleaseOutcome = 'installed' | 'upgraded' | 'unchanged';
@@ -66,7 +68,7 @@ export async function applyRelease(
       });
       return;
     }
-    await waitForRelease(ctx, spec, timeoutMs);
+    await (spec.waitReady ? spec.waitReady(timeoutMs) : waitForRelease(ctx, spec, timeoutMs));
   } catch (e) {
     return undoRelease(ctx, spec, current, e);
   }

@@ -3,26 +3,29 @@
 import type { WorkflowRun } from '../context.js';
 import { CLEANUP_ID, cleanupPhases, type CleanupData } from './cleanup.js';
 import { buildTree, type Phase } from './engine.js';
-import { HEADSCALE_ID, headscaleServerPhase } from './headscale-server.js';
+import { HEADSCALE_ID, headscaleServerPhase, type HeadscaleServerData } from './headscale-server.js';
+import { RESTORE_ID, restorePhases, type RestoreData } from './headscale-restore.js';
 import { preflightPhase } from './preflight.js';
 import { ROTATE_ID, rotatePhases, type RotateData } from './rotate.js';
 import { SIDECARS_ID, sidecarsPhase, type SidecarsData } from './sidecars.js';
 import { tailnetHostPhase, type TailnetHostData } from './tailnet-host.js';
 
-export type WorkflowName = 'install' | 'deploy-sidecars' | 'rotate-keys' | 'cleanup';
+export type WorkflowName = 'install' | 'deploy-sidecars' | 'rotate-keys' | 'cleanup' | 'restore';
 
 /** The data each workflow's phases read and hand on; the command settles it before the run. */
 export interface WorkflowData {
-  install: SidecarsData & TailnetHostData;
+  install: SidecarsData & TailnetHostData & HeadscaleServerData;
   'deploy-sidecars': SidecarsData;
   'rotate-keys': RotateData;
   cleanup: CleanupData;
+  restore: RestoreData;
 }
 
 const upgrades = {
   headscale: { chart: 'headscale', phase: `${HEADSCALE_ID}/deploy` },
   platform: { chart: 'platform', phase: `${SIDECARS_ID}/helm` },
   sidecarsOff: { chart: 'platform', phase: `${CLEANUP_ID}/sidecars-off` },
+  restore: { chart: 'headscale', phase: `${RESTORE_ID}/start` },
 } as const;
 
 export const WORKFLOWS: { [W in WorkflowName]: Phase<WorkflowRun<WorkflowData[W]>>[] } = {
@@ -57,5 +60,9 @@ export const WORKFLOWS: { [W in WorkflowName]: Phase<WorkflowRun<WorkflowData[W]
   cleanup: buildTree<WorkflowRun<WorkflowData['cleanup']>>([
     preflightPhase({ charts: ['platform'], releases: [upgrades.sidecarsOff] }),
     cleanupPhases,
+  ]),
+  restore: buildTree<WorkflowRun<WorkflowData['restore']>>([
+    preflightPhase({ charts: ['headscale'], releases: [upgrades.restore], namespaces: ['headscale'] }),
+    restorePhases,
   ]),
 };

@@ -72,6 +72,13 @@ describe.skipIf(HEADSCALES.length === 0 || HELM === undefined)('headscale config
       expect(res.output).not.toMatch(/\bWRN\b|deprecated/i);
     });
 
+    it('accepts extraConfig written for another version once the chart renders it for this one', async () => {
+      const extra = { 'headscale.extraConfig': { oidc: { expiry: '180d' }, randomize_client_port: false } };
+      const res = await configtest(bin, await renderConfig('renamed-keys', forVersion({ set: extra })));
+      expect(res.code, res.output).toBe(0);
+      expect(res.output).not.toMatch(/\bWRN\b|deprecated/i);
+    });
+
     it('itself rejects the base_domain the chart refuses at render time', async () => {
       const path = await renderConfig('bad-base', forVersion(), (c) =>
         c.replace('base_domain: tail.ozzu.world', 'base_domain: ozzu.world'),

@@ -130,6 +130,37 @@ for (const helm of HELMS) {
       expect((await render(helm, { set: { 'image.tag': 'sha-abc123' } })).config.node).toBeDefined();
     });
 
+    it('extraConfig keys renamed or removed in 0.29 are written as each deployed version reads them', async () => {
+      const extra = { 'headscale.extraConfig': { oidc: { expiry: '180d' }, randomize_client_port: false } };
+      for (const tag of ['0.26.1', '0.27.1', '0.28.0']) {
+        const { config } = await render(helm, { set: { 'image.tag': tag, ...extra } });
+        expect(config.oidc, tag).toEqual({ expiry: '180d' });
+        expect(config.randomize_client_port, tag).toBe(false);
+        expect(config, tag).not.toHaveProperty('node');
+      }
+      const { config } = await render(helm, { set: { 'image.tag': '0.29.3', ...extra } });
+      expect(config.node).toEqual({ expiry: '180d', ephemeral: { inactivity_timeout: '30m' } });
+      expect(config).not.toHaveProperty('oidc');
+      expect(config).not.toHaveProperty('randomize_client_port');
+      // The new spelling given for an older version is written the old way.
+      const old = (await render(helm, { set: { 'image.tag': '0.28.0', 'headscale.extraConfig': { node: { expiry: '90d' } } } })).config;
+      expect(old.oidc).toEqual({ expiry: '90d' });
+      expect(old).not.toHaveProperty('node');
+    });
+
+    it('stopped: true scales Headscale to 0 pods (june-ts restores a backup meanwhile)', async () => {
+      const replicas = async (set: Record<string, unknown>) => (await render(helm, { set })).deployment.spec.replicas;
+      expect(await replicas({})).toBe(1);
+      expect(await replicas({ stopped: true })).toBe(0);
+    });
+
+    it('allows dns.use_username_in_magic_dns in extraConfig only before 0.25', async () => {
+      const { config } = await render(helm, {
+        set: { 'image.tag': '0.24.3', 'headscale.extraConfig': { dns: { use_username_in_magic_dns: false } } },
+      });
+      expect(config.dns).toMatchObject({ use_username_in_magic_dns: false, magic_dns: true });
+    });
+
     it('allows overrideLocalDns with no global nameservers on 0.23 (which has no such check)', async () => {
       const { config } = await render(helm, { set: { 'image.tag': '0.23.0', 'headscale.dns.nameservers.global': [] } });
       expect(config.dns).toMatchObject({ override_local_dns: true, nameservers: { global: [] } });

@@ -16,6 +16,7 @@ import {
   tailnetHostname,
   workloadName,
 } from '../../src/names.js';
+import { HEADSCALE_DEFAULT_VERSION } from '../../src/headscale/types.js';
 import {
   HEADSCALE_CHART,
   HELMS,
@@ -55,6 +56,12 @@ function env(container: Container, name: string): EnvVar {
 describe('chart defaults use src/names.ts', () => {
   it('lists the spec services', () => {
     expect(SERVICES).toEqual(expect.arrayContaining(['orchestrator', 'idp', 'stt', 'tts']));
+  });
+  it("headscale's image.tag and appVersion are the version june-ts deploys (the last of HEADSCALE_RELEASES)", () => {
+    const hs = parse(readFileSync(join(HEADSCALE_CHART, 'values.yaml'), 'utf8')) as { image: { tag: string } };
+    const chart = parse(readFileSync(join(HEADSCALE_CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string };
+    expect(hs.image.tag).toBe(HEADSCALE_DEFAULT_VERSION);
+    expect(chart.appVersion).toBe(HEADSCALE_DEFAULT_VERSION);
   });
   it('authSecretName is AUTH_SECRET_DEFAULT', () => {
     expect(chartValues.tailscale.authSecretName).toBe(AUTH_SECRET_DEFAULT);

@@ -197,6 +197,18 @@ const headscaleCases: Array<[string, RenderOptions, RegExp[]]> = [
     [/headscale\.extraConfig\.randomize_client_port was removed in Headscale 0\.29/],
   ],
   [
+    'dns.use_username_in_magic_dns in extraConfig on 0.25',
+    { set: { 'image.tag': '0.25.1', 'headscale.extraConfig': { dns: { use_username_in_magic_dns: false } } } },
+    [
+      /headscale\.extraConfig\.dns\.use_username_in_magic_dns was removed in Headscale 0\.25 \(it refuses to start with it; 0\.25\.1 deployed\)/,
+    ],
+  ],
+  [
+    'both spellings of the node expiry in extraConfig',
+    { set: { 'image.tag': '0.26.1', 'headscale.extraConfig': { oidc: { expiry: '1d' }, node: { expiry: '2d' } } } },
+    [/headscale\.extraConfig sets both oidc\.expiry and node\.expiry: set one/],
+  ],
+  [
     'the old ephemeral key in extraConfig on 0.29',
     { set: { 'headscale.extraConfig': { ephemeral_node_inactivity_timeout: '5m' } } },
     [/headscale\.extraConfig\.ephemeral_node_inactivity_timeout: set headscale\.ephemeralNodeInactivityTimeout instead/],

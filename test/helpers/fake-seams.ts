@@ -59,6 +59,7 @@ export class FakeHeadscale implements HeadscaleClient {
     if (!this.tags) return { major: 0, minor: 26, patch: 1, raw: 'v0.26.1', generation: 'v026', source: 'reported' };
     return { major: 0, minor: 29, patch: 2, raw: 'v0.29.2', generation: 'v028', source: 'reported' };
   }
+  forgetVersion() {}
   async health() {}
   async listUsers() {
     return [...this.users];

@@ -27,6 +27,7 @@ describe('candidates', () => {
       'deploy-sidecars',
       'rotate-keys',
       'cleanup',
+      'restore',
       'status',
       'doctor',
       'phases',
@@ -64,7 +65,7 @@ describe('candidates', () => {
     expect(await c('status', '--output', 'j')).toEqual(['json']);
     expect(await c('install', '--dry-run=')).toEqual(['--dry-run=static', '--dry-run=live']);
     expect(await c('install', '--config', '')).toEqual([FILES]);
-    expect(await c('phases', 'r')).toEqual(['rotate-keys']);
+    expect(await c('phases', 'r')).toEqual(['rotate-keys', 'restore']);
     expect(await c('completion', '')).toEqual(['bash', 'zsh', 'fish']);
   });
 });

@@ -108,6 +108,24 @@ const CASES: FieldCase[] = [
     ],
   },
   {
+    key: 'HEADSCALE_VERSION',
+    ok: ['v0.28.0', (c) => c.headscale.version, '0.28.0'],
+    bad: [
+      ['0.29', "HEADSCALE_VERSION: '0.29' is not a Headscale release version — use e.g. 0.29.3"],
+      ['latest', "HEADSCALE_VERSION: 'latest' is not a Headscale release version — use e.g. 0.29.3"],
+    ],
+  },
+  {
+    key: 'HEADSCALE_BACKUP_DIR',
+    ok: ['/srv/backups', (c) => c.headscale.backupDir, '/srv/backups'],
+    bad: [['" x"', "HEADSCALE_BACKUP_DIR: ' x' has leading or trailing whitespace — remove it"]],
+  },
+  {
+    key: 'HEADSCALE_BACKUP_IMAGE',
+    ok: ['registry.local/sqlite3:3.47', (c) => c.headscale.backupImage, 'registry.local/sqlite3:3.47'],
+    bad: [['"a b"', "HEADSCALE_BACKUP_IMAGE: 'a b' is not an image reference — use e.g. keinos/sqlite3:latest"]],
+  },
+  {
     key: 'HEADSCALE_TRANSPORT',
     ok: ['exec', (c) => c.headscale.transport, 'exec'],
     bad: [
@@ -306,6 +324,9 @@ describe('defaults and derived values', () => {
       release: 'headscale',
       chart: BUNDLED_CHARTS.headscale,
       valuesFiles: [],
+      version: undefined,
+      backupDir: 'headscale-backups',
+      backupImage: 'keinos/sqlite3:latest',
       transport: 'exec',
       apiUrl: 'https://headscale.example.com',
       apiKey: undefined,

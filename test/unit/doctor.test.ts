@@ -1,7 +1,8 @@
 // doctor's post-install checks over fake seams: which checks run for a healthy service and
 // a broken one, in which order, and the kubectl reads (can-i, events, logs) they make.
 import { describe, expect, it } from 'vitest';
-import { postChecks } from '../../src/doctor/post.js';
+import { postChecks, versionCheck } from '../../src/doctor/post.js';
+import { reportedVersion } from '../../src/headscale/types.js';
 import type { HelmClient } from '../../src/helm/types.js';
 import { KubectlCli } from '../../src/kube/kubectl.js';
 import type { DeploymentInfo, KubeClient } from '../../src/kube/types.js';
@@ -92,6 +93,7 @@ describe('doctor post-install checks', () => {
       ['Helm release headscale/headscale settled', true],
       ['Helm release june-services/june-platform settled', true],
       ["Secret keys match the chart's authKeyRefs", false],
+      ['Headscale version', true],
       ['orchestrator: key format', true],
       ['orchestrator: key valid', true],
       ['orchestrator: node registered and online', true],
@@ -140,5 +142,20 @@ describe('doctor post-install checks', () => {
       detail: "the release's values say [--shields-up], Deployment june-orchestrator starts the sidecar with TS_EXTRA_ARGS []",
     });
     expect(runner.commandLines().filter((l) => l.includes('debug prefs'))).toEqual([]);
+  });
+
+  it('warns when Headscale is more than one minor behind what june-ts deploys, naming the steps', () => {
+    const config = testContext().config;
+    const behind = versionCheck(reportedVersion('v0.26.1')!, config);
+    expect(behind).toMatchObject({ ok: false, level: 'warn' });
+    expect(behind.detail).toBe(
+      'Headscale 0.26.1 is 3 minor versions behind 0.29.3, the version june-ts deploys: Headscale 0.29+ refuses to start after a skipped minor',
+    );
+    expect(behind.fix).toBe(
+      'june-ts install --only 11-headscale: upgrades one minor at a time (0.27.1 → 0.28.0 → 0.29.3), each step after a backup (--backup-dir)',
+    );
+    expect(versionCheck(reportedVersion('v0.28.0')!, config)).toMatchObject({ ok: true, detail: '0.28.0; june-ts deploys 0.29.3' });
+    const pinned = testContext({ env: { HEADSCALE_VERSION: '0.27.1' } }).config;
+    expect(versionCheck(reportedVersion('v0.26.1')!, pinned).ok).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 // Golden dry-run plans through main(): what each command would do, as the user sees it.
 // Update after an intended change with: npx vitest run --project unit -u test/unit/plans.test.ts
+import { HEADSCALE_DEFAULT_VERSION } from '../../src/headscale/types.js';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
@@ -106,6 +107,8 @@ describe('install --dry-run -o json', () => {
       chart: '<repo>/helm/headscale',
     });
     expect(hsHelm.values).toEqual({
+      image: { tag: HEADSCALE_DEFAULT_VERSION },
+      stopped: false,
       headscale: { domain: 'headscale.ozzu.world', serverUrl: 'https://headscale.ozzu.world', dns: { baseDomain: 'tail.ozzu.world' } },
     });
 

@@ -98,8 +98,14 @@ The Headscale version the config is rendered for: image.tag when it reads as a v
     {{- fail (printf "headscale.extraConfig.%s is a pre-0.23 key that Headscale %s refuses: use the chart's values (headscale.dns, headscale.prefixes, persistence, headscale.policy)" $old $version) -}}
   {{- end -}}
 {{- end -}}
+{{- if and (hasKey ($extra.oidc | default dict) "expiry") (hasKey ($extra.node | default dict) "expiry") -}}
+  {{- fail "headscale.extraConfig sets both oidc.expiry and node.expiry: set one (the chart writes the key the deployed version reads: node.expiry from 0.29, oidc.expiry before)" -}}
+{{- end -}}
+{{- if and (include "headscale.atLeast" (dict "root" . "min" "0.25.0")) (hasKey ($extra.dns | default dict) "use_username_in_magic_dns") -}}
+  {{- fail (printf "headscale.extraConfig.dns.use_username_in_magic_dns was removed in Headscale 0.25 (it refuses to start with it; %s deployed): remove it" $version) -}}
+{{- end -}}
 {{- if include "headscale.atLeast" (dict "root" . "min" "0.29.0") -}}
-  {{- if hasKey $extra "randomize_client_port" -}}
+  {{- if and (hasKey $extra "randomize_client_port") (get $extra "randomize_client_port") -}}
     {{- fail (printf "headscale.extraConfig.randomize_client_port was removed in Headscale 0.29 (it refuses to start with it; %s deployed): set randomizeClientPort in the policy's nodeAttrs instead" $version) -}}
   {{- end -}}
   {{- if hasKey $extra "ephemeral_node_inactivity_timeout" -}}

@@ -103,6 +103,20 @@ export function writeExecShim(dir, tailscaleBin, headscaleBin) {
     ].join('\n'),
   );
   chmodSync(join(dir, 'headscale'), 0o755);
+  // a shell-image pod (alpine, busybox, keinos/sqlite3): `kubectl exec … -- sh -c …` runs the
+  // machine's sh in the pod's namespaces, its volumes mounted (e.g. a Headscale backup pod)
+  writeFileSync(
+    join(dir, 'sh'),
+    [
+      '#!/bin/sh',
+      'if [ -n "$JUNE_E2E_POD_DIR" ]; then',
+      '  exec nsenter --target "$(cat "$JUNE_E2E_POD_DIR/sandbox.pid")" --net --mount -- /bin/sh "$@"',
+      'fi',
+      'exec /bin/sh "$@"',
+      '',
+    ].join('\n'),
+  );
+  chmodSync(join(dir, 'sh'), 0o755);
   const shim = join(dir, 'tailscale');
   writeFileSync(
     shim,
@@ -332,7 +346,13 @@ export function startKubelet(o) {
           spec: {
             execs: [
               {
-                containers: ['tailscale', ...(existsSync(join(rec.dir, 'headscale.bin')) ? ['headscale'] : [])],
+                containers: [
+                  'tailscale',
+                  ...(existsSync(join(rec.dir, 'headscale.bin')) ? ['headscale'] : []),
+                  ...podContainers(pod)
+                    .filter((c) => /^(alpine|busybox|keinos\/sqlite3)$/.test(runnerOf(c)?.name ?? ''))
+                    .map((c) => c.name),
+                ],
                 local: { envs: [{ name: 'JUNE_E2E_POD_DIR', value: rec.dir }] },
               },
             ],

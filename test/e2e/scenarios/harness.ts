@@ -97,10 +97,10 @@ exec ${JSON.stringify(join(binDir, tool))} "$@"
 export async function startScenario(
   name: string,
   configExtra: Record<string, string> = {},
-  o: { headscaleServer?: 'process' | 'chart' } = {},
+  o: { headscaleServer?: 'process' | 'chart'; headscaleVersion?: string } = {},
 ): Promise<Scenario> {
   // unique per process: two suites (or two people) may run at once on one machine
-  const env = await startEnv({ name: `${name}-${process.pid}`, headscaleServer: o.headscaleServer });
+  const env = await startEnv({ name: `${name}-${process.pid}`, headscaleServer: o.headscaleServer, headscaleVersion: o.headscaleVersion });
   const dir = mkdtempSync(join(tmpdir(), `june-e2e-${name}-`));
   const callLog = join(dir, 'calls.log');
   const wrapDir = writeRecorder(dir, env.binDir, callLog);
@@ -118,7 +118,11 @@ export async function startScenario(
   // 'process': nothing binds the chart's PVC (the env provisions volumes only for pods it runs)
   writeFileSync(
     join(dir, 'headscale-values.yaml'),
-    env.headscale.server === 'chart' ? env.headscale.chartValues : 'persistence:\n  enabled: false\n',
+    // 'process': the chart's image tag is the running server's version, so phase 11 finds it
+    // current and plans no upgrade steps
+    env.headscale.server === 'chart'
+      ? env.headscale.chartValues
+      : `persistence:\n  enabled: false\nimage:\n  tag: "${env.headscale.version.replace(/^v/, '')}"\n`,
   );
   const writeConfig = (extra: Record<string, string> = {}, path = join(dir, 'config.env')) => {
     const all = { ...base, ...configExtra, ...extra };

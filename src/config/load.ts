@@ -33,6 +33,8 @@ export interface Config {
   sidecarsEnabled: boolean;
   platform: { namespace: string; release: string; chart: string; valuesFiles: string[] };
   services: string[];
+  /** The access policy june-ts derives (src/domain/policy.ts). */
+  policy: { mode: 'managed' | 'adopt' | 'off'; admins: string[]; edges: { from: string; to: string }[] };
   tailnetDomain: string;
   keyExpiration: string;
   keyRenewBefore: string;
@@ -212,6 +214,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     PLATFORM_CHART: platformChart,
     PLATFORM_VALUES: platformValues.join(',') || undefined,
     TAILSCALE_SERVICES: c.TAILSCALE_SERVICES.join(','),
+    TAILNET_ADMINS: c.TAILNET_ADMINS?.join(',') || undefined,
+    TAILNET_EDGES: c.TAILNET_EDGES?.map((e) => `${e.from}->${e.to}`).join(',') || undefined,
     TAILNET_DOMAIN: tailnetDomain,
     HOST_HOSTNAME: hostHostname,
     WAIT_TIMEOUT: `${waitTimeoutMs / 1000}s`,
@@ -238,6 +242,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       valuesFiles: platformValues,
     },
     services: c.TAILSCALE_SERVICES,
+    policy: { mode: c.TAILNET_POLICY, admins: c.TAILNET_ADMINS ?? [], edges: c.TAILNET_EDGES ?? [] },
     tailnetDomain,
     keyExpiration: c.KEY_EXPIRATION,
     keyRenewBefore: c.KEY_RENEW_BEFORE,

@@ -6,7 +6,16 @@ import type { WriteGate } from '../write-gate.js';
 import { DRY_RUN_ID, dryRunKey, parseDuration, validateUserName } from './common.js';
 import { dialectOf } from './dialects.js';
 import { assumedVersion } from './types.js';
-import type { CreatePreAuthKeyOptions, HeadscaleClient, HeadscaleVersion, HsNode, HsPreAuthKey, HsUser } from './types.js';
+import type {
+  CreatePreAuthKeyOptions,
+  HeadscaleClient,
+  HeadscaleVersion,
+  HsNode,
+  HsPolicy,
+  HsPreAuthKey,
+  HsUser,
+  PolicyWriteSummary,
+} from './types.js';
 
 /** The version a static dry-run plans for when none is configured. */
 export const OFFLINE_DEFAULT_VERSION = '0.29.3';
@@ -33,6 +42,16 @@ export class OfflineHeadscale implements HeadscaleClient {
   }
   async listNodes(): Promise<HsNode[]> {
     return [];
+  }
+  /** A fresh server in database mode holds no policy. */
+  async getPolicy(): Promise<HsPolicy> {
+    return { kind: 'none' };
+  }
+  async checkPolicy(_text: string): Promise<boolean> {
+    return false;
+  }
+  async setPolicy(_text: string, summary: PolicyWriteSummary): Promise<void> {
+    await this.write('set policy', { ...summary }, undefined);
   }
 
   async ensureUsers(names: string[]): Promise<HsUser[]> {

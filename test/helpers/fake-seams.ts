@@ -1,6 +1,14 @@
 // Small map-backed fakes of the Kubernetes and Headscale seams for phase unit tests.
 // Unexpected calls throw (fail closed), so a phase cannot pass by calling something else.
-import type { HeadscaleClient, HeadscaleVersion, HsNode, HsPreAuthKey, HsUser } from '../../src/headscale/types.js';
+import type {
+  HeadscaleClient,
+  HeadscaleVersion,
+  HsNode,
+  HsPolicy,
+  HsPreAuthKey,
+  HsUser,
+  PolicyWriteSummary,
+} from '../../src/headscale/types.js';
 import type { ApplySecret, DeploymentInfo, KubeClient, SecretInfo } from '../../src/kube/types.js';
 
 /** A one-replica Deployment in june-services that has rolled out, with what a test changes. */
@@ -106,5 +114,18 @@ export class FakeHeadscale implements HeadscaleClient {
   }
   async deleteUser(u: HsUser) {
     this.users = this.users.filter((x) => x.name !== u.name);
+  }
+  /** The stored policy, and each write's summary. */
+  policy: HsPolicy = { kind: 'none' };
+  policyWrites: PolicyWriteSummary[] = [];
+  async getPolicy() {
+    return this.policy;
+  }
+  async setPolicy(text: string, summary: PolicyWriteSummary) {
+    this.policyWrites.push(summary);
+    this.policy = { kind: 'stored', text };
+  }
+  async checkPolicy() {
+    return false;
   }
 }

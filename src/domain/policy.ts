@@ -6,6 +6,7 @@
 // on its declared port; a service reaches another only along an edge of TAILNET_EDGES, on the
 // target's port; nothing reaches the host or the operators' devices; nothing else is allowed.
 import { createHash } from 'node:crypto';
+import type { HsPolicy } from '../headscale/types.js';
 import { HOST_USER, headscaleUser } from '../names.js';
 
 /**
@@ -212,6 +213,36 @@ export function policyOwnership(text: string | undefined): PolicyOwnership {
   return m[1] === 'released' ? { state: 'released' } : { state: 'owned', digest: m[2]! };
 }
 
+/** The rules of a policy in june-ts's own form (acls or grants), for the plan's diff. */
+export function rulesIn(doc: unknown): PolicyRule[] {
+  const d = (doc ?? {}) as { acls?: unknown; grants?: unknown };
+  const rules: PolicyRule[] = [];
+  for (const acl of Array.isArray(d.acls) ? d.acls : []) {
+    const a = acl as { src?: unknown; dst?: unknown };
+    if (!Array.isArray(a.src) || !Array.isArray(a.dst)) continue;
+    const byHost = new Map<string, number[]>();
+    for (const { host, ports } of a.dst.map(String).map(splitHostPorts)) byHost.set(host, [...(byHost.get(host) ?? []), Number(ports)]);
+    for (const [host, ports] of byHost) rules.push({ src: a.src.map(String), dst: host, ports });
+  }
+  for (const grant of Array.isArray(d.grants) ? d.grants : []) {
+    const g = grant as { src?: unknown; dst?: unknown; ip?: unknown };
+    if (!Array.isArray(g.src) || !Array.isArray(g.dst) || !Array.isArray(g.ip)) continue;
+    const ports = g.ip.map((x) => Number(String(x).replace(/^tcp:/, '')));
+    for (const host of g.dst.map(String)) rules.push({ src: g.src.map(String), dst: host, ports });
+  }
+  return rules;
+}
+
+/** `+ rule` / `- rule` lines between the rules in force and the wanted ones. */
+export function diffRules(current: readonly PolicyRule[], wanted: readonly PolicyRule[]): string[] {
+  const before = new Set(describeRules(current));
+  const after = new Set(describeRules(wanted));
+  return [
+    ...[...after].filter((r) => !before.has(r)).map((r) => `+ ${r}`),
+    ...[...before].filter((r) => !after.has(r)).map((r) => `- ${r}`),
+  ];
+}
+
 /** `june-host@, alice@ → june-idp@ tcp/8080` per rule: the plan's and the log's summary. */
 export function describeRules(rules: readonly PolicyRule[]): string[] {
   return rules.map((r) => `${r.src.join(', ')} → ${r.dst} tcp/${r.ports.join(',')}`);
@@ -298,4 +329,34 @@ export function parseHuJson(text: string): unknown {
     } else out += c;
   }
   return JSON.parse(out.replace(/,(\s*[}\]])/g, '$1'));
+}
+
+// ---------------------------------------------------------------------------------------
+// The verdict on the policy in force, shared by 11.2, status and doctor.
+
+export type PolicyState = PolicyOwnership['state'] | 'file-mode';
+
+export interface PolicyVerdict {
+  state: PolicyState;
+  /** june-ts's own policy with exactly the wanted rules. */
+  current: boolean;
+  /** Wanted rules the policy in force does not grant (none when Headscale holds no policy: it allows all). */
+  missing: PolicyRule[];
+  /** Not a policy Headscale could parse (a foreign text june-ts cannot read). */
+  unreadable?: boolean;
+}
+
+export function judgePolicy(stored: HsPolicy, wanted: Pick<RenderedPolicy, 'rules' | 'digest'>): PolicyVerdict {
+  if (stored.kind === 'none') return { state: 'absent', current: false, missing: [] };
+  if (stored.kind === 'file-mode') return { state: 'file-mode', current: false, missing: [] };
+  const own = policyOwnership(stored.text);
+  if (own.state === 'absent' || own.state === 'released') return { state: own.state, current: false, missing: [] };
+  let doc: unknown;
+  try {
+    doc = parseHuJson(stored.text);
+  } catch {
+    return { state: own.state, current: false, missing: [...wanted.rules], unreadable: true };
+  }
+  const current = own.state === 'owned' && own.digest === wanted.digest;
+  return { state: own.state, current, missing: current ? [] : missingRules(wanted.rules, doc) };
 }

@@ -221,10 +221,13 @@ class V023 {
     };
   }
 
-  /** The CLI prints the stored text itself, whatever `-o` says; the API wraps it in `{"policy": …}`. */
+  /**
+   * The CLI prints the stored text itself (plus the newline of its Println), whatever `-o`
+   * says; the API wraps it in `{"policy": …}`.
+   */
   getPolicy(): Request<HsPolicy> {
     return {
-      cli: { args: ['policy', 'get'], readText: (text) => ({ kind: 'stored', text }) },
+      cli: { args: ['policy', 'get'], readText: (text) => ({ kind: 'stored', text: text.endsWith('\n') ? text.slice(0, -1) : text }) },
       http: { method: 'GET', path: '/api/v1/policy', read: reader(ApiPolicySchema, (doc) => ({ kind: 'stored', text: doc.policy })) },
     };
   }

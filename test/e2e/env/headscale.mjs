@@ -1,6 +1,6 @@
 // Real `headscale serve` on 127.0.0.1 with SQLite, MagicDNS (tail.june.test), the
 // embedded DERP server (+STUN) on loopback, and a unix socket in a temp dir.
-import { mkdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { daemon, freePort, run, waitFor, tail } from './util.mjs';
 
@@ -119,4 +119,73 @@ export async function startHeadscale({ version, bin, dir, logsDir }) {
   await hs.start();
   hs.apiKey = (await cli(['apikeys', 'create', '--expiration', '90d'])).trim().split('\n').pop()?.trim() ?? '';
   return hs;
+}
+
+/**
+ * `headscale` as kwok-controller runs it for `kubectl exec … -- headscale` (first on its PATH).
+ * kwok v0.8.0 never closes the command's stdin when kubectl's stdin ends (a kubelet does: SPDY
+ * half-close, or the websocket v5 CLOSE signal), so `headscale policy set|check -f /dev/stdin`
+ * would wait forever. For those commands this shim ends stdin where the first JSON document
+ * ends (comments and strings skipped) and hands it to headscale as a file; every other
+ * command runs unchanged.
+ */
+export function writeHeadscaleExecShim(dir, headscaleBin) {
+  mkdirSync(dir, { recursive: true });
+  const reader = join(dir, 'headscale-stdin.cjs');
+  const script = String.raw`const { spawnSync } = require('node:child_process');
+const { mkdtempSync, writeFileSync, rmSync } = require('node:fs');
+const { join } = require('node:path');
+const { tmpdir } = require('node:os');
+const BIN = ${JSON.stringify(headscaleBin)};
+const args = process.argv.slice(2);
+const at = args.findIndex((a, i) => a === '/dev/stdin' && args[i - 1] === '-f');
+const run = (argv) => process.exit(spawnSync(BIN, argv, { stdio: 'inherit' }).status ?? 1);
+if (at < 0) run(args);
+/** Index just past the first complete JSON document of text, or -1. */
+function documentEnd(t) {
+  let depth = 0, started = false;
+  for (let i = 0; i < t.length; i++) {
+    const c = t[i];
+    if (c === '"') { for (i++; i < t.length && t[i] !== '"'; i++) if (t[i] === '\\') i++; continue; }
+    if (c === '/' && t[i + 1] === '/') { while (i < t.length && t[i] !== '\n') i++; continue; }
+    if (c === '/' && t[i + 1] === '*') { const e = t.indexOf('*/', i + 2); if (e < 0) return -1; i = e + 1; continue; }
+    if (c === '{' || c === '[') { depth++; started = true; }
+    else if (c === '}' || c === ']') { depth--; if (started && depth === 0) return i + 1; }
+  }
+  return -1;
+}
+let text = '';
+let done = false;
+const finish = () => {
+  if (done) return;
+  done = true;
+  const dir = mkdtempSync(join(tmpdir(), 'hs-stdin-'));
+  const file = join(dir, 'input');
+  writeFileSync(file, text, { mode: 0o600 });
+  const argv = [...args];
+  argv[at] = file;
+  const r = spawnSync(BIN, argv, { stdio: ['ignore', 'inherit', 'inherit'] });
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(r.status ?? 1);
+};
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (d) => { text += d; const end = documentEnd(text); if (end >= 0) { text = text.slice(0, end) + '\n'; finish(); } });
+process.stdin.on('end', finish);
+`;
+  writeFileSync(reader, script);
+  const shim = join(dir, 'headscale');
+  // only the commands that read stdin pay for starting node
+  writeFileSync(
+    shim,
+    [
+      '#!/bin/sh',
+      'case " $* " in',
+      `  *" -f /dev/stdin "*) exec ${process.execPath} ${reader} "$@" ;;`,
+      'esac',
+      `exec ${headscaleBin} "$@"`,
+      '',
+    ].join('\n'),
+  );
+  chmodSync(shim, 0o755);
+  return dir;
 }

@@ -6,7 +6,7 @@ import { register } from 'node:module';
 import { tmpdir, homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { readVersions, run, exitHooks, waitFor, setPidDir } from './util.mjs';
-import { startHeadscale } from './headscale.mjs';
+import { startHeadscale, writeHeadscaleExecShim } from './headscale.mjs';
 import { startCluster, headscaleClusterExec } from './kwok.mjs';
 import { nodeStages, podStages } from './pod-stages.mjs';
 
@@ -201,6 +201,7 @@ export async function startEnv(opts = {}) {
     const tsBinDir = join(cacheDir, 'bin', `tailscale-${versions.TAILSCALE_VERSION}`);
     // kwok-controller runs `kubectl exec` commands from its PATH: `tailscale` there enters the pod
     const execShims = writeExecShim(join(root, 'exec'), tools.tailscale);
+    writeHeadscaleExecShim(execShims, tools.headscale);
     const sidecarsOn = opts.sidecars !== false;
     const cluster = await startCluster({
       name,

@@ -25,8 +25,8 @@ describe('policy over the CLI', () => {
     expect(PI).toBe('kubectl -n headscale exec -i deployment/headscale -c headscale -- headscale');
   });
 
-  it('get: the stored text byte for byte', async () => {
-    const runner = new FakeRunner().on(`${P} policy get`, { stdout: POLICY });
+  it('get: the stored text byte for byte (without the newline the CLI prints after it)', async () => {
+    const runner = new FakeRunner().on(`${P} policy get`, { stdout: `${POLICY}\n` });
     expect(await exec(runner, 'v0.26.1').getPolicy()).toEqual({ kind: 'stored', text: POLICY });
   });
 

@@ -360,3 +360,44 @@ export function judgePolicy(stored: HsPolicy, wanted: Pick<RenderedPolicy, 'rule
   const current = own.state === 'owned' && own.digest === wanted.digest;
   return { state: own.state, current, missing: current ? [] : missingRules(wanted.rules, doc) };
 }
+
+/** The policy's state as status -o json reports it and doctor judges it. */
+export interface PolicyReport {
+  mode: 'managed' | 'adopt' | 'off';
+  state: PolicyState | 'off' | 'unknown';
+  /** june-ts's own policy with exactly the rules the config asks for. */
+  current: boolean;
+  /** Rules the config needs that the policy in force does not grant. */
+  missing: string[];
+  level: 'ok' | 'warn' | 'error';
+  problem: string | null;
+}
+
+export function reportPolicy(mode: PolicyReport['mode'], verdict: PolicyVerdict | { error: string }): PolicyReport {
+  const base = { mode, current: false, missing: [] as string[] };
+  if (mode === 'off') return { ...base, state: 'off', level: 'ok', problem: null };
+  if ('error' in verdict) return { ...base, state: 'unknown', level: 'warn', problem: `cannot read the access policy: ${verdict.error}` };
+  const missing = describeRules(verdict.missing);
+  const report = { ...base, state: verdict.state, current: verdict.current, missing };
+  if (verdict.current) return { ...report, level: 'ok', problem: null };
+  if (missing.length) return { ...report, level: 'error', problem: `the access policy in force does not grant: ${missing.join('; ')}` };
+  switch (verdict.state) {
+    case 'absent':
+    case 'released':
+      return { ...report, level: 'warn', problem: 'Headscale holds no access policy: every node reaches every port of every other node' };
+    case 'owned':
+      return {
+        ...report,
+        level: 'warn',
+        problem: "june-ts's access policy grants more than the config asks for (the config changed since it was written)",
+      };
+    case 'file-mode':
+      return {
+        ...report,
+        level: 'warn',
+        problem: 'Headscale reads its policy from a file (policy.mode: file): june-ts cannot check or write it',
+      };
+    default:
+      return { ...report, level: 'ok', problem: null };
+  }
+}

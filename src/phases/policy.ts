@@ -10,10 +10,12 @@ import {
   policyDialectOf,
   releasedPolicy,
   renderPolicy,
+  reportPolicy,
   rulesIn,
   userPrincipal,
   type PolicyDialect,
   type PolicyInput,
+  type PolicyReport,
   type PolicyVerdict,
   type RenderedPolicy,
 } from '../domain/policy.js';
@@ -154,4 +156,15 @@ export async function releasePolicyPhase(ctx: Context): Promise<number> {
   await hs.setPolicy(releasedPolicy(), { action: 'release', rules: 0, changes: describeRules(rules).map((r) => `- ${r}`) });
   ctx.log.info(`  removed june-ts's access policy (${rules.length} rules); Headscale's default applies again`);
   return 1;
+}
+
+/** The access policy's state for status and doctor (reads only; never throws). */
+export async function policyState(ctx: Pick<Context, 'config' | 'helm' | 'headscale'>): Promise<PolicyReport> {
+  const mode = ctx.config.policy.mode;
+  if (mode === 'off') return reportPolicy(mode, { error: '' });
+  try {
+    return reportPolicy(mode, (await planPolicy(ctx)).verdict);
+  } catch (e) {
+    return reportPolicy(mode, { error: (e as Error).message });
+  }
 }

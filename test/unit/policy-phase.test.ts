@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Context } from '../../src/context.js';
 import { parseHuJson, policyOwnership, releasedPolicy } from '../../src/domain/policy.js';
-import { applyPolicyPhase, provePolicyPhase, releasePolicyPhase } from '../../src/phases/policy.js';
+import { policyCheck } from '../../src/doctor/post.js';
+import { applyPolicyPhase, policyState, provePolicyPhase, releasePolicyPhase } from '../../src/phases/policy.js';
 import { Logger } from '../../src/ui/logger.js';
 import { WriteGate, type PlanEntry } from '../../src/write-gate.js';
 import { testContext } from '../helpers/context.js';
@@ -196,5 +197,66 @@ describe('cleanup --purge: the access policy', () => {
     hs.policy = { kind: 'none' };
     expect(await releasePolicyPhase(ctx)).toBe(0);
     expect(hs.policyWrites).toEqual([]);
+  });
+});
+
+describe('the policy in force, for status and doctor', () => {
+  it("june-ts's current policy: ok", async () => {
+    const { ctx } = setup();
+    await applyPolicyPhase(ctx);
+    const p = await policyState(ctx);
+    expect(p).toEqual({ mode: 'managed', state: 'owned', current: true, missing: [], level: 'ok', problem: null });
+    expect(policyCheck(p)).toMatchObject({ ok: true });
+  });
+
+  it('a policy replaced by hand: red, and doctor names the missing rule and the fix', async () => {
+    const { hs, ctx } = setup();
+    hs.policy = {
+      kind: 'stored',
+      text: '{"acls":[{"action":"accept","src":["june-host@"],"dst":["june-orchestrator@:8080","june-idp@:8080"]}]}',
+    };
+    const p = await policyState(ctx);
+    expect(p).toMatchObject({ state: 'foreign', level: 'error', missing: ['june-orchestrator@ → june-idp@ tcp/8080'] });
+    const check = policyCheck(p);
+    expect(check).toMatchObject({ ok: false, level: 'error' });
+    expect(check.detail).toContain('june-orchestrator@ → june-idp@ tcp/8080');
+    expect(check.fix).toContain('TAILNET_POLICY=adopt');
+  });
+
+  it('an operator policy that grants everything needed is fine; no policy at all is amber', async () => {
+    const { hs, ctx } = setup();
+    hs.policy = { kind: 'stored', text: '{"acls":[{"action":"accept","src":["*"],"dst":["*:*"]}]}' };
+    expect(await policyState(ctx)).toMatchObject({ state: 'foreign', level: 'ok', missing: [] });
+    hs.policy = { kind: 'none' };
+    const none = await policyState(ctx);
+    expect(none).toMatchObject({ state: 'absent', level: 'warn' });
+    expect(policyCheck(none)).toMatchObject({ ok: false, level: 'warn' });
+  });
+
+  it("june-ts's own policy from an older config: red, naming the rule it lacks", async () => {
+    const old = setup({ TAILNET_EDGES: 'orchestrator->idp' });
+    await applyPolicyPhase(old.ctx);
+    const { hs, ctx } = setup({ TAILNET_EDGES: 'idp->orchestrator' });
+    hs.policy = old.hs.policy;
+    const p = await policyState(ctx);
+    expect(p).toMatchObject({ state: 'owned', current: false, level: 'error', missing: ['june-idp@ → june-orchestrator@ tcp/8080'] });
+    expect(policyCheck(p).fix).toContain('june-ts deploy-sidecars');
+  });
+
+  it('off: nothing read; unreadable Headscale: unknown, amber', async () => {
+    const off = setup({ TAILNET_POLICY: 'off' });
+    off.hs.getPolicy = async () => {
+      throw new Error('not expected');
+    };
+    expect(await policyState(off.ctx)).toMatchObject({ state: 'off', level: 'ok' });
+    const { hs, ctx } = setup();
+    hs.getPolicy = async () => {
+      throw new Error('connection refused');
+    };
+    expect(await policyState(ctx)).toMatchObject({
+      state: 'unknown',
+      level: 'warn',
+      problem: 'cannot read the access policy: connection refused',
+    });
   });
 });

@@ -1,5 +1,6 @@
 // The access policy june-ts derives from the config: its rules, each dialect's rendering, the
 // 0.29 tests block, and how june-ts recognises its own policy when it reads one back.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   describeRules,
@@ -172,5 +173,23 @@ describe('missingRules (doctor)', () => {
 describe('parseHuJson', () => {
   it('drops comments and trailing commas, keeps // inside strings', () => {
     expect(parseHuJson('// c\n{\n /* b */ "a": ["x//y", "z",],\n}\n')).toEqual({ a: ['x//y', 'z'] });
+  });
+});
+
+describe('README', () => {
+  it('shows the policy june-ts generates for the example config (with TAILNET_ADMINS=alice,bob and the orchestrator->idp edge)', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /The policy for `config\.env\.example`[\s\S]*?```\n([\s\S]*?)```/.exec(readme)?.[1];
+    const example: PolicyInput = {
+      services: [
+        { name: 'orchestrator', ports: [8080] },
+        { name: 'idp', ports: [8080] },
+      ],
+      admins: ['alice', 'bob'],
+      edges: [{ from: 'orchestrator', to: 'idp' }],
+      identity: 'user',
+    };
+    const all = new Set(['june-host@', 'alice@', 'bob@', 'june-orchestrator@', 'june-idp@']);
+    expect(block).toBe(renderPolicy(example, 'v029', all).text);
   });
 });

@@ -74,10 +74,20 @@ describe.skipIf(!canRun)('access policy: least privilege with real traffic', () 
     await s?.stop();
   });
 
-  it('june-ts wrote its policy in the dialect of this Headscale, marked as its own', async () => {
+  it('june-ts wrote its policy in the dialect of this Headscale, marked as its own; status reports it', async () => {
     const text = await policyText();
     expect(text).toMatch(/^\/\/ june-ts:policy rules=[0-9a-f]{16} sha256=[0-9a-f]{16}$/m);
     expect(text).toContain(JSON.stringify(user('june-orchestrator')));
+    const st = await s.june(['status', '-o', 'json']);
+    expect(st.code, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout).policy).toEqual({
+      mode: 'managed',
+      state: 'owned',
+      current: true,
+      missing: [],
+      level: 'ok',
+      problem: null,
+    });
   });
 
   it('from the host: every service answers on its port by MagicDNS name; another port of the same pod is refused', async () => {
@@ -152,6 +162,13 @@ describe.skipIf(!canRun)('access policy: least privilege with real traffic', () 
     expect(r.stderr).toContain('Headscale holds an access policy june-ts did not write: left as it is.');
     expect(r.stderr).toContain('TAILNET_POLICY=adopt');
     expect(await policyText()).toBe(OPERATOR_POLICY);
+    // the operator's policy opens only port 22: doctor names what the config needs and lacks
+    const doc = await s.june(['doctor']);
+    expect(doc.code).toBe(4);
+    expect(doc.stdout).toContain(`${user('june-orchestrator')} → ${user('june-idp')} tcp/8080`);
+    expect(doc.stdout).toContain('TAILNET_POLICY=adopt');
+    const st = JSON.parse((await s.june(['status', '-o', 'json'])).stdout);
+    expect(st.policy).toMatchObject({ state: 'foreign', current: false, level: 'error' });
 
     const adopt = await s.june(['deploy-sidecars'], { env: { TAILNET_POLICY: 'adopt' } });
     expect(adopt.code, adopt.stderr).toBe(0);

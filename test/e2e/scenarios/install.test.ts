@@ -18,7 +18,8 @@ const userName = (u: HsNode['user']) => (typeof u === 'string' ? u : u?.name);
 describe.skipIf(!canRun)('install on an empty cluster', () => {
   let s: Scenario;
   beforeAll(async () => {
-    s = await startScenario('install');
+    // the services reach each other below: an edge of the access policy (without it they may not)
+    s = await startScenario('install', { TAILNET_EDGES: 'orchestrator->idp' });
   });
   afterAll(async () => {
     await s?.stop();

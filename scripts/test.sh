@@ -49,7 +49,7 @@ run_vitest unit-charts -- --project unit --project charts
 # JUNE_TS_E2E_MATRIX=0 runs the default pair only; =full runs every scenario on all six pairs
 # but the soak (soak.test.ts: its key bound needs Headscale 0.28+, which deletes keys).
 E2E=test/e2e/scenarios
-DIALECT="$E2E/install.test.ts $E2E/sidecars.test.ts $E2E/day2.test.ts $E2E/rotation.test.ts $E2E/real-pods.test.ts $E2E/tags.test.ts"
+DIALECT="$E2E/install.test.ts $E2E/sidecars.test.ts $E2E/day2.test.ts $E2E/rotation.test.ts $E2E/real-pods.test.ts $E2E/tags.test.ts $E2E/policy.test.ts"
 HELM="$E2E/install.test.ts $E2E/faults.test.ts $E2E/helm-rollback.test.ts $E2E/partial.test.ts"
 run_vitest e2e-hs0.29.3-helm4 JUNE_TS_E2E_HEADSCALE=v0.29.3 JUNE_TS_E2E_HELM=4 -- --project e2e
 case "${JUNE_TS_E2E_MATRIX:-1}" in

@@ -1,7 +1,8 @@
 // june-ts doctor: the spec's Troubleshooting section as checks, each with the fix printed.
 // `--pre` runs before install: binaries, versions, cluster reachable, permissions.
 import { z } from 'zod';
-import { postChecks } from '../doctor/post.js';
+import { policyCheck, postChecks } from '../doctor/post.js';
+import { policyState } from '../phases/policy.js';
 import { preChecks } from '../doctor/pre.js';
 import { DegradedError, PreflightError } from '../errors.js';
 import { globalOptionsSchema, parseOptions } from './options.js';
@@ -15,7 +16,7 @@ export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   const log = makeLogger(o, rt);
   const g = { ...o, dryRun: 'off' as const };
   const { ctx } = createContext('doctor', g, loadSettings(g, rt, log), rt, log);
-  const checks = o.pre ? await preChecks(ctx) : await postChecks(ctx);
+  const checks = o.pre ? await preChecks(ctx) : [...(await postChecks(ctx)), policyCheck(await policyState(ctx))];
   if (o.output === 'json') log.print(JSON.stringify({ pre: o.pre, checks }, null, 2));
   else {
     for (const c of checks) {

@@ -2,7 +2,8 @@
 // (so cron can alert); --wait polls, bounded by WAIT_TIMEOUT, until healthy.
 import { z } from 'zod';
 import { DegradedError } from '../errors.js';
-import { collectHealth, type HealthReport, type Level } from '../health/report.js';
+import { collectHealth, withPolicy, type HealthReport, type Level } from '../health/report.js';
+import { policyState } from '../phases/policy.js';
 import type { Logger } from '../ui/logger.js';
 import { globalOptionsSchema, parseOptions } from './options.js';
 import { makeLogger, type Runtime } from './runtime.js';
@@ -33,6 +34,11 @@ export function renderStatus(r: HealthReport, log: Logger): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   lines.push(head.map((h, i) => h.padEnd(widths[i]!)).join('  '));
   for (const row of rows) lines.push(row.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+  if (r.policy) {
+    const p = r.policy;
+    const what = p.state === 'off' ? 'not managed (TAILNET_POLICY=off)' : p.current ? "june-ts's, up to date" : p.state;
+    lines.push('', `${mark(log, p.level)} Access policy: ${what}${p.problem ? ` — ${p.problem}` : ''}`);
+  }
   const problems = r.services.flatMap((s) => s.problems.map((p) => `  ${s.service}: ${p}`));
   if (problems.length) lines.push('', 'Problems:', ...problems, '', 'Run `june-ts doctor` for causes and fixes.');
   return lines.join('\n');
@@ -44,10 +50,14 @@ export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   const g = { ...o, dryRun: 'off' as const };
   const { ctx } = createContext('status', g, loadSettings(g, rt, log), rt, log);
   const deadline = Date.now() + ctx.config.waitTimeoutMs;
-  let report = await collectHealth(ctx);
+  const collect = async () => {
+    const health = await collectHealth(ctx);
+    return health.headscale.healthy ? withPolicy(health, await policyState(ctx)) : health;
+  };
+  let report = await collect();
   while (o.wait && report.level === 'error' && Date.now() < deadline && !ctx.signal.aborted) {
     await new Promise((r) => setTimeout(r, 2000));
-    report = await collectHealth(ctx);
+    report = await collect();
   }
   log.print(o.output === 'json' ? JSON.stringify(report, null, 2) : renderStatus(report, log));
   if (report.level === 'error') {

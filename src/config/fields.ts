@@ -100,6 +100,23 @@ const DECLARED = [
     derived: true,
     description: 'MagicDNS base domain, e.g. tail.ozzu.world. Must not contain the Headscale host.',
   },
+  {
+    key: 'TAILNET_POLICY',
+    default: 'managed',
+    description:
+      "Headscale access policy: `managed` (june-ts writes its own, never over a policy it did not write), `adopt` (replace the policy in force once, e.g. an operator's), `off` (june-ts writes none).",
+  },
+  {
+    key: 'TAILNET_ADMINS',
+    description:
+      'Comma-separated Headscale users whose devices may reach every service on its port, like the host of 11.5 (e.g. alice,bob).',
+  },
+  {
+    key: 'TAILNET_EDGES',
+    description:
+      "Comma-separated service-to-service edges the policy allows, e.g. orchestrator->idp; the port is the target's chart port. None: services reach no one.",
+    example: 'orchestrator->idp',
+  },
   { key: 'KEY_EXPIRATION', default: '180d', description: 'Lifetime of the reusable pre-auth keys june-ts mints (h, d or w units).' },
   {
     key: 'KEY_RENEW_BEFORE',

@@ -40,6 +40,8 @@ export interface Config {
   services: string[];
   /** Who owns the services' keys and nodes: one user each, or (Headscale 0.28+) a tag each. */
   tailnetIdentity: 'user' | 'tag';
+  /** The access policy june-ts derives (src/domain/policy.ts). */
+  policy: { mode: 'managed' | 'adopt' | 'off'; admins: string[]; edges: { from: string; to: string }[] };
   tailnetDomain: string;
   keyExpiration: string;
   keyRenewBefore: string;
@@ -219,6 +221,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     PLATFORM_CHART: platformChart,
     PLATFORM_VALUES: platformValues.join(',') || undefined,
     TAILSCALE_SERVICES: c.TAILSCALE_SERVICES.join(','),
+    TAILNET_ADMINS: c.TAILNET_ADMINS?.join(',') || undefined,
+    TAILNET_EDGES: c.TAILNET_EDGES?.map((e) => `${e.from}->${e.to}`).join(',') || undefined,
     TAILNET_DOMAIN: tailnetDomain,
     HOST_HOSTNAME: hostHostname,
     WAIT_TIMEOUT: `${waitTimeoutMs / 1000}s`,
@@ -249,6 +253,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     },
     services: c.TAILSCALE_SERVICES,
     tailnetIdentity: c.TAILNET_IDENTITY,
+    policy: { mode: c.TAILNET_POLICY, admins: c.TAILNET_ADMINS ?? [], edges: c.TAILNET_EDGES ?? [] },
     tailnetDomain,
     keyExpiration: c.KEY_EXPIRATION,
     keyRenewBefore: c.KEY_RENEW_BEFORE,

@@ -6,6 +6,8 @@ import { FIELDS, type DefaultedKey, type FieldKey } from './fields.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$/;
+/** A Headscale user name: a letter, then letters, digits, `-`, `.`, `_`, and at most one `@` (OIDC users). */
+const HEADSCALE_USER = /^(?=.{2,})[A-Za-z][A-Za-z0-9._-]*(@[A-Za-z0-9._-]*)?$/;
 const DURATION_DAYS = /^(\d+)(h|d|w)$/;
 const DURATION_WAIT = /^(\d+)(s|m|h)$/;
 
@@ -172,6 +174,45 @@ const VALIDATORS = {
       'is not an identity — use user (one Headscale user per service) or tag (Headscale 0.28+)',
     ).pipe(z.enum(['user', 'tag'])),
   TAILNET_DOMAIN: (k) => checked(k, (v) => DNS_NAME.test(v), 'is not a DNS name — use e.g. tail.example.com'),
+  TAILNET_POLICY: (k) =>
+    checked(k, (v) => ['managed', 'adopt', 'off'].includes(v), 'is not a policy mode — use managed, adopt or off').pipe(
+      z.enum(['managed', 'adopt', 'off']),
+    ),
+  TAILNET_ADMINS: (k) =>
+    z.string().transform((v, ctx) => {
+      const items = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const bad = items.find((s) => !HEADSCALE_USER.test(s));
+      if (bad) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${k}: ${quoted(bad)} is not a Headscale user name — use e.g. alice or alice@example.com`,
+        });
+        return z.NEVER;
+      }
+      return [...new Set(items)];
+    }),
+  TAILNET_EDGES: (k) =>
+    z.string().transform((v, ctx) => {
+      const edges: { from: string; to: string }[] = [];
+      for (const item of v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const m = /^([a-z][a-z0-9-]*)\s*->\s*([a-z][a-z0-9-]*)$/.exec(item);
+        if (!m || m[1] === m[2]) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${k}: ${quoted(item)} is not an edge — use FROM->TO between two services, e.g. orchestrator->idp`,
+          });
+          return z.NEVER;
+        }
+        if (!edges.some((e) => e.from === m[1] && e.to === m[2])) edges.push({ from: m[1]!, to: m[2]! });
+      }
+      return edges;
+    }),
   KEY_EXPIRATION: (k) => duration(k, DURATION_DAYS, keyDurationMs, 'h, d or w', '180d', KEY_DURATION_MAX),
   KEY_RENEW_BEFORE: (k) => duration(k, DURATION_DAYS, keyDurationMs, 'h, d or w', '30d', KEY_DURATION_MAX),
   KEY_RETENTION: (k) => duration(k, DURATION_DAYS, keyDurationMs, 'h, d or w', '30d', KEY_DURATION_MAX, 0),
@@ -213,6 +254,16 @@ export const rawConfigSchema = z.object(shape).superRefine((raw, ctx) => {
       path: ['HEADSCALE_DOMAIN'],
       message: 'HEADSCALE_DOMAIN: is required — set HEADSCALE_DOMAIN=headscale.example.com (or HEADSCALE_URL)',
     });
+  }
+  for (const e of c.TAILNET_EDGES ?? []) {
+    const unknown = [e.from, e.to].find((s) => !c.TAILSCALE_SERVICES.includes(s));
+    if (unknown) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TAILNET_EDGES'],
+        message: `TAILNET_EDGES: ${e.from}->${e.to} names '${unknown}', which is not in TAILSCALE_SERVICES (${c.TAILSCALE_SERVICES.join(', ')}) — add it there or remove the edge`,
+      });
+    }
   }
   if (c.HEADSCALE_TRANSPORT === 'api' && !c.HEADSCALE_API_KEY) {
     ctx.addIssue({

@@ -5,6 +5,7 @@ import type { Context } from '../context.js';
 import { chartExtraArgs, extraArgsDrift, podExtraArgs } from '../domain/extra-args.js';
 import { stuckRelease } from '../domain/release.js';
 import { minorsBehind, plainVersion, planUpgrade } from '../domain/headscale-upgrade.js';
+import type { PolicyReport } from '../domain/policy.js';
 import { HEADSCALE_DEFAULT_VERSION, type HeadscaleVersion } from '../headscale/types.js';
 import { collectHealth, type HealthReport, type ServiceReport } from '../health/report.js';
 import type { ReleaseInfo } from '../helm/types.js';
@@ -270,4 +271,29 @@ export async function postChecks(ctx: Context): Promise<Check[]> {
   const cm = await kube.getConfigMap(config.headscale.namespace, HEADSCALE_CONFIGMAP);
   if (cm) checks.push(await magicDnsCheck(cm, config));
   return checks;
+}
+
+/** The access policy in force grants what the config needs; names each missing rule. */
+export function policyCheck(p: PolicyReport): Check {
+  const name = 'access policy';
+  if (p.state === 'off') return { name, ok: true, level: 'warn', detail: 'TAILNET_POLICY=off: june-ts does not manage it' };
+  if (p.current) return { name, ok: true, level: 'warn', detail: "june-ts's policy, with the rules the config asks for" };
+  if (p.missing.length)
+    return {
+      name,
+      ok: false,
+      level: 'error',
+      detail: `the policy in force (${p.state}) does not grant:\n${p.missing.map((r) => `      ${r}`).join('\n')}`,
+      fix:
+        p.state === 'owned'
+          ? 'run `june-ts deploy-sidecars` to write the rules the config asks for'
+          : 'add the rules above to your policy, or let june-ts manage it: `TAILNET_POLICY=adopt june-ts deploy-sidecars` (save yours first with `headscale policy get`)',
+    };
+  return {
+    name,
+    ok: p.level === 'ok',
+    level: 'warn',
+    detail: p.problem ?? `${p.state}: grants what the config needs`,
+    fix: p.level === 'ok' ? undefined : "run `june-ts deploy-sidecars` to write june-ts's access policy",
+  };
 }

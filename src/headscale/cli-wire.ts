@@ -30,6 +30,8 @@ export interface KubectlExecOptions {
   container?: string;
   /** The headscale binary inside the container (default `headscale`). */
   headscale?: string;
+  /** `exec -i`: the command reads stdin. */
+  stdin?: boolean;
 }
 
 /** `kubectl [--kubeconfig K] [--context C] -n NS exec deployment/headscale -c headscale -- headscale` */
@@ -41,6 +43,7 @@ export function kubectlExecPrefix(o: KubectlExecOptions): string[] {
     '-n',
     o.namespace,
     'exec',
+    ...(o.stdin ? ['-i'] : []),
     `deployment/${o.deployment ?? HEADSCALE_DEPLOYMENT}`,
     '-c',
     o.container ?? HEADSCALE_CONTAINER,
@@ -53,6 +56,8 @@ export interface CliWireOptions {
   runner: ProcessRunner;
   /** argv before the headscale subcommand; the first element is the program. */
   prefix: readonly string[];
+  /** The prefix of a command that reads stdin (`kubectl exec -i …`); default `prefix`. */
+  stdinPrefix?: readonly string[];
   /** Extra environment for the command (e.g. HEADSCALE_CONFIG in tests). */
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
@@ -69,7 +74,8 @@ export class CliWire implements Wire {
     const call = request.cli;
     if (!call)
       throw new BugError(`no CLI form for ${request.http.method} ${request.http.path}: the client must ask assertCanCarrySecret first`);
-    const stdout = await this.run(call.args, version);
+    const stdout = await this.run(call.args, version, call.input);
+    if (call.readText) return call.readText(stdout);
     if (!call.read) return undefined as T;
     const ctx = { command: this.display(call.args), version };
     return call.read(parseAnswer(stdout, ctx), ctx, stdout);
@@ -115,10 +121,11 @@ export class CliWire implements Wire {
   }
 
   /** stdout of a successful run. */
-  private async run(args: string[], version: string): Promise<string> {
-    const [file, ...rest] = this.opts.prefix;
+  private async run(args: string[], version: string, input?: string): Promise<string> {
+    const [file, ...rest] = input === undefined ? this.opts.prefix : (this.opts.stdinPrefix ?? this.opts.prefix);
     const result = await this.opts.runner.run(file as string, [...rest, ...args], {
       env: this.opts.env,
+      input,
       timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       allowFailure: true,
     });

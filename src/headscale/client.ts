@@ -9,15 +9,17 @@ import { redactor } from '../ui/redact.js';
 import { mapLimit } from '../util/concurrency.js';
 import { DRY_RUN_ID, dryRunKey, isNumericId, isTagOwner, keyOwnedBy, ownerName, parseDuration, validateUserName } from './common.js';
 import { TAG_OWNED_KEYS_SINCE, dialectOf, type Dialect, type Request } from './dialects.js';
-import { assumedVersion, formatVersion } from './types.js';
+import { assumedVersion, checksPolicy, formatVersion } from './types.js';
 import type {
   CreatePreAuthKeyOptions,
   HeadscaleClient,
   HeadscaleVersion,
   HsNode,
+  HsPolicy,
   HsPreAuthKey,
   HsUser,
   KeyOwner,
+  PolicyWriteSummary,
   TagOwnedKeys,
 } from './types.js';
 
@@ -183,6 +185,26 @@ export class Headscale implements HeadscaleClient {
     await this.write('delete user', { name: user.name, id: user.id }, () => this.send((d) => d.deleteUser(user)), undefined);
   }
 
+  async getPolicy(): Promise<HsPolicy> {
+    try {
+      return await this.send((d) => d.getPolicy());
+    } catch (e) {
+      const absent = policyAbsence(e);
+      if (absent) return absent;
+      throw e;
+    }
+  }
+
+  async setPolicy(text: string, summary: PolicyWriteSummary): Promise<void> {
+    await this.write('set policy', { ...summary }, () => this.send((d) => d.setPolicy(text)), undefined);
+  }
+
+  async checkPolicy(text: string): Promise<boolean> {
+    if (!checksPolicy(await this.version())) return false;
+    await this.send((d) => d.checkPolicy(text));
+    return true;
+  }
+
   private async userNamed(name: string): Promise<HsUser> {
     const user = (await this.listUsers()).find((u) => u.name === name);
     if (!user) throw new ExternalError(`Headscale user ${name} not found`, { command: 'list users' });
@@ -201,4 +223,13 @@ export class Headscale implements HeadscaleClient {
   private write<T>(action: string, args: Record<string, unknown>, act: () => Promise<T>, dryResult: T): Promise<T> {
     return this.opts.gate.write({ kind: 'headscale', action, args }, act, dryResult);
   }
+}
+
+/** What Headscale says when it holds no policy it could hand out, read from the failed `get`. */
+function policyAbsence(e: unknown): HsPolicy | undefined {
+  if (!(e instanceof ExternalError)) return undefined;
+  if (/acl policy not found/i.test(e.message)) return { kind: 'none' };
+  const file = /reading policy from (path|file)[^\n]*/i.exec(e.message);
+  if (file) return { kind: 'file-mode', reason: file[0] };
+  return undefined;
 }

@@ -30,6 +30,7 @@ import {
   CliPreAuthKeySchema,
   CliUserListSchema,
   CliUserSchema,
+  ApiPolicySchema,
   HealthSchema,
   parseWith,
   toNode,
@@ -41,6 +42,7 @@ import {
 import {
   generationRange,
   type HsNode,
+  type HsPolicy,
   type HsPreAuthKey,
   type HsTagOwner,
   type HsUser,
@@ -56,10 +58,14 @@ export interface CliCall<T> {
   args: string[];
   /** Absent: the output is not read. */
   read?: Reader<T>;
+  /** Written to the command's stdin (the command reads it as `-f /dev/stdin`). */
+  input?: string;
+  /** Reads stdout as text, not JSON (what `policy get` prints is the policy itself). */
+  readText?: (text: string) => T;
 }
 
 export interface HttpCall<T> {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Path and query, e.g. `/api/v1/preauthkey?user=1`. */
   path: string;
   body?: Record<string, unknown>;
@@ -227,6 +233,33 @@ class V023 {
     return {
       cli: { args: ['users', 'destroy', ref, '--force', ...JSON_OUTPUT] },
       http: { method: 'DELETE', path: `/api/v1/user/${encodeURIComponent(ref)}` },
+    };
+  }
+
+  /**
+   * The CLI prints the stored text itself (plus the newline of its Println), whatever `-o`
+   * says; the API wraps it in `{"policy": …}`.
+   */
+  getPolicy(): Request<HsPolicy> {
+    return {
+      cli: { args: ['policy', 'get'], readText: (text) => ({ kind: 'stored', text: text.endsWith('\n') ? text.slice(0, -1) : text }) },
+      http: { method: 'GET', path: '/api/v1/policy', read: reader(ApiPolicySchema, (doc) => ({ kind: 'stored', text: doc.policy })) },
+    };
+  }
+
+  /** The text travels on stdin (CLI) or in the body (API), never in argv. */
+  setPolicy(text: string): Request<void> {
+    return {
+      cli: { args: ['policy', 'set', '-f', '/dev/stdin'], input: text, readText: () => undefined },
+      http: { method: 'PUT', path: '/api/v1/policy', body: { policy: text } },
+    };
+  }
+
+  /** Server-side check against live users and nodes: 0.29+ only (see checksPolicy). */
+  checkPolicy(text: string): Request<void> {
+    return {
+      cli: { args: ['policy', 'check', '-f', '/dev/stdin'], input: text, readText: () => undefined },
+      http: { method: 'POST', path: '/api/v1/policy/check', body: { policy: text } },
     };
   }
 }

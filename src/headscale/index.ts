@@ -52,7 +52,8 @@ export function createHeadscaleClient(o: HeadscaleClientOptions): HeadscaleClien
       const prefix = o.prefix ?? (o.kubectl ? kubectlExecPrefix(o.kubectl) : undefined);
       if (!prefix) throw new UsageError('the exec transport needs kubectl options or an argv prefix');
       const where = o.kubectl ? `kubectl -n ${o.kubectl.namespace} get deployment/${o.kubectl.deployment ?? 'headscale'}` : undefined;
-      return new Headscale(new CliWire({ runner: o.runner, prefix, env: o.env, timeoutMs: o.timeoutMs, where }), o);
+      const stdinPrefix = o.kubectl ? kubectlExecPrefix({ ...o.kubectl, stdin: true }) : prefix;
+      return new Headscale(new CliWire({ runner: o.runner, prefix, stdinPrefix, env: o.env, timeoutMs: o.timeoutMs, where }), o);
     }
     case 'api':
       if (!o.url || !o.apiKey) {

@@ -11,9 +11,11 @@ import type {
   HeadscaleClient,
   HeadscaleVersion,
   HsNode,
+  HsPolicy,
   HsPreAuthKey,
   HsUser,
   KeyOwner,
+  PolicyWriteSummary,
   TagOwnedKeys,
 } from './types.js';
 
@@ -46,6 +48,16 @@ export class OfflineHeadscale implements HeadscaleClient {
   }
   async listNodes(): Promise<HsNode[]> {
     return [];
+  }
+  /** A fresh server in database mode holds no policy. */
+  async getPolicy(): Promise<HsPolicy> {
+    return { kind: 'none' };
+  }
+  async checkPolicy(_text: string): Promise<boolean> {
+    return false;
+  }
+  async setPolicy(_text: string, summary: PolicyWriteSummary): Promise<void> {
+    await this.write('set policy', { ...summary }, undefined);
   }
 
   async ensureUsers(names: string[]): Promise<HsUser[]> {

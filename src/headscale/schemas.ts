@@ -137,6 +137,9 @@ export const ApiNodeListSchema = z.looseObject({ nodes: listOf(NodeSchema) });
 /** `headscale version -o json`: 0.23 `{version}`, 0.26 `{version,commit}`, 0.29 `{version,commit,buildTime,go,dirty}`; GET /version (0.29) the same. */
 export const VersionSchema = z.looseObject({ version: z.string() });
 
+/** GET /api/v1/policy: the stored text as is (`updated_at` is not read). */
+export const ApiPolicySchema = z.looseObject({ policy: z.string() });
+
 /** `-o json` errors on stderr and grpc-gateway error bodies. */
 export const ErrorBodySchema = z.looseObject({
   error: z.string().optional(),

@@ -92,6 +92,25 @@ export interface TagOwnedKeys {
   since: string;
 }
 
+/**
+ * The access policy Headscale holds. `stored`: its text byte for byte (database mode, or the
+ * file of file mode); `none`: database mode without a policy (every node reaches every node);
+ * `file-mode`: the server reads its policy from a file and takes none over its API.
+ */
+export type HsPolicy = { kind: 'stored'; text: string } | { kind: 'none' } | { kind: 'file-mode'; reason: string };
+
+/** What the plan shows of a policy write (never the text itself). */
+export interface PolicyWriteSummary {
+  action: 'create' | 'update' | 'release';
+  rules: number;
+  [detail: string]: unknown;
+}
+
+/** Can this Headscale check a policy against its live users and nodes, tests included (0.29+)? */
+export function checksPolicy(v: Pick<HeadscaleVersion, 'major' | 'minor'>): boolean {
+  return v.major > 0 || v.minor >= 29;
+}
+
 export interface HeadscaleClient {
   /** Detected once per client, then cached. */
   version(): Promise<HeadscaleVersion>;
@@ -116,6 +135,11 @@ export interface HeadscaleClient {
   listNodes(): Promise<HsNode[]>;
   deleteNode(id: string): Promise<void>;
   deleteUser(user: HsUser): Promise<void>;
+  getPolicy(): Promise<HsPolicy>;
+  /** Stores `text` as the policy (Headscale validates it, and runs its tests on 0.29+). */
+  setPolicy(text: string, summary: PolicyWriteSummary): Promise<void>;
+  /** Validates `text` without storing it; false where this Headscale cannot (before 0.29). Throws when invalid. */
+  checkPolicy(text: string): Promise<boolean>;
 }
 
 // ---------------------------------------------------------------------------------------

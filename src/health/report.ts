@@ -3,6 +3,7 @@
 import type { Context } from '../context.js';
 import { describeIdentity, identityOf, keyOwnerOf, type ServiceIdentity } from '../domain/identity.js';
 import { DAY_MS, judgeKey, keyMatches } from '../domain/keys.js';
+import type { PolicyReport } from '../domain/policy.js';
 import { describeUnhealthy, findNode, sidecarHealth, type SidecarHealth } from '../domain/sidecars.js';
 import { formatVersion, type HsNode, type HsPreAuthKey, type HsUser, type KeyOwner } from '../headscale/types.js';
 import { authKeyEntry, magicDnsName, workloadName } from '../names.js';
@@ -34,10 +35,17 @@ export interface HealthReport {
   headscale: { healthy: boolean; version: string | null; error: string | null };
   secret: { name: string; namespace: string; exists: boolean };
   services: ServiceReport[];
+  /** The access policy in force (src/domain/policy.ts), when the command asked for it. */
+  policy?: PolicyReport;
   level: Level;
 }
 
 const ownerLabel = (id: ServiceIdentity) => (id.kind === 'user' ? id.user : id.tag);
+
+/** The report with the access policy's state; a policy that lacks a needed rule makes it red. */
+export function withPolicy(r: HealthReport, policy: PolicyReport): HealthReport {
+  return { ...r, policy, level: worst([r.level, policy.level]) };
+}
 
 const worst = (levels: Level[]): Level => (levels.includes('error') ? 'error' : levels.includes('warn') ? 'warn' : 'ok');
 

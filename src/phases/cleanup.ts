@@ -22,6 +22,7 @@ import {
 } from '../names.js';
 import type { PhaseDef } from './engine.js';
 import { expireKeys } from './keys.js';
+import { releasePolicyPhase } from './policy.js';
 import { applyRelease } from './release.js';
 
 export const CLEANUP_ID = 'cleanup';
@@ -192,6 +193,15 @@ export const cleanupPhases: PhaseDef<CleanupRun> = {
     { id: 'sidecars-off', description: 'helm upgrade the platform with tailscale.enabled=false (other values kept)', run: sidecarsOff },
     { id: 'nodes', description: "Delete the services' nodes from Headscale (by id)", run: deleteNodes },
     { id: 'secrets', description: "Delete the auth Secret and the sidecars' state Secrets", run: deleteSecrets },
+    {
+      id: 'policy',
+      description: "Remove june-ts's access policy, leave any other (--purge)",
+      skipIf: (ctx) => (ctx.data.purge || ctx.data.all ? undefined : 'needs --purge'),
+      run: async (ctx) => {
+        if (!(await headscaleDeployed(ctx))) return ctx.log.info('  Headscale is not deployed: no access policy');
+        counted(ctx, await releasePolicyPhase(ctx));
+      },
+    },
     {
       id: 'purge',
       description: "Expire the users' keys and delete the users; delete the keys owned by the services' tags (--purge)",

@@ -64,3 +64,34 @@ export async function assertServicesRun(ctx: Pick<Context, 'helm' | 'config'>): 
     throw new ConfigError(problems, { hint: 'nothing was changed; fix TAILSCALE_SERVICES or the platform values and re-run' });
   }
 }
+
+/**
+ * The port each service serves on (`services.<svc>.port` of the chart's defaults merged with
+ * the release's values and PLATFORM_VALUES): what the access policy opens.
+ */
+export function servicePorts(services: readonly string[], chartDefaults: Values, values: Values): Map<string, number[]> {
+  const effective = servicesOf(mergeValues(chartDefaults, values)) ?? {};
+  const ports = new Map<string, number[]>();
+  const problems: string[] = [];
+  for (const svc of services) {
+    const cfg = effective[svc];
+    const port = isObject(cfg) ? cfg.port : undefined;
+    if (typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65536) ports.set(svc, [port]);
+    else problems.push(`services.${svc}.port is ${JSON.stringify(port) ?? 'not set'}: the access policy needs the port ${svc} serves on`);
+  }
+  if (problems.length)
+    throw new ConfigError(problems, { hint: 'set services.<svc>.port in a PLATFORM_VALUES file, or TAILNET_POLICY=off' });
+  return ports;
+}
+
+/** servicePorts for the configured services, read from the chart, the release and PLATFORM_VALUES. */
+export async function readServicePorts(ctx: Pick<Context, 'helm' | 'config'>): Promise<Map<string, number[]>> {
+  const { platform, services } = ctx.config;
+  const helm = await ctx.helm();
+  const [defaults, userValues, files] = await Promise.all([
+    chartDefaults(platform.chart),
+    helm.values(platform.release, platform.namespace),
+    readValuesFiles(platform.valuesFiles),
+  ]);
+  return servicePorts(services, defaults, files.reduce(mergeValues, userValues ?? {}));
+}

@@ -21,6 +21,7 @@ import {
 } from '../names.js';
 import { Handoff, type PhaseDef } from './engine.js';
 import { PartialKeysError, expireKeys, resolveKeys } from './keys.js';
+import { applyPolicyPhase, provePolicyPhase } from './policy.js';
 import { ensureRelease } from './release.js';
 
 export const SIDECARS_ID = '11.2-headscale-sidecars';
@@ -254,6 +255,11 @@ export const sidecarsPhase: PhaseDef<SidecarsRun> = {
       requires: [`${SIDECARS_ID}/keys`],
       run: writeSecretPhase,
     },
+    {
+      id: 'policy',
+      description: 'Write the access policy (TAILNET_ADMINS, TAILNET_EDGES) unless Headscale holds one june-ts did not write',
+      run: applyPolicyPhase,
+    },
     { id: 'helm', description: 'helm upgrade --install the platform chart with tailscale.enabled=true', run: platformReleasePhase },
     {
       id: 'verify',
@@ -263,6 +269,11 @@ export const sidecarsPhase: PhaseDef<SidecarsRun> = {
         for (const n of nodes)
           ctx.log.info(`  ${n.givenName}: online at ${n.ipAddresses.join(', ')} (${n.givenName}.${ctx.config.tailnetDomain})`);
       },
+    },
+    {
+      id: 'policy-tests',
+      description: "Headscale 0.29+: check the access policy's tests against the nodes now online (writes nothing)",
+      run: provePolicyPhase,
     },
   ],
 };

@@ -32,10 +32,16 @@ function entryText(e: PlanEntry, log: Logger): string {
       const head = `${c.cyan('$')} helm ${e.action} ${e.release}${e.chart ? ` ${e.chart}` : ''} ${(e.flags ?? []).join(' ')}`.trimEnd();
       return e.values ? `${head} --values <file>\n    values:\n${indent(stringify(e.values), '      ')}` : head;
     }
-    case 'headscale':
-      return `${c.magenta('headscale')} ${e.action} ${Object.entries(e.args)
+    case 'headscale': {
+      // A list of lines (a policy's changes) is shown one per line under the entry.
+      const isLines = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+      const head = `${c.magenta('headscale')} ${e.action} ${Object.entries(e.args)
+        .filter(([, v]) => !isLines(v))
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
         .join(' ')}`;
+      const lists = Object.entries(e.args).flatMap(([k, v]) => (isLines(v) ? [`  ${k}:`, ...v.map((l) => `    ${l}`)] : []));
+      return [head, ...lists].join('\n');
+    }
     case 'note':
       return c.dim(`· ${e.text}`);
   }

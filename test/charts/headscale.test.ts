@@ -62,6 +62,14 @@ for (const helm of HELMS) {
       });
     });
 
+    it('without a policy of its own, Headscale keeps the policy in its database (june-ts writes it there)', async () => {
+      const { config, cm } = await render(helm);
+      expect(config.policy).toEqual({ mode: 'database' });
+      expect(cm.data).not.toHaveProperty('policy.hujson');
+      const path = await render(helm, { set: { 'headscale.policy.path': '/etc/policy/acl.hujson' } });
+      expect(path.config.policy).toEqual({ mode: 'file', path: '/etc/policy/acl.hujson' });
+    });
+
     it('inline policy is shipped in the ConfigMap and referenced by policy.path', async () => {
       const policy = '{ "acls": [ { "action": "accept", "src": ["*"], "dst": ["*:*"] } ] }';
       const { config, cm } = await render(helm, { set: { 'headscale.policy.inline': policy } });

@@ -1,7 +1,17 @@
 // Small map-backed fakes of the Kubernetes and Headscale seams for phase unit tests.
 // Unexpected calls throw (fail closed), so a phase cannot pass by calling something else.
 import { isTagOwner, keyOwnedBy, ownerName } from '../../src/headscale/common.js';
-import type { HeadscaleClient, HeadscaleVersion, HsNode, HsPreAuthKey, HsUser, KeyOwner } from '../../src/headscale/types.js';
+import type {
+  HeadscaleClient,
+  HeadscaleVersion,
+  HsNode,
+  HsPolicy,
+  HsPreAuthKey,
+  HsUser,
+  KeyOwner,
+  PolicyWriteSummary,
+} from '../../src/headscale/types.js';
+import type { WriteGate } from '../../src/write-gate.js';
 import type { ApplySecret, DeploymentInfo, KubeClient, SecretInfo } from '../../src/kube/types.js';
 
 /** A one-replica Deployment in june-services that has rolled out, with what a test changes. */
@@ -117,5 +127,22 @@ export class FakeHeadscale implements HeadscaleClient {
   }
   async deleteUser(u: HsUser) {
     this.users = this.users.filter((x) => x.name !== u.name);
+  }
+  /** The stored policy, and each write's summary; with a gate, policy writes go through it as in the real client. */
+  policy: HsPolicy = { kind: 'none' };
+  policyWrites: PolicyWriteSummary[] = [];
+  gate: WriteGate | undefined;
+  async getPolicy() {
+    return this.policy;
+  }
+  async setPolicy(text: string, summary: PolicyWriteSummary) {
+    const act = async () => {
+      this.policyWrites.push(summary);
+      this.policy = { kind: 'stored', text };
+    };
+    await (this.gate ? this.gate.write({ kind: 'headscale', action: 'set policy', args: { ...summary } }, act, undefined) : act());
+  }
+  async checkPolicy() {
+    return false;
   }
 }

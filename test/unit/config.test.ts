@@ -220,6 +220,34 @@ const CASES: FieldCase[] = [
     bad: [['tailnet', "TAILNET_DOMAIN: 'tailnet' is not a DNS name — use e.g. tail.example.com"]],
   },
   {
+    key: 'TAILNET_POLICY',
+    ok: ['adopt', (c) => c.policy.mode, 'adopt'],
+    bad: [['replace', "TAILNET_POLICY: 'replace' is not a policy mode — use managed, adopt or off"]],
+  },
+  {
+    key: 'TAILNET_ADMINS',
+    ok: [' alice, bob@example.com,alice ', (c) => c.policy.admins, ['alice', 'bob@example.com']],
+    bad: [
+      ['alice,1bob', "TAILNET_ADMINS: '1bob' is not a Headscale user name — use e.g. alice or alice@example.com"],
+      ['a@b@c', "TAILNET_ADMINS: 'a@b@c' is not a Headscale user name — use e.g. alice or alice@example.com"],
+    ],
+  },
+  {
+    key: 'TAILNET_EDGES',
+    ok: ['orchestrator->idp, orchestrator -> idp', (c) => c.policy.edges, [{ from: 'orchestrator', to: 'idp' }]],
+    bad: [
+      [
+        'orchestrator=>idp',
+        "TAILNET_EDGES: 'orchestrator=>idp' is not an edge — use FROM->TO between two services, e.g. orchestrator->idp",
+      ],
+      ['idp->idp', "TAILNET_EDGES: 'idp->idp' is not an edge — use FROM->TO between two services, e.g. orchestrator->idp"],
+      [
+        'orchestrator->stt',
+        "TAILNET_EDGES: orchestrator->stt names 'stt', which is not in TAILSCALE_SERVICES (orchestrator, idp) — add it there or remove the edge",
+      ],
+    ],
+  },
+  {
     key: 'KEY_EXPIRATION',
     ok: ['52w', (c) => c.keyExpiration, '52w'],
     bad: [

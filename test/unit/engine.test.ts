@@ -187,8 +187,10 @@ describe('selectPhases on the real workflows', () => {
       '11.2-headscale-sidecars/users',
       '11.2-headscale-sidecars/keys',
       '11.2-headscale-sidecars/secret',
+      '11.2-headscale-sidecars/policy',
       '11.2-headscale-sidecars/helm',
       '11.2-headscale-sidecars/verify',
+      '11.2-headscale-sidecars/policy-tests',
       '11.5-tailnet-host',
     ]);
   });

@@ -92,8 +92,10 @@ describe('install --dry-run -o json', () => {
       '11.2-headscale-sidecars/users',
       '11.2-headscale-sidecars/keys',
       '11.2-headscale-sidecars/secret',
+      '11.2-headscale-sidecars/policy',
       '11.2-headscale-sidecars/helm',
       '11.2-headscale-sidecars/verify',
+      '11.2-headscale-sidecars/policy-tests',
       '11.5-tailnet-host',
     ]);
     expect(doc.phases.every((p) => p.status === 'run' && typeof p.description === 'string' && Array.isArray(p.entries))).toBe(true);

@@ -1,7 +1,7 @@
 // Real `headscale serve` on 127.0.0.1 with SQLite, MagicDNS (tail.june.test), the
 // embedded DERP server (+STUN) on loopback, and a unix socket in a temp dir. The one
 // launcher of a standalone Headscale for every test (the env, test/helpers/headscale-server.ts).
-import { mkdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { daemon, freePort, run, waitFor, tail } from './util.mjs';
 
@@ -47,8 +47,7 @@ export function headscaleConfig(version, { dir, port, metricsPort, grpcPort, stu
     '  level: info',
     '  format: text',
     'policy:',
-    '  mode: file',
-    '  path: ""',
+    '  mode: database',
     'dns:',
     '  magic_dns: true',
     `  base_domain: ${BASE_DOMAIN}`,
@@ -122,4 +121,62 @@ export async function startHeadscale({ version, bin, dir, logsDir, apiKey = true
   await hs.start();
   if (apiKey) hs.apiKey = (await cli(['apikeys', 'create', '--expiration', '90d'])).trim().split('\n').pop()?.trim() ?? '';
   return hs;
+}
+
+/**
+ * `kubectl exec … -- headscale … -f /dev/stdin` as kwok-controller runs it. kwok v0.8.0 never
+ * closes the command's stdin when kubectl's stdin ends (a kubelet does: SPDY half-close, or the
+ * websocket v5 CLOSE signal), so `headscale policy set|check -f /dev/stdin` would wait forever.
+ * The `headscale` shim of writeExecShim (pods.mjs, already in `dir`) is wrapped: for those
+ * commands stdin is cut where the first JSON document ends (comments and strings skipped) and
+ * handed to the shim on a pipe that closes there; every other command goes to the shim as is.
+ */
+export function writeHeadscaleExecShim(dir) {
+  const shim = join(dir, 'headscale');
+  const inner = join(dir, 'headscale-pod');
+  renameSync(shim, inner);
+  const reader = join(dir, 'headscale-stdin.cjs');
+  const script = String.raw`const { spawnSync } = require('node:child_process');
+const BIN = ${JSON.stringify(inner)};
+const args = process.argv.slice(2);
+/** Index just past the first complete JSON document of text, or -1. */
+function documentEnd(t) {
+  let depth = 0, started = false;
+  for (let i = 0; i < t.length; i++) {
+    const c = t[i];
+    if (c === '"') { for (i++; i < t.length && t[i] !== '"'; i++) if (t[i] === '\\') i++; continue; }
+    if (c === '/' && t[i + 1] === '/') { while (i < t.length && t[i] !== '\n') i++; continue; }
+    if (c === '/' && t[i + 1] === '*') { const e = t.indexOf('*/', i + 2); if (e < 0) return -1; i = e + 1; continue; }
+    if (c === '{' || c === '[') { depth++; started = true; }
+    else if (c === '}' || c === ']') { depth--; if (started && depth === 0) return i + 1; }
+  }
+  return -1;
+}
+let text = '';
+let done = false;
+const finish = () => {
+  if (done) return;
+  done = true;
+  const r = spawnSync(BIN, args, { input: text, stdio: ['pipe', 'inherit', 'inherit'] });
+  process.exit(r.status ?? 1);
+};
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (d) => { text += d; const end = documentEnd(text); if (end >= 0) { text = text.slice(0, end) + '\n'; finish(); } });
+process.stdin.on('end', finish);
+`;
+  writeFileSync(reader, script);
+  // only the commands that read stdin pay for starting node
+  writeFileSync(
+    shim,
+    [
+      '#!/bin/sh',
+      'case " $* " in',
+      `  *" -f /dev/stdin "*) exec ${process.execPath} ${reader} "$@" ;;`,
+      'esac',
+      `exec ${inner} "$@"`,
+      '',
+    ].join('\n'),
+  );
+  chmodSync(shim, 0o755);
+  return dir;
 }

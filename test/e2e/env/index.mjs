@@ -6,7 +6,7 @@ import { register } from 'node:module';
 import { tmpdir, homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { readVersions, run, exitHooks, waitFor, setPidDir, freePort } from './util.mjs';
-import { startHeadscale } from './headscale.mjs';
+import { startHeadscale, writeHeadscaleExecShim } from './headscale.mjs';
 import { startCluster, headscaleClusterExec } from './kwok.mjs';
 import { nodeStages, podStages } from './pod-stages.mjs';
 import { startServiceProxy } from './service-proxy.mjs';
@@ -270,6 +270,7 @@ export async function startEnv(opts = {}) {
     // kwok-controller runs `kubectl exec` commands from its PATH: `tailscale` there enters the
     // pod, `headscale` the headscale pod the kubelet runs (else the env's own process)
     const execShims = writeExecShim(join(root, 'exec'), tools.tailscale, tools.headscale);
+    writeHeadscaleExecShim(execShims);
     const cluster = await startCluster({
       name,
       workDir: join(root, 'kwok'),

@@ -28,8 +28,9 @@ const LEVELS = { 'june-services': 'restricted', headscale: 'baseline' } as const
 describe.skipIf(!canRun)('install on an empty cluster', () => {
   let s: Scenario;
   beforeAll(async () => {
-    // Headscale is the chart's: phase 11 deploys it, and it serves the whole tailnet
-    s = await startScenario('install', {}, { headscaleServer: 'chart' });
+    // Headscale is the chart's: phase 11 deploys it, and it serves the whole tailnet; the
+    // services reach each other below: an edge of the access policy (without it they may not)
+    s = await startScenario('install', { TAILNET_EDGES: 'orchestrator->idp' }, { headscaleServer: 'chart' });
     for (const [ns, level] of Object.entries(LEVELS)) {
       await s.env.kubectl(['create', 'namespace', ns]);
       await s.env.kubectl(['label', 'namespace', ns, `${ENFORCE}=${level}`, `${ENFORCE}-version=latest`]);

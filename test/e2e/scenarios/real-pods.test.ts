@@ -62,7 +62,8 @@ describe.skipIf(!canRun)('real pods: containerboot state in the Secret, failures
   };
 
   beforeAll(async () => {
-    s = await startScenario('realpods');
+    // the app reaches idp through its sidecar's proxy below: an edge of the access policy
+    s = await startScenario('realpods', { TAILNET_EDGES: 'orchestrator->idp' });
     const r = await s.june(['install']);
     expect(r.code, r.stderr).toBe(0);
   });

@@ -41,9 +41,11 @@ run_vitest unit-charts -- --project unit --project charts
 # End-to-end. The default pair (newest Headscale, Helm 4) runs every e2e file. Two more pairs
 # run the scenarios whose outcome depends on what differs between them, so that every
 # Headscale CLI generation (0.23, 0.26, 0.29) and both Helm majors see them:
-#   dialect: the Headscale CLI/API and the real client against each server version (tags.test.ts:
-#            tag identities on 0.28+, their refusal on older servers)
+#   dialect: the Headscale CLI/API and the real client against each server version, the access
+#            policy each version accepts (policy.test.ts), tag identities on 0.28+ and their
+#            refusal on older servers (tags.test.ts)
 #   helm:    upgrades, rollbacks and stuck releases, which Helm 3 and 4 do differently
+# The Headscale upgrade (upgrade.test.ts) pins its own versions and runs on the default pair.
 # The rest (API-server restarts, the run lock, command retries, cluster-side bad input, the
 # soak and leak scan) is about Kubernetes and june-ts alone and runs on the default pair only.
 # JUNE_TS_E2E_MATRIX=0 runs the default pair only; =full runs every scenario on all six pairs

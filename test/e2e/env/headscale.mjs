@@ -129,7 +129,7 @@ export async function startHeadscale({ version, bin, dir, logsDir, apiKey = true
  * websocket v5 CLOSE signal), so `headscale policy set|check -f /dev/stdin` would wait forever.
  * The `headscale` shim of writeExecShim (pods.mjs, already in `dir`) is wrapped: for those
  * commands stdin is cut where the first JSON document ends (comments and strings skipped) and
- * handed to the shim on a pipe that closes there; every other command goes to the shim as is.
+ * handed to the shim as an open file; every other command goes to the shim as is.
  */
 export function writeHeadscaleExecShim(dir) {
   const shim = join(dir, 'headscale');
@@ -137,6 +137,9 @@ export function writeHeadscaleExecShim(dir) {
   renameSync(shim, inner);
   const reader = join(dir, 'headscale-stdin.cjs');
   const script = String.raw`const { spawnSync } = require('node:child_process');
+const { mkdtempSync, openSync, writeFileSync, rmSync } = require('node:fs');
+const { join } = require('node:path');
+const { tmpdir } = require('node:os');
 const BIN = ${JSON.stringify(inner)};
 const args = process.argv.slice(2);
 /** Index just past the first complete JSON document of text, or -1. */
@@ -157,7 +160,13 @@ let done = false;
 const finish = () => {
   if (done) return;
   done = true;
-  const r = spawnSync(BIN, args, { input: text, stdio: ['pipe', 'inherit', 'inherit'] });
+  // a regular file, not a pipe: node's pipes are sockets, which /dev/stdin cannot open
+  const dir = mkdtempSync(join(tmpdir(), 'hs-stdin-'));
+  const file = join(dir, 'input');
+  writeFileSync(file, text, { mode: 0o600 });
+  const fd = openSync(file, 'r');
+  rmSync(dir, { recursive: true, force: true });
+  const r = spawnSync(BIN, args, { stdio: [fd, 'inherit', 'inherit'] });
   process.exit(r.status ?? 1);
 };
 process.stdin.setEncoding('utf8');

@@ -56,7 +56,7 @@ describe('Pod Security against the sidecar mode', () => {
     ['restricted', false, true],
     ['baseline', false, true],
   ] as const)('enforce=%s, kernel mode %s: admitted %s', (level, kernel, admitted) => {
-    const labels = level ? { 'pod-security.kubernetes.io/enforce': level } : {};
+    const labels: Record<string, string> = level ? { 'pod-security.kubernetes.io/enforce': level } : {};
     expect(sidecarPodSecurity('june-services', labels, kernel).ok).toBe(admitted);
   });
 

@@ -3,7 +3,7 @@
 // launcher of a standalone Headscale for every test (the env, test/helpers/headscale-server.ts).
 import { mkdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { daemon, freePort, run, waitFor, tail } from './util.mjs';
+import { daemon, freePort, run, waitFor, tail } from './util.ts';
 
 export const BASE_DOMAIN = 'tail.june.test';
 

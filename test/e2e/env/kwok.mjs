@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, rmSync, existsSync, cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exitHooks, freePort, run, sleep, tail } from './util.mjs';
+import { exitHooks, freePort, run, sleep, tail } from './util.ts';
 
 /**
  * @param {{name:string, workDir:string, logsDir:string, kwokDir:string, kubeDir:string, etcdDir:string,

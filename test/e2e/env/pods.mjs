@@ -28,7 +28,7 @@ import { containerEnv, kubernetesServiceEnv } from './container-env.mjs';
 import { runnableImage } from './images.mjs';
 import { startProvisioner } from './volumes.mjs';
 import { createSandbox } from './netns.ts';
-import { sleep, tail, waitFor } from './util.mjs';
+import { sleep, tail, waitFor } from './util.ts';
 
 const AGENT = fileURLToPath(new URL('./pod-agent.mjs', import.meta.url));
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';

@@ -4,7 +4,7 @@
 // claim is gone (reclaim policy Delete, carried out here).
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { sleep } from './util.mjs';
+import { sleep } from './util.ts';
 
 const errText = (e) => String(e?.body?.message ?? e?.message ?? e).split('\n')[0];
 const PROVISIONER = 'e2e.june-ts.dev/hostpath';

@@ -5,7 +5,7 @@
 // container not ready; readiness, restarts, container states and (for run-once pods) the
 // phase are then the kubelet's. All other pods become Ready at once, as before. Deleted pods
 // are removed at once; other Job pods complete.
-import { RUNNABLE_IMAGE_JQ } from './images.mjs';
+import { RUNNABLE_IMAGE_JQ } from './images.ts';
 
 /** kwok selector key (jq): true when the environment's kubelet runs this pod. */
 export function kubeletRunsKey(runImages) {

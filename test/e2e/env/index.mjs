@@ -13,7 +13,7 @@ const { readVersions, run, exitHooks, waitFor, setPidDir, freePort } = await imp
 const { startHeadscale } = await import('./headscale.mjs');
 const { startCluster, headscaleClusterExec } = await import('./kwok.mjs');
 const { nodeStages, podStages } = await import('./pod-stages.mjs');
-const { startServiceProxy } = await import('./service-proxy.mjs');
+const { startServiceProxy } = await import('./service-proxy.ts');
 const { startKubelet, writeExecShim } = await import('./pods.mjs');
 const { startHost } = await import('./host.ts');
 

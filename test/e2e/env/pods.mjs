@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { containerEnv, kubernetesServiceEnv } from './container-env.ts';
 import { runnableImage } from './images.ts';
-import { startProvisioner } from './volumes.mjs';
+import { startProvisioner } from './volumes.ts';
 import { createSandbox } from './netns.ts';
 import { sleep, tail, waitFor } from './util.ts';
 

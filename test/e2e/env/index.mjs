@@ -12,7 +12,7 @@ if (!process.env.VITEST) register('../../../scripts/ts-hooks.mjs', import.meta.u
 const { readVersions, run, exitHooks, waitFor, setPidDir, freePort } = await import('./util.ts');
 const { startHeadscale } = await import('./headscale.mjs');
 const { startCluster, headscaleClusterExec } = await import('./kwok.mjs');
-const { nodeStages, podStages } = await import('./pod-stages.mjs');
+const { nodeStages, podStages } = await import('./pod-stages.ts');
 const { startServiceProxy } = await import('./service-proxy.ts');
 const { startKubelet, writeExecShim } = await import('./pods.mjs');
 const { startHost } = await import('./host.ts');

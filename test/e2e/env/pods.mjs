@@ -1,5 +1,5 @@
 // The environment's kubelet for pods that carry a container named `tailscale` (kwok hands
-// them over Running and unready, see pod-stages.mjs). Per pod, as a node would:
+// them over Running and unready, see pod-stages.ts). Per pod, as a node would:
 //  * a sandbox (test/e2e/env/netns.ts): its own network namespace (loopback only) and mount
 //    namespace, shared by its containers; the API server (also as kubernetes.default.svc:443)
 //    and Headscale are reachable at 127.0.0.1 inside through unix-socket forwarders;

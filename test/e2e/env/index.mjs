@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 // (sandbox, bench) esbuild module hooks compile them on load, so they are imported after this.
 if (!process.env.VITEST) register('../../../scripts/ts-hooks.mjs', import.meta.url);
 const { readVersions, run, exitHooks, waitFor, setPidDir, freePort } = await import('./util.ts');
-const { startHeadscale } = await import('./headscale.mjs');
+const { startHeadscale } = await import('./headscale.ts');
 const { startCluster, headscaleClusterExec } = await import('./kwok.mjs');
 const { nodeStages, podStages } = await import('./pod-stages.ts');
 const { startServiceProxy } = await import('./service-proxy.ts');

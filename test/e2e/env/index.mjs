@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 if (!process.env.VITEST) register('../../../scripts/ts-hooks.mjs', import.meta.url);
 const { readVersions, run, exitHooks, waitFor, setPidDir, freePort } = await import('./util.ts');
 const { startHeadscale } = await import('./headscale.ts');
-const { startCluster, headscaleClusterExec } = await import('./kwok.mjs');
+const { startCluster, headscaleClusterExec } = await import('./kwok.ts');
 const { nodeStages, podStages } = await import('./pod-stages.ts');
 const { startServiceProxy } = await import('./service-proxy.ts');
 const { startKubelet, writeExecShim } = await import('./pods.mjs');

@@ -37,6 +37,9 @@ step "lint"
 npm run --silent lint || status=1
 step "format check"
 npm run --silent format:check || status=1
+# type-checks what the build does not: the tests, the e2e environment and the benchmarks
+step "typecheck (tests, e2e environment, bench)"
+npm run --silent typecheck || status=1
 run_vitest unit-charts -- --project unit --project charts
 # End-to-end. The default pair (newest Headscale, Helm 4) runs every e2e file. Two more pairs
 # run the scenarios whose outcome depends on what differs between them, so that every

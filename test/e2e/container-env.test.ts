@@ -2,11 +2,11 @@
 // does; containerboot then reads exactly that. No cluster needed: Secrets and ConfigMaps
 // come from maps.
 import { describe, expect, it } from 'vitest';
-import { containerEnv, expandRefs, kubernetesServiceEnv } from './env/container-env.mjs';
+import { containerEnv, expandRefs, kubernetesServiceEnv } from './env/container-env.js';
 
 const pod = {
   metadata: { name: 'june-x-abc', namespace: 'june-services', uid: 'u-1', labels: { app: 'x' }, annotations: {} },
-  spec: { nodeName: 'node-000001', serviceAccountName: 'june-x-tailscale' },
+  spec: { nodeName: 'node-000001', serviceAccountName: 'june-x-tailscale', containers: [] },
   status: { podIP: '10.0.0.7', hostIP: '127.0.0.1' },
 };
 const secrets: Record<string, Record<string, string>> = { keys: { authkey: 'hskey-auth-x' } };

@@ -1,5 +1,5 @@
 // A real `headscale serve` on loopback for end-to-end tests that need only Headscale (no
-// cluster): the environment's own launcher (test/e2e/env/headscale.mjs: free ports, SQLite
+// cluster): the environment's own launcher (test/e2e/env/headscale.ts: free ports, SQLite
 // and keys in a temp dir, embedded DERP on loopback, works offline, the config of each
 // version), plus what these tests need on top (CLI argv prefix, API key, fake nodes).
 import { randomBytes } from 'node:crypto';
@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { startHeadscale as startStandalone, type StandaloneHeadscale } from '../e2e/env/headscale.mjs';
+import { startHeadscale as startStandalone, type StandaloneHeadscale } from '../e2e/env/headscale.js';
 
 export const HEADSCALE_TEST_VERSIONS = ['v0.23.0', 'v0.26.1', 'v0.29.3'] as const;
 export type HeadscaleTestVersion = (typeof HEADSCALE_TEST_VERSIONS)[number];

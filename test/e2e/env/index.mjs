@@ -5,15 +5,15 @@ import { execFileSync } from 'node:child_process';
 import { register } from 'node:module';
 import { tmpdir, homedir } from 'node:os';
 import { basename, join } from 'node:path';
-import { readVersions, run, exitHooks, waitFor, setPidDir, freePort } from './util.mjs';
-import { startHeadscale, writeHeadscaleExecShim } from './headscale.mjs';
-import { startCluster, headscaleClusterExec } from './kwok.mjs';
-import { nodeStages, podStages } from './pod-stages.mjs';
-import { startServiceProxy } from './service-proxy.mjs';
 
-// The pods and the host are TypeScript modules (netns.ts, host.ts). vitest loads them itself;
-// under plain node (sandbox, bench) esbuild module hooks compile them on load.
+// Parts of the environment are TypeScript modules. vitest loads them itself; under plain node
+// (sandbox, bench) esbuild module hooks compile them on load, so they are imported after this.
 if (!process.env.VITEST) register('../../../scripts/ts-hooks.mjs', import.meta.url);
+const { readVersions, run, exitHooks, waitFor, setPidDir, freePort } = await import('./util.ts');
+const { startHeadscale, writeHeadscaleExecShim } = await import('./headscale.ts');
+const { startCluster, headscaleClusterExec } = await import('./kwok.ts');
+const { nodeStages, podStages } = await import('./pod-stages.ts');
+const { startServiceProxy } = await import('./service-proxy.ts');
 const { startKubelet, writeExecShim } = await import('./pods.mjs');
 const { startHost } = await import('./host.ts');
 

@@ -1,5 +1,5 @@
 // The environment's kubelet for pods that carry a container named `tailscale` (kwok hands
-// them over Running and unready, see pod-stages.mjs). Per pod, as a node would:
+// them over Running and unready, see pod-stages.ts). Per pod, as a node would:
 //  * a sandbox (test/e2e/env/netns.ts): its own network namespace (loopback only) and mount
 //    namespace, shared by its containers; the API server (also as kubernetes.default.svc:443)
 //    and Headscale are reachable at 127.0.0.1 inside through unix-socket forwarders;
@@ -7,7 +7,7 @@
 //    /var/run/secrets/kubernetes.io/serviceaccount, a private /etc/hosts, /tmp and /run;
 //  * container `tailscale`: the real containerboot with exactly the env the kubelet computes
 //    from the pod spec (container-env.mjs); other containers: an HTTP stand-in on each
-//    declared port (pod-agent.mjs);
+//    declared port (pod-agent.ts);
 //  * readiness/liveness probes (httpGet, tcpSocket, exec) run inside the pod; Ready,
 //    container states and restartCount written to the pod status; a failed container is
 //    restarted with back-off; a deleted pod's processes are killed;
@@ -18,19 +18,20 @@
 // volumes (ConfigMap, emptyDir, PersistentVolumeClaim via volumes.mjs) mounted where the pod
 // spec says, its TCP ports exposed to the Service proxy, its startupProbe run, and
 // `kubectl exec -c headscale -- headscale ...` run inside it.
-import { appendFileSync, chmodSync, mkdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
-import { containerEnv, kubernetesServiceEnv } from './container-env.mjs';
-import { runnableImage } from './images.mjs';
-import { startProvisioner } from './volumes.mjs';
+import { transformSync } from 'esbuild';
+import { containerEnv, kubernetesServiceEnv } from './container-env.ts';
+import { runnableImage } from './images.ts';
+import { startProvisioner } from './volumes.ts';
 import { createSandbox } from './netns.ts';
-import { sleep, tail, waitFor } from './util.mjs';
+import { sleep, tail, waitFor } from './util.ts';
 
-const AGENT = fileURLToPath(new URL('./pod-agent.mjs', import.meta.url));
+const AGENT_SOURCE = fileURLToPath(new URL('./pod-agent.ts', import.meta.url));
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const IMAGE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const BACKOFF_START_MS = 2000,
@@ -148,6 +149,9 @@ export function startKubelet(o) {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   mkdirSync(dir, { recursive: true });
+  // every pod runs the agent under plain node: compiled from TypeScript once, here
+  const agent = join(dir, 'pod-agent.mjs');
+  writeFileSync(agent, transformSync(readFileSync(AGENT_SOURCE, 'utf8'), { loader: 'ts', format: 'esm', target: 'node20' }).code);
   mkdirSync(join(logsDir, 'pods'), { recursive: true });
   const eventsLog = join(logsDir, 'pods', 'events.log');
   const log = (msg) => appendFileSync(eventsLog, `${new Date().toISOString()} ${msg}\n`);
@@ -282,7 +286,7 @@ export function startKubelet(o) {
       await sb.bind(await writeServiceAccount(rec, pod), SA_DIR, { readOnly: true });
     }
     // the pod's /tmp is private: a repository cloned under /tmp is reached through the host view
-    rec.agent = sb.spawn([process.execPath, sb.hostPath(AGENT), rec.dir, pod.metadata.namespace, pod.metadata.name], {
+    rec.agent = sb.spawn([process.execPath, sb.hostPath(agent), rec.dir, pod.metadata.namespace, pod.metadata.name], {
       stdout: join(rec.logDir, 'agent.log'),
       stderr: join(rec.logDir, 'agent.log'),
     });

@@ -1,30 +1,31 @@
 // A container's environment computed the way the kubelet computes it from the pod spec
 // the API server holds: service variables first, then envFrom, then env in order, with
 // $(VAR) references to anything defined before them.
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
 
 /** Expands $(VAR) from `vars`; `$$` escapes; unknown references stay as written. */
-export function expandRefs(value, vars) {
-  return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name) => {
+export function expandRefs(value: string, vars: Record<string, string>): string {
+  return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string) => {
     if (m === '$$') return '$';
-    return Object.hasOwn(vars, name) ? vars[name] : m;
+    return Object.hasOwn(vars, name) ? vars[name]! : m;
   });
 }
 
 /** The value a fieldRef names, or undefined for a path the kubelet would not resolve. */
-export function fieldValue(pod, path) {
+export function fieldValue(pod: V1Pod, path: string): string | undefined {
   const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
-  if (m) return pod.metadata?.[m[1]]?.[m[2]] ?? '';
+  if (m) return pod.metadata?.[m[1] as 'labels' | 'annotations']?.[m[2] ?? ''] ?? '';
   switch (path) {
     case 'metadata.name':
-      return pod.metadata.name;
+      return pod.metadata?.name;
     case 'metadata.namespace':
-      return pod.metadata.namespace;
+      return pod.metadata?.namespace;
     case 'metadata.uid':
-      return pod.metadata.uid;
+      return pod.metadata?.uid;
     case 'spec.nodeName':
-      return pod.spec.nodeName;
+      return pod.spec?.nodeName;
     case 'spec.serviceAccountName':
-      return pod.spec.serviceAccountName;
+      return pod.spec?.serviceAccountName;
     case 'status.hostIP':
       return pod.status?.hostIP ?? '';
     case 'status.podIP':
@@ -39,9 +40,8 @@ export function fieldValue(pod, path) {
 /**
  * Service variables a pod sees for the `kubernetes` Service, pointing where that Service
  * answers inside this environment's pods.
- * @param {{host:string, port:number}} apiserver
  */
-export function kubernetesServiceEnv({ host, port }) {
+export function kubernetesServiceEnv({ host, port }: { host: string; port: number }): Record<string, string> {
   const p = String(port);
   return {
     KUBERNETES_SERVICE_HOST: host,
@@ -55,29 +55,32 @@ export function kubernetesServiceEnv({ host, port }) {
   };
 }
 
+export interface EnvSources {
+  serviceEnv: Record<string, string>;
+  /** decoded data, or undefined when the Secret does not exist */
+  secret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  configMap(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+}
+
 /**
- * @param {any} pod
- * @param {any} container
- * @param {{ secret(ns:string, name:string): Promise<Record<string,string>|undefined>,
- *           configMap(ns:string, name:string): Promise<Record<string,string>|undefined>,
- *           serviceEnv: Record<string,string> }} src
- *   secret/configMap resolve with decoded data, or undefined when the object does not exist
- * @returns {Promise<{env: Record<string,string>, error?: string}>}
- *   error: the kubelet's CreateContainerConfigError message (the container is not started);
+ * @returns error: the kubelet's CreateContainerConfigError message (the container is not started);
  *   env then holds the entries that did resolve (for naming the container in reports only)
  */
-export async function containerEnv(pod, container, src) {
-  const ns = pod.metadata.namespace;
-  /** @type {Record<string,string>} */
-  const env = { ...src.serviceEnv };
-  let error;
-  const fail = (msg) => {
+export async function containerEnv(
+  pod: V1Pod,
+  container: Pick<V1Container, 'env' | 'envFrom'>,
+  src: EnvSources,
+): Promise<{ env: Record<string, string>; error?: string }> {
+  const ns = pod.metadata?.namespace ?? '';
+  const env: Record<string, string> = { ...src.serviceEnv };
+  let error: string | undefined;
+  const fail = (msg: string) => {
     error ??= msg;
   };
   for (const from of container.envFrom ?? []) {
-    const ref = from.secretRef ?? from.configMapRef;
+    const ref = from.secretRef ?? from.configMapRef ?? {};
     const kind = from.secretRef ? 'secret' : 'configmap';
-    const data = await (from.secretRef ? src.secret(ns, ref.name) : src.configMap(ns, ref.name));
+    const data = await (from.secretRef ? src.secret(ns, ref.name ?? '') : src.configMap(ns, ref.name ?? ''));
     if (!data) {
       if (!ref.optional) fail(`${kind} "${ref.name}" not found`);
       continue;
@@ -92,9 +95,9 @@ export async function containerEnv(pod, container, src) {
       continue;
     }
     if (vf.secretKeyRef || vf.configMapKeyRef) {
-      const ref = vf.secretKeyRef ?? vf.configMapKeyRef;
+      const ref = (vf.secretKeyRef ?? vf.configMapKeyRef)!;
       const isSecret = !!vf.secretKeyRef;
-      const data = await (isSecret ? src.secret(ns, ref.name) : src.configMap(ns, ref.name));
+      const data = await (isSecret ? src.secret(ns, ref.name ?? '') : src.configMap(ns, ref.name ?? ''));
       if (!data) {
         if (!ref.optional) fail(`${isSecret ? 'secret' : 'configmap'} "${ref.name}" not found`);
         continue;
@@ -103,7 +106,7 @@ export async function containerEnv(pod, container, src) {
         if (!ref.optional) fail(`couldn't find key ${ref.key} in ${isSecret ? 'Secret' : 'ConfigMap'} ${ns}/${ref.name}`);
         continue;
       }
-      env[e.name] = data[ref.key];
+      env[e.name] = data[ref.key]!;
     } else if (vf.fieldRef) {
       const v = fieldValue(pod, vf.fieldRef.fieldPath);
       if (v === undefined) fail(`unsupported fieldRef ${vf.fieldRef.fieldPath}`);

@@ -4,15 +4,32 @@
 // claim is gone (reclaim policy Delete, carried out here).
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { sleep } from './util.mjs';
+import type { CoreV1Api } from '@kubernetes/client-node';
+import { sleep } from './util.js';
 
-const errText = (e) => String(e?.body?.message ?? e?.message ?? e).split('\n')[0];
+const errText = (e: unknown): string => {
+  const err = e as { body?: { message?: string }; message?: string } | undefined;
+  return String(err?.body?.message ?? err?.message ?? e).split('\n')[0] ?? '';
+};
 const PROVISIONER = 'e2e.june-ts.dev/hostpath';
 
-/**
- * @param {{ core: import('@kubernetes/client-node').CoreV1Api, dir: string, log: (m: string) => void, pollMs?: number }} o
- */
-export function startProvisioner({ core, dir, log, pollMs = 500 }) {
+export interface Provisioner {
+  /** The directory behind a bound claim, or undefined while it is not bound. */
+  claimPath(namespace: string, claimName: string): Promise<string | undefined>;
+  stop(): Promise<void>;
+}
+
+export function startProvisioner({
+  core,
+  dir,
+  log,
+  pollMs = 500,
+}: {
+  core: CoreV1Api;
+  dir: string;
+  log: (m: string) => void;
+  pollMs?: number;
+}): Provisioner {
   mkdirSync(dir, { recursive: true });
   let stopped = false;
 
@@ -23,7 +40,7 @@ export function startProvisioner({ core, dir, log, pollMs = 500 }) {
     );
     const byClaim = new Map(volumes.map((v) => [v.spec?.claimRef?.uid, v]));
     for (const pvc of claims) {
-      if (pvc.metadata.deletionTimestamp || byClaim.has(pvc.metadata.uid) || pvc.spec?.volumeName) continue;
+      if (!pvc.metadata?.uid || pvc.metadata.deletionTimestamp || byClaim.has(pvc.metadata.uid) || pvc.spec?.volumeName) continue;
       const name = `pvc-${pvc.metadata.uid}`;
       const path = join(dir, `${pvc.metadata.namespace}_${pvc.metadata.name}_${pvc.metadata.uid.slice(0, 8)}`);
       mkdirSync(path, { recursive: true });
@@ -50,12 +67,13 @@ export function startProvisioner({ core, dir, log, pollMs = 500 }) {
       });
       log(`volume ${name} (${path}) for claim ${pvc.metadata.namespace}/${pvc.metadata.name}`);
     }
-    const live = new Set(claims.map((c) => c.metadata.uid));
+    const live = new Set(claims.map((c) => c.metadata?.uid));
     for (const v of volumes) {
       if (live.has(v.spec?.claimRef?.uid)) continue;
-      await core.deletePersistentVolume({ name: v.metadata.name }).catch((e) => log(`delete volume ${v.metadata.name}: ${errText(e)}`));
+      const name = v.metadata?.name ?? '';
+      await core.deletePersistentVolume({ name }).catch((e) => log(`delete volume ${name}: ${errText(e)}`));
       if (v.spec?.hostPath?.path?.startsWith(dir + '/')) rmSync(v.spec.hostPath.path, { recursive: true, force: true });
-      log(`volume ${v.metadata.name} removed with its claim`);
+      log(`volume ${name} removed with its claim`);
     }
   }
 
@@ -71,7 +89,6 @@ export function startProvisioner({ core, dir, log, pollMs = 500 }) {
   })();
 
   return {
-    /** The directory behind a bound claim, or undefined while it is not bound. */
     async claimPath(namespace, claimName) {
       const pvc = await core.readNamespacedPersistentVolumeClaim({ name: claimName, namespace });
       if (pvc.status?.phase !== 'Bound' || !pvc.spec?.volumeName) return undefined;

@@ -1,21 +1,39 @@
 // kwok Stages for pods, replacing kwok's default pod stages. Pods with a container (or a
 // native sidecar) named `tailscale`, and with runImages also pods with a container whose image
-// the environment runs (images.mjs: headscale, a shell), are started by the environment's
-// kubelet (test/e2e/env/pods.mjs): kwok only assigns their IP and phase Running with every
+// the environment runs (images.ts: headscale, a shell), are started by the environment's
+// kubelet (test/e2e/env/pods): kwok only assigns their IP and phase Running with every
 // container not ready; readiness, restarts, container states and (for run-once pods) the
 // phase are then the kubelet's. All other pods become Ready at once, as before. Deleted pods
 // are removed at once; other Job pods complete.
-import { RUNNABLE_IMAGE_JQ } from './images.mjs';
+import { RUNNABLE_IMAGE_JQ } from './images.js';
+
+/** A kwok selector expression (jq key). */
+interface MatchExpression {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+/** A kwok Stage object, as kwokctl reads it. */
+export interface Stage {
+  apiVersion: 'kwok.x-k8s.io/v1alpha1';
+  kind: 'Stage';
+  metadata: { name: string };
+  spec: {
+    resourceRef: { apiGroup: string; kind: 'Pod' | 'Node' };
+    selector: { matchExpressions: MatchExpression[] };
+    [field: string]: unknown;
+  };
+}
 
 /** kwok selector key (jq): true when the environment's kubelet runs this pod. */
-export function kubeletRunsKey(runImages) {
+export function kubeletRunsKey(runImages: boolean): string {
   const image = runImages ? ` or ((.image // "") | test("${RUNNABLE_IMAGE_JQ}"))` : '';
   return `[(.spec.initContainers // [])[], .spec.containers[] | select(.name == "tailscale"${image})] | length > 0`;
 }
-const NOT_DELETED = { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' };
-const NO_IP = { key: '.status.podIP', operator: 'DoesNotExist' };
+const NOT_DELETED: MatchExpression = { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' };
+const NO_IP: MatchExpression = { key: '.status.podIP', operator: 'DoesNotExist' };
 
-const stage = (name, matchExpressions, next) => ({
+const stage = (name: string, matchExpressions: MatchExpression[], next: Record<string, unknown>): Stage => ({
   apiVersion: 'kwok.x-k8s.io/v1alpha1',
   kind: 'Stage',
   metadata: { name },
@@ -29,7 +47,7 @@ phase: Running
 startTime: {{ $now | Quote }}
 `;
 
-const condition = (type, status) => `
+const condition = (type: string, status: 'True' | 'False') => `
 - type: ${type}
   status: "${status}"
   lastTransitionTime: {{ $now | Quote }}`;
@@ -128,7 +146,7 @@ nodeInfo:
 phase: Running
 `;
 
-const nodeStage = (name, matchExpressions, extra = {}) => ({
+const nodeStage = (name: string, matchExpressions: MatchExpression[], extra: Record<string, unknown> = {}): Stage => ({
   apiVersion: 'kwok.x-k8s.io/v1alpha1',
   kind: 'Stage',
   metadata: { name },
@@ -136,7 +154,7 @@ const nodeStage = (name, matchExpressions, extra = {}) => ({
 });
 const READY = '.status.conditions.[] | select( .type == "Ready" ) | .status';
 
-export function nodeStages() {
+export function nodeStages(): Stage[] {
   return [
     nodeStage('node-initialize', [{ key: READY, operator: 'NotIn', values: ['True'] }]),
     nodeStage(
@@ -150,10 +168,10 @@ export function nodeStages() {
   ];
 }
 
-export function podStages({ runImages = false } = {}) {
+export function podStages({ runImages = false } = {}): Stage[] {
   const key = kubeletRunsKey(runImages);
-  const byKubelet = { key, operator: 'In', values: ['true'] };
-  const notByKubelet = { key, operator: 'NotIn', values: ['true'] };
+  const byKubelet: MatchExpression = { key, operator: 'In', values: ['true'] };
+  const notByKubelet: MatchExpression = { key, operator: 'NotIn', values: ['true'] };
   return [
     stage('pod-ready', [NOT_DELETED, NO_IP, notByKubelet], { statusTemplate: readyAtOnce }),
     stage('pod-to-kubelet', [NOT_DELETED, NO_IP, byKubelet], { statusTemplate: handedToKubelet }),

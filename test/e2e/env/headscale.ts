@@ -3,12 +3,15 @@
 // launcher of a standalone Headscale for every test (the env, test/helpers/headscale-server.ts).
 import { chmodSync, mkdirSync, renameSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { daemon, freePort, run, waitFor, tail } from './util.mjs';
+import { daemon, freePort, run, waitFor, tail, type Daemon } from './util.js';
 
 export const BASE_DOMAIN = 'tail.june.test';
 
 /** Config for one headscale version (keys differ: 0.23-0.25 vs 0.26+). */
-export function headscaleConfig(version, { dir, port, metricsPort, grpcPort, stunPort }) {
+export function headscaleConfig(
+  version: string,
+  { dir, port, metricsPort, grpcPort, stunPort }: { dir: string; port: number; metricsPort: number; grpcPort: number; stunPort: number },
+): string {
   const minor = Number(/^v?0\.(\d+)/.exec(version)?.[1] ?? 99);
   const lines = [
     `server_url: http://127.0.0.1:${port}`,
@@ -66,11 +69,41 @@ export function headscaleConfig(version, { dir, port, metricsPort, grpcPort, stu
   return lines.join('\n') + '\n';
 }
 
-/**
- * @param {{version:string, bin:string, dir:string, logsDir:string, apiKey?:boolean}} o
- *   apiKey (default true): create an API key once it is up (hs.apiKey)
- */
-export async function startHeadscale({ version, bin, dir, logsDir, apiKey = true }) {
+export interface StandaloneHeadscale {
+  version: string;
+  /** server_url, http://127.0.0.1:PORT */
+  url: string;
+  apiUrl: string;
+  /** '' unless created at start */
+  apiKey: string;
+  configPath: string;
+  dir: string;
+  bin: string;
+  /** stdout+stderr of `headscale serve` */
+  logFile: string;
+  socket: string;
+  /** `headscale -c config …`; resolves with stdout, rejects with stderr */
+  cli(args: string[]): Promise<string>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** stop() and remove dir */
+  destroy(): Promise<void>;
+}
+
+/** apiKey (default true): create an API key once it is up (hs.apiKey) */
+export async function startHeadscale({
+  version,
+  bin,
+  dir,
+  logsDir,
+  apiKey = true,
+}: {
+  version: string;
+  bin: string;
+  dir: string;
+  logsDir: string;
+  apiKey?: boolean;
+}): Promise<StandaloneHeadscale> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const ports = { port, metricsPort: await freePort(), grpcPort: await freePort(), stunPort: await freePort(true) };
@@ -79,12 +112,11 @@ export async function startHeadscale({ version, bin, dir, logsDir, apiKey = true
   const logFile = join(logsDir, 'headscale.log');
   const env = { ...process.env, HEADSCALE_CONFIG: configPath };
   const url = `http://127.0.0.1:${port}`;
-  /** @type {ReturnType<typeof daemon> | undefined} */
-  let proc;
+  let proc: Daemon | undefined;
 
-  const cli = async (args) => (await run(bin, ['-c', configPath, ...args], { env, timeout: 30_000 })).stdout;
+  const cli = async (args: string[]) => (await run(bin, ['-c', configPath, ...args], { env, timeout: 30_000 })).stdout;
 
-  const hs = {
+  const hs: StandaloneHeadscale = {
     version,
     url,
     apiUrl: `${url}/api/v1`,
@@ -104,7 +136,7 @@ export async function startHeadscale({ version, bin, dir, logsDir, apiKey = true
           if (proc?.child.exitCode !== null)
             throw Object.assign(new Error(`headscale exited (${proc?.child.exitCode}):\n${tail(logFile, 15)}`), { fatal: true });
           const r = await fetch(`${url}/health`).catch(() => null);
-          return r?.ok && existsSync(hs.socket);
+          return !!r?.ok && existsSync(hs.socket);
         },
         { timeoutMs: 30_000, intervalMs: 150 },
       );
@@ -131,7 +163,7 @@ export async function startHeadscale({ version, bin, dir, logsDir, apiKey = true
  * commands stdin is cut where the first JSON document ends (comments and strings skipped) and
  * handed to the shim as an open file; every other command goes to the shim as is.
  */
-export function writeHeadscaleExecShim(dir) {
+export function writeHeadscaleExecShim(dir: string): string {
   const shim = join(dir, 'headscale');
   const inner = join(dir, 'headscale-pod');
   renameSync(shim, inner);

@@ -14,13 +14,13 @@ const SHELL = new RegExp(`^${REGISTRY}(alpine|busybox|keinos/sqlite3)(?::[^@]+)?
 /** jq test (kwok Stage selectors) matching the same images as runnableImage. */
 export const RUNNABLE_IMAGE_JQ = `^${REGISTRY}((headscale|juanfont)/headscale|alpine|busybox|keinos/sqlite3)(:|@|$)`.replace(/\\/g, '\\\\');
 
+export type RunnableImage = { name: string; entrypoint: string[]; pathDirs: string[] } | { pullError: string };
+
 /**
- * @param {string} image
- * @param {string} binRoot the toolchain's bin dir (~/.cache/june-ts-e2e/bin)
- * @returns {{ name: string, entrypoint: string[], pathDirs: string[] } | { pullError: string } | undefined}
- *   undefined: not an image this environment runs (the pod gets stand-ins)
+ * @param binRoot the toolchain's bin dir (~/.cache/june-ts-e2e/bin)
+ * @returns undefined: not an image this environment runs (the pod gets stand-ins)
  */
-export function runnableImage(image, binRoot) {
+export function runnableImage(image: string | undefined, binRoot: string): RunnableImage | undefined {
   const hs = HEADSCALE.exec(image ?? '');
   if (hs) {
     const tag = hs[1] ?? 'latest';
@@ -29,13 +29,13 @@ export function runnableImage(image, binRoot) {
     if (!existsSync(join(dir, 'headscale'))) {
       return {
         pullError:
-          `rpc error: code = NotFound desc = failed to pull and unpack image "docker.io/${image.replace(/^docker\.io\//, '')}": ` +
+          `rpc error: code = NotFound desc = failed to pull and unpack image "docker.io/${(image ?? '').replace(/^docker\.io\//, '')}": ` +
           `not found (the e2e toolchain has no ${join(dir, 'headscale')}; add the version to scripts/tools/versions.env)`,
       };
     }
     return { name: `headscale ${version}`, entrypoint: ['headscale'], pathDirs: [dir] };
   }
   const sh = SHELL.exec(image ?? '');
-  if (sh) return { name: sh[1], entrypoint: sh[1] === 'keinos/sqlite3' ? ['sqlite3'] : ['/bin/sh'], pathDirs: [] };
+  if (sh?.[1]) return { name: sh[1], entrypoint: sh[1] === 'keinos/sqlite3' ? ['sqlite3'] : ['/bin/sh'], pathDirs: [] };
   return undefined;
 }

@@ -4,15 +4,50 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, rmSync, existsSync, cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exitHooks, freePort, run, sleep, tail } from './util.mjs';
+import { exitHooks, freePort, run, sleep, tail, type RunOptions } from './util.js';
 
-/**
- * @param {{name:string, workDir:string, logsDir:string, kwokDir:string, kubeDir:string, etcdDir:string,
- *          kubectl:string, pathEnv:string, stages?:object[]}} o
- *   pathEnv: PATH of every component (kwok-controller looks up `kubectl exec` commands in it);
- *   stages: kwok Stages written into the kwokctl config (pod stages given replace kwok's defaults)
- */
-export async function startCluster(o) {
+export interface ClusterOptions {
+  name: string;
+  workDir: string;
+  logsDir: string;
+  kwokDir: string;
+  kubeDir: string;
+  etcdDir: string;
+  kubectl: string;
+  /** PATH of every component (kwok-controller looks up `kubectl exec` commands in it) */
+  pathEnv: string;
+  /** kwok Stages written into the kwokctl config (pod stages given replace kwok's defaults) */
+  stages?: object[];
+}
+export interface ClusterPorts {
+  etcd: number;
+  etcdPeer: number;
+  apiserver: number;
+  kcm: number;
+  scheduler: number;
+  kwok: number;
+}
+export interface Cluster {
+  name: string;
+  kubeconfig: string;
+  context: string;
+  clusterDir: string;
+  ports: ClusterPorts;
+  /** kubectl against this cluster */
+  kubectl(args: string[], opts?: RunOptions): Promise<{ stdout: string; stderr: string }>;
+  apiserver: {
+    url: string;
+    /** pid of the running kube-apiserver, undefined while it is down */
+    pid(): number | undefined;
+    /** Kills the kube-apiserver (SIGKILL, as `kwokctl stop cluster` does) and waits until it is gone. */
+    stop(): Promise<void>;
+    /** Starts it again through kwokctl; resolves once `kubectl get --raw /readyz` answers ok. */
+    start(): Promise<void>;
+  };
+  stop(): Promise<void>;
+}
+
+export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const { name, workDir, logsDir, kwokDir, kubeDir, etcdDir, kubectl, pathEnv, stages = [] } = o;
   mkdirSync(workDir, { recursive: true });
   const kwokctl = join(kwokDir, 'kwokctl');
@@ -41,7 +76,7 @@ export async function startCluster(o) {
   // june-ts, and one lost start-up (seen once in CI) should not cost a whole Headscale×Helm
   // pair. The first failure's component logs are printed, so it stays visible.
   const lo = '127.0.0.1';
-  let p;
+  let p: ClusterPorts;
   for (let attempt = 1; ; attempt++) {
     try {
       p = await createCluster();
@@ -55,7 +90,7 @@ export async function startCluster(o) {
       const logs = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kwok-controller']
         .map((c) => `--- ${c} (last lines of ${join(saved, `${c}.log`)}):\n${tail(join(saved, `${c}.log`), 25)}`)
         .join('\n');
-      const err = new Error(`kwok cluster start, attempt ${attempt}: ${/** @type {any} */ (e).message}\n${logs}`);
+      const err = new Error(`kwok cluster start, attempt ${attempt}: ${e instanceof Error ? e.message : String(e)}\n${logs}`);
       if (attempt >= 2) {
         exitHooks.delete(del);
         throw err;
@@ -64,7 +99,7 @@ export async function startCluster(o) {
     }
   }
 
-  async function createCluster() {
+  async function createCluster(): Promise<ClusterPorts> {
     const p = {
       etcd: await freePort(),
       etcdPeer: await freePort(),
@@ -76,7 +111,10 @@ export async function startCluster(o) {
     // kwokctl binds every component to 0.0.0.0; pin them to loopback. (Passed through a
     // config file: kwokctl v0.8.0's --extra-args panics with several args for one component,
     // "index out of range" in mutationComponentPatches.)
-    const patch = (name, args) => ({ name, extraArgs: Object.entries(args).map(([key, value]) => ({ key, value, override: true })) });
+    const patch = (name: string, args: Record<string, string>) => ({
+      name,
+      extraArgs: Object.entries(args).map(([key, value]) => ({ key, value, override: true })),
+    });
     const kwokctlConfig = {
       apiVersion: 'config.kwok.x-k8s.io/v1alpha1',
       kind: 'KwokctlConfiguration',
@@ -140,7 +178,8 @@ export async function startCluster(o) {
     return p;
   }
   const context = `kwok-${name}`;
-  const kc = (a, opts = {}) => run(kubectl, ['--kubeconfig', kubeconfig, ...a], { env: { ...process.env, PATH: pathEnv }, ...opts });
+  const kc = (a: string[], opts: RunOptions = {}) =>
+    run(kubectl, ['--kubeconfig', kubeconfig, ...a], { env: { ...process.env, PATH: pathEnv }, ...opts });
   // kwokctl (binary runtime) forks each component and records its pid in
   // <cluster>/pids/<component>.pid; `kwokctl start cluster` starts only the components whose
   // recorded pid is not running and then waits until `/version` is served. So killing the
@@ -151,15 +190,14 @@ export async function startCluster(o) {
     try {
       const pid = Number(readFileSync(apiserverPidFile, 'utf8').trim());
       // only a pid that still runs our kube-apiserver (not a reused pid)
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].endsWith('kube-apiserver') ? pid : undefined;
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]?.endsWith('kube-apiserver') ? pid : undefined;
     } catch {
       return undefined;
     }
   };
-  const apiserver = {
+  const apiserver: Cluster['apiserver'] = {
     url: `https://${lo}:${p.apiserver}`,
     pid: apiserverPid,
-    /** Kills the kube-apiserver (SIGKILL, as `kwokctl stop cluster` does) and waits until it is gone. */
     async stop() {
       const pid = apiserverPid();
       if (pid === undefined) return;
@@ -171,7 +209,6 @@ export async function startCluster(o) {
       // unreaped zombie would still answer kill(pid, 0) and kwokctl would not start it again)
       rmSync(apiserverPidFile, { force: true });
     },
-    /** Starts it again through kwokctl; resolves once `kubectl get --raw /readyz` answers ok. */
     async start() {
       await run(kwokctl, ['start', 'cluster', '--name', name], { env, timeout: 180_000 });
       for (let i = 0; ; i++) {
@@ -201,7 +238,7 @@ export async function startCluster(o) {
   };
 }
 
-function safeRead(path) {
+function safeRead(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch {
@@ -211,7 +248,7 @@ function safeRead(path) {
 
 /** kwok ClusterExec: `kubectl exec` into container `headscale` of pods in namespace
  *  `headscale` runs the real local headscale CLI against the real server. */
-export function headscaleClusterExec({ configPath, workDir }) {
+export function headscaleClusterExec({ configPath, workDir }: { configPath: string; workDir: string }): object {
   return {
     apiVersion: 'kwok.x-k8s.io/v1alpha1',
     kind: 'ClusterExec',

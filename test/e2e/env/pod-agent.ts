@@ -1,25 +1,41 @@
-#!/usr/bin/env node
 // Runs inside one pod's network and mount namespaces, for the environment's kubelet:
 // the stand-ins of the pod's app containers (an HTTP server on each declared port that
 // answers with the pod's name and namespace) and the probes, which have to be made from
-// inside the pod because its network has nothing but loopback.
+// inside the pod because its network has nothing but loopback. The kubelet (pods) compiles
+// it to plain JavaScript once and starts it with plain node.
 // Control API (HTTP over the unix socket <podDir>/agent.sock):
 //   POST /probe {type:'http'|'tcp', port, path?, timeoutMs} -> {ok, message}
 //   POST /app {container, ports, action:'start'|'stop'}     -> {ok}
 // GET /e2e/probe on an app port answers as <podDir>/mode-<container> says: ok (default),
 // fail (500), slow (waits 5 s, then 200).
-import { createServer, request } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [podDir, namespace, podName] = process.argv.slice(2);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const [podDir = '.', namespace, podName] = process.argv.slice(2);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** @type {Map<string, import('node:http').Server[]>} */
-const apps = new Map();
+interface ProbeRequest {
+  type?: 'http' | 'tcp';
+  port: number;
+  path?: string;
+  timeoutMs?: number;
+  headers?: Record<string, string>;
+}
+interface ProbeResult {
+  ok: boolean;
+  message: string;
+}
+interface AppRequest {
+  container: string;
+  ports: number[];
+  action: 'start' | 'stop';
+}
 
-function mode(container) {
+const apps = new Map<string, Server[]>();
+
+function mode(container: string): string {
   try {
     return readFileSync(join(podDir, `mode-${container}`), 'utf8').trim() || 'ok';
   } catch {
@@ -27,7 +43,7 @@ function mode(container) {
   }
 }
 
-function appServer(container, port) {
+function appServer(container: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     const srv = createServer(async (req, res) => {
       if (req.url?.startsWith('/e2e/probe')) {
@@ -46,12 +62,12 @@ function appServer(container, port) {
   });
 }
 
-async function startApp(container, ports) {
+async function startApp(container: string, ports: number[]): Promise<void> {
   if (apps.has(container)) return;
   apps.set(container, await Promise.all(ports.map((p) => appServer(container, p))));
 }
 
-async function stopApp(container) {
+async function stopApp(container: string): Promise<void> {
   const servers = apps.get(container) ?? [];
   apps.delete(container);
   await Promise.all(
@@ -65,7 +81,7 @@ async function stopApp(container) {
   );
 }
 
-function httpProbe({ port, path = '/', timeoutMs = 1000, headers = {} }) {
+function httpProbe({ port, path = '/', timeoutMs = 1000, headers = {} }: ProbeRequest): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const req = request({ host: '127.0.0.1', port, path, headers, timeout: timeoutMs }, (res) => {
       res.resume();
@@ -81,7 +97,7 @@ function httpProbe({ port, path = '/', timeoutMs = 1000, headers = {} }) {
   });
 }
 
-function tcpProbe({ port, timeoutMs = 1000 }) {
+function tcpProbe({ port, timeoutMs = 1000 }: ProbeRequest): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port });
     const t = setTimeout(() => {
@@ -105,10 +121,12 @@ const control = createServer((req, res) => {
   req.on('data', (d) => (body += d));
   req.on('end', async () => {
     try {
-      const a = JSON.parse(body || '{}');
-      let out;
-      if (req.url === '/probe') out = a.type === 'tcp' ? await tcpProbe(a) : await httpProbe(a);
-      else if (req.url === '/app') {
+      let out: ProbeResult | { ok: true };
+      if (req.url === '/probe') {
+        const a = JSON.parse(body || '{}') as ProbeRequest;
+        out = a.type === 'tcp' ? await tcpProbe(a) : await httpProbe(a);
+      } else if (req.url === '/app') {
+        const a = JSON.parse(body || '{}') as AppRequest;
         await (a.action === 'stop' ? stopApp(a.container) : startApp(a.container, a.ports));
         out = { ok: true };
       } else {
@@ -117,11 +135,11 @@ const control = createServer((req, res) => {
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
     } catch (e) {
-      res.writeHead(500).end(JSON.stringify({ ok: false, message: String(/** @type {any} */ (e)?.message ?? e) }));
+      res.writeHead(500).end(JSON.stringify({ ok: false, message: e instanceof Error ? e.message : String(e) }));
     }
   });
 });
 const sock = join(podDir, 'agent.sock');
 rmSync(sock, { force: true });
 control.listen(sock, () => console.log(`pod agent for ${namespace}/${podName} listening on ${sock}`));
-for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => process.exit(0));

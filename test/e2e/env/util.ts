@@ -1,5 +1,5 @@
-// Small process/port/file helpers shared by the e2e environment (plain ESM, no build step).
-import { spawn, execFile } from 'node:child_process';
+// Small process/port/file helpers shared by the e2e environment (TypeScript; plain node loads it through scripts/ts-hooks.mjs).
+import { spawn, execFile, type ChildProcess, type ExecFileOptions } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { openSync, closeSync, readFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -9,24 +9,23 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** Parses scripts/tools/versions.env (KEY=VALUE, optional quotes, # comments). */
-export function readVersions() {
+export function readVersions(): Record<string, string> {
   const text = readFileSync(join(REPO_ROOT, 'scripts', 'tools', 'versions.env'), 'utf8');
-  /** @type {Record<string,string>} */
-  const out = {};
+  const out: Record<string, string> = {};
   for (const line of text.split('\n')) {
     const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]] = m[2].replace(/^"(.*)"$/, '$1');
+    if (m?.[1] && m[2] !== undefined) out[m[1]] = m[2].replace(/^"(.*)"$/, '$1');
   }
   return out;
 }
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // Ports are picked below the kernel's ephemeral range: a port from that range can be taken,
 // between our check and the daemon's bind, as the source port of any outgoing connection
 // (and a client polling a not-yet-listening port there can connect to itself). One CI run
 // lost a kube-apiserver that way ("EOF" from its port for the whole --wait).
-const [ephemeralLow] = (() => {
+const [ephemeralLow = 32768] = (() => {
   try {
     return readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
   } catch {
@@ -35,9 +34,9 @@ const [ephemeralLow] = (() => {
 })();
 const PORT_LOW = 20000,
   PORT_HIGH = Math.max(PORT_LOW + 1000, ephemeralLow - 1);
-const handedOut = new Set();
+const handedOut = new Set<number>();
 
-const canBind = (port, udp) =>
+const canBind = (port: number, udp: boolean): Promise<boolean> =>
   new Promise((resolve) => {
     if (udp) {
       const u = createSocket('udp4');
@@ -52,7 +51,7 @@ const canBind = (port, udp) =>
 
 /** A free TCP port on 127.0.0.1 outside the ephemeral range, never handed out twice by this
  *  process (also checked free for UDP when udp=true). */
-export async function freePort(udp = false) {
+export async function freePort(udp = false): Promise<number> {
   for (let i = 0; i < 2000; i++) {
     const port = PORT_LOW + Math.floor(Math.random() * (PORT_HIGH - PORT_LOW + 1));
     if (handedOut.has(port)) continue;
@@ -67,14 +66,13 @@ export async function freePort(udp = false) {
 /**
  * Runs a command to completion; rejects with stderr on non-zero exit.
  * Never puts secrets in argv from callers (keys go through files/stdin).
- * @returns {Promise<{stdout:string, stderr:string}>}
  */
-export function run(cmd, args, opts = {}) {
+export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = execFile(cmd, args, { maxBuffer: 64 << 20, timeout: opts.timeout ?? 120_000, ...opts }, (err, stdout, stderr) => {
       if (err) {
-        const e = /** @type {any} */ (
-          new Error(`${cmd} ${args.join(' ')} failed (${err.code ?? err.signal}): ${String(stderr).trim() || String(stdout).trim()}`)
+        const e: RunError = new Error(
+          `${cmd} ${args.join(' ')} failed (${err.code ?? err.signal}): ${String(stderr).trim() || String(stdout).trim()}`,
         );
         e.stdout = stdout;
         e.stderr = stderr;
@@ -90,12 +88,12 @@ export function run(cmd, args, opts = {}) {
 
 let defaultPidDir = '';
 /** Directory where daemon() records the pids it starts (one empty-ish file per pid). */
-export function setPidDir(dir) {
+export function setPidDir(dir: string): void {
   defaultPidDir = dir;
 }
 
 /** Live daemons started by this process: killed on stop and on process exit. */
-const live = new Set();
+const live = new Set<ChildProcess>();
 let hooked = false;
 function hookExit() {
   if (hooked) return;
@@ -103,7 +101,7 @@ function hookExit() {
   const killAll = () => {
     for (const p of live) {
       try {
-        process.kill(-p.pid, 'SIGKILL');
+        process.kill(-(p.pid ?? 0), 'SIGKILL');
       } catch {
         try {
           p.kill('SIGKILL');
@@ -112,7 +110,7 @@ function hookExit() {
     }
   };
   process.on('exit', killAll);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       killAll();
       for (const f of exitHooks) {
@@ -125,7 +123,7 @@ function hookExit() {
   }
 }
 /** Synchronous hooks run on process exit (e.g. `kwokctl delete cluster`). */
-export const exitHooks = new Set();
+export const exitHooks = new Set<() => void>();
 process.on('exit', () => {
   for (const f of exitHooks) {
     try {
@@ -138,7 +136,7 @@ process.on('exit', () => {
  * Starts a long-running daemon with stdout+stderr appended to logFile.
  * It gets its own process group (so its children die with it) and is tracked for exit cleanup.
  */
-export function daemon(cmd, args, { logFile, env, cwd, pidDir } = {}) {
+export function daemon(cmd: string, args: string[], { logFile, env, cwd, pidDir }: DaemonOptions): Daemon {
   hookExit();
   const fd = openSync(logFile, 'a');
   const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env, cwd, detached: true });
@@ -152,24 +150,25 @@ export function daemon(cmd, args, { logFile, env, cwd, pidDir } = {}) {
       writeFileSync(join(dir, String(child.pid)), cmd);
     } catch {}
   }
-  const exited = new Promise((resolve) =>
+  const exited = new Promise<DaemonExit>((resolve) =>
     child.once('exit', (code, signal) => {
       live.delete(child);
       resolve({ code, signal });
     }),
   );
+  const pid = child.pid ?? 0;
   return {
     child,
-    pid: child.pid,
+    pid,
     exited,
-    async stop(timeoutMs = 5000) {
+    async stop(timeoutMs = 5000): Promise<void> {
       if (child.exitCode !== null || child.signalCode !== null) return;
       try {
-        process.kill(-child.pid, 'SIGTERM');
+        process.kill(-pid, 'SIGTERM');
       } catch {}
       const t = setTimeout(() => {
         try {
-          process.kill(-child.pid, 'SIGKILL');
+          process.kill(-pid, 'SIGKILL');
         } catch {}
       }, timeoutMs);
       await exited;
@@ -179,25 +178,58 @@ export function daemon(cmd, args, { logFile, env, cwd, pidDir } = {}) {
 }
 
 /** Polls fn until it returns a truthy value (or throws the last error at timeout). */
-export async function waitFor(what, fn, { timeoutMs = 60_000, intervalMs = 250 } = {}) {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  { timeoutMs = 60_000, intervalMs = 250 } = {},
+): Promise<NonNullable<T>> {
   const t0 = Date.now();
-  let last;
+  let last: unknown;
   for (;;) {
     try {
       const v = await fn();
       if (v) return v;
     } catch (e) {
-      if (/** @type {any} */ (e)?.fatal) throw e;
+      if ((e as { fatal?: boolean } | undefined)?.fatal) throw e;
       last = e;
     }
     if (Date.now() - t0 > timeoutMs) {
-      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${last.message ?? last}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`,
+      );
     }
     await sleep(intervalMs);
   }
 }
 
-export function tail(file, n = 30) {
+export function tail(file: string, n = 30): string {
   if (!existsSync(file)) return '';
   return readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');
+}
+
+export interface RunOptions extends ExecFileOptions {
+  /** written to the command's stdin */
+  input?: string;
+}
+/** A failed run(): the command's output and exit code ride on the error. */
+export interface RunError extends Error {
+  stdout?: string | Buffer;
+  stderr?: string | Buffer;
+  code?: number | string | null;
+}
+export interface DaemonOptions {
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  pidDir?: string;
+}
+export interface DaemonExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+export interface Daemon {
+  child: ChildProcess;
+  pid: number;
+  exited: Promise<DaemonExit>;
+  stop(timeoutMs?: number): Promise<void>;
 }

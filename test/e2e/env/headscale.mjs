@@ -129,7 +129,7 @@ export async function startHeadscale({ version, bin, dir, logsDir, apiKey = true
  * websocket v5 CLOSE signal), so `headscale policy set|check -f /dev/stdin` would wait forever.
  * The `headscale` shim of writeExecShim (pods.mjs, already in `dir`) is wrapped: for those
  * commands stdin is cut where the first JSON document ends (comments and strings skipped) and
- * handed to the shim on a pipe that closes there; every other command goes to the shim as is.
+ * handed to the shim as a file ending there; every other command goes to the shim as is.
  */
 export function writeHeadscaleExecShim(dir) {
   const shim = join(dir, 'headscale');
@@ -157,7 +157,15 @@ let done = false;
 const finish = () => {
   if (done) return;
   done = true;
-  const r = spawnSync(BIN, args, { input: text, stdio: ['pipe', 'inherit', 'inherit'] });
+  // a file, not spawnSync's input: that is a socket, and headscale's open(/dev/stdin) of a socket fails (ENXIO)
+  const fs = require('node:fs');
+  const tmp = fs.mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'headscale-stdin-'));
+  const file = require('node:path').join(tmp, 'policy');
+  fs.writeFileSync(file, text, { mode: 0o600 });
+  const fd = fs.openSync(file, 'r');
+  const r = spawnSync(BIN, args, { stdio: [fd, 'inherit', 'inherit'] });
+  fs.closeSync(fd);
+  fs.rmSync(tmp, { recursive: true, force: true });
   process.exit(r.status ?? 1);
 };
 process.stdin.setEncoding('utf8');

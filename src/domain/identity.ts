@@ -9,7 +9,7 @@ import { headscaleUser, serviceTag } from '../names.js';
 
 export type ServiceIdentity = { kind: 'user'; user: string } | { kind: 'tag'; tag: string };
 
-type IdentityConfig = Pick<Config, 'tailnetIdentity'>;
+export type IdentityConfig = Pick<Config, 'tailnetIdentity'>;
 
 export function identityOf(service: string, config: IdentityConfig): ServiceIdentity {
   return config.tailnetIdentity === 'tag' ? { kind: 'tag', tag: serviceTag(service) } : { kind: 'user', user: headscaleUser(service) };

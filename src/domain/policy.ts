@@ -7,7 +7,8 @@
 // target's port; nothing reaches the host or the operators' devices; nothing else is allowed.
 import { createHash } from 'node:crypto';
 import type { HsPolicy } from '../headscale/types.js';
-import { HOST_USER, headscaleUser } from '../names.js';
+import { HOST_USER } from '../names.js';
+import { identityOf, tagOwnersFor, type IdentityConfig } from './identity.js';
 
 /**
  * How a Headscale version wants the policy written:
@@ -22,21 +23,16 @@ export function policyDialectOf(v: { major: number; minor: number }): PolicyDial
   return v.minor >= 26 ? 'v026' : 'v023';
 }
 
-/** How a service's node is identified on the tailnet: by its own Headscale user (the spec's model). */
-export type ServiceIdentity = 'user';
-
 /** A Headscale user as the dialect names it in a policy: `alice` (0.23), `alice@` (0.26+). */
 export function userPrincipal(user: string, dialect: PolicyDialect): string {
   if (dialect === 'v023' || user.includes('@')) return user;
   return `${user}@`;
 }
 
-/** The one place that says which principal stands for a service's nodes. */
-export function servicePrincipal(service: string, identity: ServiceIdentity, dialect: PolicyDialect): string {
-  switch (identity) {
-    case 'user':
-      return userPrincipal(headscaleUser(service), dialect);
-  }
+/** The one place that says which principal stands for a service's nodes: its user, or its tag (`tag:june-idp`). */
+export function servicePrincipal(service: string, identity: IdentityConfig, dialect: PolicyDialect): string {
+  const id = identityOf(service, identity);
+  return id.kind === 'tag' ? id.tag : userPrincipal(id.user, dialect);
 }
 
 export interface Edge {
@@ -51,7 +47,8 @@ export interface PolicyInput {
   admins: readonly string[];
   /** Service → service reachability (TAILNET_EDGES). */
   edges: readonly Edge[];
-  identity: ServiceIdentity;
+  /** Whether services are users or tags (TAILNET_IDENTITY); the host and the admins are always users. */
+  identity: IdentityConfig;
 }
 
 /** One allowed flow: every node of `src` may open `ports` on every node of `dst`. */
@@ -129,17 +126,26 @@ function dropEmpty(t: PolicyTest): PolicyTest {
   return { src: t.src, ...(t.accept?.length ? { accept: t.accept } : {}), ...(t.deny?.length ? { deny: t.deny } : {}) };
 }
 
+type PolicyDocument = Record<string, readonly unknown[] | Readonly<Record<string, readonly string[]>>>;
+
+/** Headscale refuses a policy naming a tag it does not declare; each tag is owned by nobody (see tagOwnersFor). */
 function policyDocument(
+  input: PolicyInput,
   rules: readonly PolicyRule[],
   dialect: PolicyDialect,
   tests: readonly PolicyTest[],
-): Record<string, readonly unknown[]> {
+): PolicyDocument {
+  const tagOwners = tagOwnersFor(
+    input.services.map((s) => s.name),
+    input.identity,
+  );
+  const head: PolicyDocument = Object.keys(tagOwners).length ? { tagOwners } : {};
   if (dialect === 'v029') {
     const grants = rules.map((r) => ({ src: r.src, dst: [r.dst], ip: r.ports.map((p) => `tcp:${p}`) }));
-    return tests.length ? { grants, tests } : { grants };
+    return tests.length ? { ...head, grants, tests } : { ...head, grants };
   }
   const acls = rules.map((r) => ({ action: 'accept', src: r.src, proto: 'tcp', dst: r.ports.map((p) => `${r.dst}:${p}`) }));
-  return { acls };
+  return { ...head, acls };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -158,10 +164,14 @@ export function rulesDigest(rules: readonly PolicyRule[], dialect: PolicyDialect
   return digest(JSON.stringify({ dialect, rules }));
 }
 
-/** One entry of each list per line: short enough to read in `headscale policy get`, and a plain JSON document. */
-function formatDocument(doc: Record<string, readonly unknown[]>): string {
-  const sections = Object.entries(doc).map(
-    ([key, items]) => `  ${JSON.stringify(key)}: [\n${items.map((i) => `    ${JSON.stringify(i)}`).join(',\n')}\n  ]`,
+/** One entry of each list (or map) per line: short enough to read in `headscale policy get`, and a plain JSON document. */
+function formatDocument(doc: PolicyDocument): string {
+  const sections = Object.entries(doc).map(([key, items]) =>
+    Array.isArray(items)
+      ? `  ${JSON.stringify(key)}: [\n${items.map((i) => `    ${JSON.stringify(i)}`).join(',\n')}\n  ]`
+      : `  ${JSON.stringify(key)}: {\n${Object.entries(items)
+          .map(([k, v]) => `    ${JSON.stringify(k)}: ${JSON.stringify(v)}`)
+          .join(',\n')}\n  }`,
   );
   return `{\n${sections.join(',\n')}\n}\n`;
 }
@@ -181,7 +191,7 @@ export function renderPolicy(input: PolicyInput, dialect: PolicyDialect, present
   const rules = policyRules(input, dialect);
   const tests = dialect === 'v029' ? policyTests(input, dialect, present) : [];
   const id = rulesDigest(rules, dialect);
-  const body = formatDocument(policyDocument(rules, dialect, tests));
+  const body = formatDocument(policyDocument(input, rules, dialect, tests));
   return { text: withMarker('rules', id, body), rules, tests, digest: id };
 }
 

@@ -29,14 +29,17 @@ export function policyInput(config: Context['config'], ports: ReadonlyMap<string
     services: config.services.map((name) => ({ name, ports: ports.get(name) ?? [] })),
     admins: config.policy.admins,
     edges: config.policy.edges,
-    identity: 'user',
+    identity: { tailnetIdentity: config.tailnetIdentity },
   };
 }
 
-/** The users (as principals) that own a node now: the only ones a 0.29 tests block may name. */
+/**
+ * The principals that own a node now: the only ones a 0.29 tests block may name. A tagged
+ * node (a service with TAILNET_IDENTITY=tag) belongs to its tags, any other to its user.
+ */
 async function principalsWithNodes(hs: HeadscaleClient, dialect: PolicyDialect): Promise<Set<string>> {
   if (dialect !== 'v029') return new Set();
-  return new Set((await hs.listNodes()).map((n) => userPrincipal(n.user, dialect)));
+  return new Set((await hs.listNodes()).flatMap((n) => (n.tags?.length ? n.tags : [userPrincipal(n.user, dialect)])));
 }
 
 export interface PolicyPlan {

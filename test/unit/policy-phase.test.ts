@@ -63,6 +63,32 @@ describe('11.2 access policy', () => {
     expect(hs.policyWrites).toHaveLength(1);
   });
 
+  it('TAILNET_IDENTITY=tag: tags as the services, tagOwners declared, tests name the tagged nodes (not a user of the same name)', async () => {
+    const { hs, ctx, log } = setup({ TAILNET_IDENTITY: 'tag' });
+    const node = (id: string, name: string, user: string, tags?: string[]) => ({
+      id,
+      name,
+      givenName: name,
+      user,
+      ipAddresses: [],
+      online: true,
+      ...(tags ? { tags } : {}),
+    });
+    hs.nodes = [
+      node('1', 'june-orchestrator', 'tagged-devices', ['tag:june-orchestrator']),
+      node('2', 'june-idp', 'june-idp'),
+      node('3', 'june-e2e-host', 'june-host'),
+    ];
+    await applyPolicyPhase(ctx);
+    expect(hs.policyWrites[0]!.changes).toContain('+ tag:june-orchestrator → tag:june-idp tcp/8080');
+    const doc = parseHuJson(stored(hs)!) as { tagOwners: unknown; tests: { src: string; accept?: string[] }[] };
+    expect(doc.tagOwners).toEqual({ 'tag:june-orchestrator': [], 'tag:june-idp': [] });
+    expect(doc.tests.map((t) => t.src)).toEqual(['june-host@', 'tag:june-orchestrator']);
+    expect(doc.tests[0]!.accept).toEqual(['tag:june-orchestrator:8080']);
+    await provePolicyPhase(ctx);
+    expect(log()).toContain('access policy proven by Headscale: 2 tests');
+  });
+
   it('a config change updates the policy, the plan shows the diff', async () => {
     const first = setup({ TAILNET_EDGES: 'orchestrator->idp' });
     await applyPolicyPhase(first.ctx);

@@ -22,7 +22,7 @@ const INPUT: PolicyInput = {
   ],
   admins: ['alice', 'bob@example.com'],
   edges: [{ from: 'orchestrator', to: 'idp' }],
-  identity: 'user',
+  identity: { tailnetIdentity: 'user' },
 };
 const ALL = new Set(['june-host@', 'alice@', 'bob@example.com', 'june-orchestrator@', 'june-idp@', 'june-stt@']);
 
@@ -33,9 +33,9 @@ describe('policy dialects', () => {
     expect(policyDialectOf({ major: 0, minor: 26 })).toBe('v026');
     expect(policyDialectOf({ major: 0, minor: 28 })).toBe('v026');
     expect(policyDialectOf({ major: 0, minor: 29 })).toBe('v029');
-    expect(servicePrincipal('idp', 'user', 'v023')).toBe('june-idp');
-    expect(servicePrincipal('idp', 'user', 'v026')).toBe('june-idp@');
-    expect(servicePrincipal('idp', 'user', 'v029')).toBe('june-idp@');
+    expect(servicePrincipal('idp', { tailnetIdentity: 'user' }, 'v023')).toBe('june-idp');
+    expect(servicePrincipal('idp', { tailnetIdentity: 'user' }, 'v026')).toBe('june-idp@');
+    expect(servicePrincipal('idp', { tailnetIdentity: 'user' }, 'v029')).toBe('june-idp@');
   });
 
   it('0.23: acls with bare user names, tcp only, no tests', () => {
@@ -122,6 +122,82 @@ describe('policy dialects', () => {
   });
 });
 
+describe('tag identities (TAILNET_IDENTITY=tag, Headscale 0.28+)', () => {
+  const TAGGED: PolicyInput = { ...INPUT, identity: { tailnetIdentity: 'tag' } };
+  const TAGS = ['tag:june-orchestrator', 'tag:june-idp', 'tag:june-stt'];
+  const OWNERS = { 'tag:june-orchestrator': [], 'tag:june-idp': [], 'tag:june-stt': [] };
+  const PRESENT = new Set(['june-host@', 'alice@', 'bob@example.com', ...TAGS]);
+
+  it('a service is its tag in every dialect; the host and the admins stay users', () => {
+    expect(servicePrincipal('idp', { tailnetIdentity: 'tag' }, 'v026')).toBe('tag:june-idp');
+    expect(servicePrincipal('idp', { tailnetIdentity: 'tag' }, 'v029')).toBe('tag:june-idp');
+  });
+
+  it('0.28: tagOwners (owned by nobody) declares every tag the acls name', () => {
+    const p = renderPolicy(TAGGED, 'v026', PRESENT);
+    expect(parseHuJson(p.text)).toEqual({
+      tagOwners: OWNERS,
+      acls: [
+        { action: 'accept', src: ['june-host@', 'alice@', 'bob@example.com'], proto: 'tcp', dst: ['tag:june-orchestrator:8080'] },
+        { action: 'accept', src: ['june-host@', 'alice@', 'bob@example.com'], proto: 'tcp', dst: ['tag:june-idp:8080'] },
+        { action: 'accept', src: ['june-host@', 'alice@', 'bob@example.com'], proto: 'tcp', dst: ['tag:june-stt:8000'] },
+        { action: 'accept', src: ['tag:june-orchestrator'], proto: 'tcp', dst: ['tag:june-idp:8080'] },
+      ],
+    });
+    expect(p.tests).toEqual([]);
+    expect(p.text.indexOf('"tagOwners"')).toBeLessThan(p.text.indexOf('"acls"'));
+  });
+
+  it('0.29: tagOwners, grants to the tags, and tests whose services are their tags', () => {
+    const p = renderPolicy(TAGGED, 'v029', PRESENT);
+    const doc = parseHuJson(p.text) as { tagOwners: unknown; grants: unknown[]; tests: unknown[] };
+    expect(doc.tagOwners).toEqual(OWNERS);
+    expect(doc.grants).toEqual([
+      { src: ['june-host@', 'alice@', 'bob@example.com'], dst: ['tag:june-orchestrator'], ip: ['tcp:8080'] },
+      { src: ['june-host@', 'alice@', 'bob@example.com'], dst: ['tag:june-idp'], ip: ['tcp:8080'] },
+      { src: ['june-host@', 'alice@', 'bob@example.com'], dst: ['tag:june-stt'], ip: ['tcp:8000'] },
+      { src: ['tag:june-orchestrator'], dst: ['tag:june-idp'], ip: ['tcp:8080'] },
+    ]);
+    const operatorsUnreachable = ['june-host@:22', 'alice@:22', 'bob@example.com:22'];
+    expect(doc.tests).toContainEqual({
+      src: 'june-host@',
+      accept: ['tag:june-orchestrator:8080', 'tag:june-idp:8080', 'tag:june-stt:8000'],
+      deny: ['tag:june-orchestrator:22', 'tag:june-idp:22', 'tag:june-stt:22'],
+    });
+    expect(doc.tests).toContainEqual({
+      src: 'tag:june-orchestrator',
+      accept: ['tag:june-idp:8080'],
+      deny: ['tag:june-stt:8000', ...operatorsUnreachable],
+    });
+    expect(doc.tests).toContainEqual({
+      src: 'tag:june-idp',
+      deny: ['tag:june-orchestrator:8080', 'tag:june-stt:8000', ...operatorsUnreachable],
+    });
+    // tests name a service only once its tag owns a node; a user of the same name does not count
+    expect(renderPolicy(TAGGED, 'v029', new Set(['june-host@', 'june-idp@'])).tests).toEqual([]);
+    expect(renderPolicy(TAGGED, 'v029', new Set(['june-host@', 'tag:june-idp'])).tests).toEqual([
+      { src: 'june-host@', accept: ['tag:june-idp:8080'], deny: ['tag:june-idp:22'] },
+      { src: 'tag:june-idp', deny: ['june-host@:22'] },
+    ]);
+  });
+
+  it('the identity changes the rules digest (a switch rewrites the policy); doctor reads tag rules back', () => {
+    expect(renderPolicy(TAGGED, 'v029').digest).not.toBe(renderPolicy(INPUT, 'v029').digest);
+    for (const dialect of ['v026', 'v029'] as const) {
+      const p = renderPolicy(TAGGED, dialect);
+      expect(missingRules(p.rules, parseHuJson(p.text))).toEqual([]);
+      expect(describeRules(missingRules(p.rules, parseHuJson(renderPolicy(INPUT, dialect).text)))).toContain(
+        'tag:june-orchestrator → tag:june-idp tcp/8080',
+      );
+    }
+  });
+
+  it('with user identities no tagOwners is written', () => {
+    expect(parseHuJson(renderPolicy(INPUT, 'v029', ALL).text)).not.toHaveProperty('tagOwners');
+    expect(parseHuJson(renderPolicy(INPUT, 'v026', ALL).text)).not.toHaveProperty('tagOwners');
+  });
+});
+
 describe('ownership', () => {
   const mine = renderPolicy(INPUT, 'v026');
 
@@ -187,9 +263,25 @@ describe('README', () => {
       ],
       admins: ['alice', 'bob'],
       edges: [{ from: 'orchestrator', to: 'idp' }],
-      identity: 'user',
+      identity: { tailnetIdentity: 'user' },
     };
     const all = new Set(['june-host@', 'alice@', 'bob@', 'june-orchestrator@', 'june-idp@']);
+    expect(block).toBe(renderPolicy(example, 'v029', all).text);
+  });
+
+  it('shows the same policy with tag identities (TAILNET_IDENTITY=tag)', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /\*\*With tag identities\*\*[\s\S]*?```\n([\s\S]*?)```/.exec(readme)?.[1];
+    const example: PolicyInput = {
+      services: [
+        { name: 'orchestrator', ports: [8080] },
+        { name: 'idp', ports: [8080] },
+      ],
+      admins: ['alice', 'bob'],
+      edges: [{ from: 'orchestrator', to: 'idp' }],
+      identity: { tailnetIdentity: 'tag' },
+    };
+    const all = new Set(['june-host@', 'alice@', 'bob@', 'tag:june-orchestrator', 'tag:june-idp']);
     expect(block).toBe(renderPolicy(example, 'v029', all).text);
   });
 });

@@ -3,8 +3,12 @@
 // default node expiry configured, skip it), the host reaches every service by MagicDNS name,
 // status and doctor are green, rotate-keys proves the new tagged key with a key-check pod
 // (over the REST API too) without restarting a pod, and cleanup --purge removes the tagged
-// keys and nodes. On older Headscale the choice is refused before anything is changed.
+// keys and nodes. The access policy names the services by their tags: the host reaches each
+// service's port and no other, the orchestrator->idp edge answers and the reverse does not,
+// and on 0.29 Headscale proves the rules with a tests block over the tagged nodes.
+// On older Headscale the choice is refused before anything is changed.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRun, startScenario, TAILNET, type Scenario } from './harness.js';
 
@@ -56,14 +60,38 @@ function tagIdentities() {
       }
     };
 
+    const podOf = async (svc: string) =>
+      (
+        await s.env.kubectl([
+          '-n',
+          NS,
+          'get',
+          'pods',
+          '-l',
+          `app.kubernetes.io/name=june-${svc}`,
+          '-o',
+          'jsonpath={.items[0].metadata.name}',
+        ])
+      ).trim();
+    /** curl inside a service's pod through its sidecar's HTTP proxy (tailscale.proxy.enabled). */
+    const fromPod = async (svc: string, target: string, seconds = 4) =>
+      s.env.sidecars.execIn(NS, await podOf(svc), ['curl', '-sS', '--max-time', String(seconds), '-x', 'http://localhost:1056', target], {
+        timeoutMs: (seconds + 10) * 1000,
+      });
+    let installLog = '';
+
     beforeAll(async () => {
-      s = await startScenario('tags', { TAILNET_IDENTITY: 'tag', KEY_RETENTION: '0h' });
+      s = await startScenario('tags', { TAILNET_IDENTITY: 'tag', KEY_RETENTION: '0h', TAILNET_EDGES: 'orchestrator->idp' });
+      const values = join(s.dir, 'platform-values.yaml');
+      writeFileSync(values, 'tailscale:\n  proxy:\n    enabled: true\n');
+      s.writeConfig({ PLATFORM_VALUES: values });
       // A default node expiry, so that the tagged nodes can be seen to skip it (the env has none).
       await s.env.headscale.stop();
       writeFileSync(s.env.headscale.configPath, readFileSync(s.env.headscale.configPath, 'utf8').replace(/^( {2}expiry:) 0$/m, '$1 30d'));
       await s.env.headscale.start();
       const r = await s.june(['install']);
       if (r.code !== 0) throw new Error(`install failed:\n${r.stderr}`);
+      installLog = r.stderr;
     });
     afterAll(async () => {
       await s?.stop();
@@ -82,6 +110,28 @@ function tagIdentities() {
       }
       await reachable();
     });
+
+    it('access policy by tag: tagOwners declared, host reaches each port and no other, the edge answers and the reverse does not', async () => {
+      expect(installLog).toContain('access policy written (3 rules');
+      // 0.29+: the policy-tests step ran the tests block (tags as the services) over the nodes online
+      if (minor >= 29) expect(installLog).toMatch(/access policy proven by Headscale: \d+ tests/);
+      const text = await s.env.headscale.cli(['policy', 'get']);
+      expect(text).toContain('"tagOwners"');
+      expect(text).toContain('"tag:june-idp": []');
+      expect(text).not.toContain('june-idp@');
+      for (const svc of SERVICES) {
+        const r = await s.env.host.curl(`http://june-${svc}.${TAILNET}:8080/`);
+        expect(r.code, r.stderr).toBe(0);
+      }
+      // idp's pod listens on 9000 too: reachable inside the pod, refused over the tailnet
+      const inside = await s.env.sidecars.execIn(NS, await podOf('idp'), ['curl', '-sS', '--max-time', '3', 'http://127.0.0.1:9000/']);
+      expect(JSON.parse(inside.stdout)).toMatchObject({ port: 9000 });
+      expect((await s.env.host.curl(`http://june-idp.${TAILNET}:9000/`, { timeoutMs: 3000 })).code).not.toBe(0);
+      const edge = await fromPod('orchestrator', `http://june-idp.${TAILNET}:8080/`);
+      expect(edge.code, edge.stderr).toBe(0);
+      expect(JSON.parse(edge.stdout)).toMatchObject({ pod: (await s.env.sidecars.waitJoined(NS, 'june-idp', 10_000)).pod, port: 8080 });
+      expect((await fromPod('idp', `http://june-orchestrator.${TAILNET}:8080/`)).code).not.toBe(0);
+    }, 90_000);
 
     it('nodes registered with tagged keys skip the default node expiry; the user-owned host node does not', async () => {
       const all = await nodes();

@@ -49,16 +49,22 @@ async function chartDefaults(chart: string): Promise<Values> {
   return defaults ?? {};
 }
 
-/** Throws ConfigError (exit 3) naming each service the platform release would not run. */
-export async function assertServicesRun(ctx: Pick<Context, 'helm' | 'config'>): Promise<void> {
-  const { platform, services } = ctx.config;
+/** The chart's defaults, and the release's values with PLATFORM_VALUES merged over them. */
+async function platformValues(ctx: Pick<Context, 'helm' | 'config'>): Promise<{ defaults: Values; values: Values }> {
+  const { platform } = ctx.config;
   const helm = await ctx.helm();
   const [defaults, userValues, files] = await Promise.all([
     chartDefaults(platform.chart),
     helm.values(platform.release, platform.namespace),
     readValuesFiles(platform.valuesFiles),
   ]);
-  const values = files.reduce(mergeValues, userValues ?? {});
+  return { defaults, values: files.reduce(mergeValues, userValues ?? {}) };
+}
+
+/** Throws ConfigError (exit 3) naming each service the platform release would not run. */
+export async function assertServicesRun(ctx: Pick<Context, 'helm' | 'config'>): Promise<void> {
+  const { platform, services } = ctx.config;
+  const { defaults, values } = await platformValues(ctx);
   const problems = serviceProblems(services, defaults, values, platform.release);
   if (problems.length) {
     throw new ConfigError(problems, { hint: 'nothing was changed; fix TAILSCALE_SERVICES or the platform values and re-run' });
@@ -86,12 +92,6 @@ export function servicePorts(services: readonly string[], chartDefaults: Values,
 
 /** servicePorts for the configured services, read from the chart, the release and PLATFORM_VALUES. */
 export async function readServicePorts(ctx: Pick<Context, 'helm' | 'config'>): Promise<Map<string, number[]>> {
-  const { platform, services } = ctx.config;
-  const helm = await ctx.helm();
-  const [defaults, userValues, files] = await Promise.all([
-    chartDefaults(platform.chart),
-    helm.values(platform.release, platform.namespace),
-    readValuesFiles(platform.valuesFiles),
-  ]);
-  return servicePorts(services, defaults, files.reduce(mergeValues, userValues ?? {}));
+  const { defaults, values } = await platformValues(ctx);
+  return servicePorts(ctx.config.services, defaults, values);
 }

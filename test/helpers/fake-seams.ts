@@ -14,6 +14,11 @@ import type {
 import type { WriteGate } from '../../src/write-gate.js';
 import type { ApplySecret, DeploymentInfo, KubeClient, SecretInfo } from '../../src/kube/types.js';
 
+/** An online Headscale node of `user` (the node's own name by default), with tags when given. */
+export function fakeNode(id: string, name: string, user = name, tags?: string[]): HsNode {
+  return { id, name, givenName: name, user, ipAddresses: [], online: true, ...(tags ? { tags } : {}) };
+}
+
 /** A one-replica Deployment in june-services that has rolled out, with what a test changes. */
 export function fakeDeployment(name: string, o: Partial<DeploymentInfo> = {}): DeploymentInfo {
   return {

@@ -2,10 +2,9 @@
 // identity (user june-<svc> or tag tag:june-<svc>), whichever TAILNET_IDENTITY was in force,
 // and nothing of anyone else; --purge deletes the keys owned by the services' tags.
 import { describe, expect, it } from 'vitest';
-import type { HsNode } from '../../src/headscale/types.js';
 import { cleanupPhases, type CleanupData } from '../../src/phases/cleanup.js';
 import { testContext, testRun } from '../helpers/context.js';
-import { FakeHeadscale, FakeKube, fakeDeployment } from '../helpers/fake-seams.js';
+import { FakeHeadscale, FakeKube, fakeDeployment, fakeNode } from '../helpers/fake-seams.js';
 
 class HeadscaleDeployed extends FakeKube {
   async getDeployment(_namespace: string, name: string) {
@@ -14,15 +13,6 @@ class HeadscaleDeployed extends FakeKube {
 }
 
 const step = (id: string) => cleanupPhases.children!.find((p) => p.id === id)!;
-const node = (id: string, name: string, user: string, tags?: string[]): HsNode => ({
-  id,
-  name,
-  givenName: name,
-  user,
-  ipAddresses: [],
-  online: true,
-  ...(tags ? { tags } : {}),
-});
 
 async function world(identity: 'user' | 'tag') {
   const hs = new FakeHeadscale();
@@ -31,10 +21,10 @@ async function world(identity: 'user' | 'tag') {
   const [alice] = await hs.ensureUsers(['alice']);
   await hs.createPreAuthKey(alice!, { reusable: true, expiration: '1d' });
   hs.nodes = [
-    node('1', 'june-orchestrator', 'tagged-devices', ['tag:june-orchestrator']),
-    node('2', 'june-idp', 'june-idp'), // registered while TAILNET_IDENTITY=user
-    node('3', 'payments', 'tagged-devices', ['tag:payments']),
-    node('4', 'laptop', 'alice'),
+    fakeNode('1', 'june-orchestrator', 'tagged-devices', ['tag:june-orchestrator']),
+    fakeNode('2', 'june-idp', 'june-idp'), // registered while TAILNET_IDENTITY=user
+    fakeNode('3', 'payments', 'tagged-devices', ['tag:payments']),
+    fakeNode('4', 'laptop', 'alice'),
   ];
   const ctx = testContext({
     env: { TAILNET_IDENTITY: identity },

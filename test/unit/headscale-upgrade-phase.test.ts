@@ -11,7 +11,7 @@ import type { Context } from '../../src/context.js';
 import { BACKUP_CONTAINER } from '../../src/domain/headscale-backup.js';
 import { UsageError } from '../../src/errors.js';
 import type { HelmClient, ReleaseInfo, UpgradeRequest } from '../../src/helm/types.js';
-import type { HeadscaleVersion, HsNode } from '../../src/headscale/types.js';
+import type { HeadscaleVersion } from '../../src/headscale/types.js';
 import { reportedVersion } from '../../src/headscale/types.js';
 import type { Kubectl } from '../../src/kube/kubectl.js';
 import type { KubeClient, PodInfo, PodManifest, PodTemplateSpec } from '../../src/kube/types.js';
@@ -22,7 +22,7 @@ import { headscaleServerPhase, type HeadscaleServerData } from '../../src/phases
 import { Logger } from '../../src/ui/logger.js';
 import { WriteGate, type PlanEntry } from '../../src/write-gate.js';
 import { testContext, testRun } from '../helpers/context.js';
-import { FakeHeadscale } from '../helpers/fake-seams.js';
+import { FakeHeadscale, fakeNode } from '../helpers/fake-seams.js';
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 
@@ -46,7 +46,7 @@ class FakeCluster {
     this.db = `db written by ${running}`;
     this.revisions.push({ tag: running, values: { image: { tag: running } } });
     this.hs.users = [{ id: '1', name: 'june-orchestrator' }];
-    this.hs.nodes = [node('1', 'june-orchestrator'), node('2', 'june-e2e-host')];
+    this.hs.nodes = [fakeNode('1', 'june-orchestrator'), fakeNode('2', 'june-e2e-host')];
     this.hs.keys = [
       { id: '7', user: 'june-orchestrator', key: 'hskey-auth-abc-secretsecret', reusable: true, ephemeral: false, used: true },
     ];
@@ -216,10 +216,6 @@ class FakeCluster {
       },
     };
   }
-}
-
-function node(id: string, name: string): HsNode {
-  return { id, name, givenName: name, user: name, ipAddresses: [], online: true };
 }
 
 let dir = '';

@@ -10,7 +10,7 @@ import { applyPolicyPhase, policyState, provePolicyPhase, releasePolicyPhase } f
 import { Logger } from '../../src/ui/logger.js';
 import { WriteGate, type PlanEntry } from '../../src/write-gate.js';
 import { testContext } from '../helpers/context.js';
-import { FakeHeadscale } from '../helpers/fake-seams.js';
+import { FakeHeadscale, fakeNode } from '../helpers/fake-seams.js';
 
 const OPERATOR = '// ours\n{"acls":[{"action":"accept","src":["group:ops"],"dst":["*:22"]}]}\n';
 
@@ -53,31 +53,21 @@ describe('11.2 access policy', () => {
 
   it('0.29: the tests block names the nodes present, and a new node alone rewrites nothing', async () => {
     const { hs, ctx } = setup();
-    const node = (id: string, user: string) => ({ id, name: user, givenName: user, user, ipAddresses: [], online: true });
-    hs.nodes = [node('1', 'june-orchestrator'), node('2', 'june-idp')];
+    hs.nodes = [fakeNode('1', 'june-orchestrator'), fakeNode('2', 'june-idp')];
     await applyPolicyPhase(ctx);
     const doc = parseHuJson(stored(hs)!) as { tests: { src: string }[] };
     expect(doc.tests.map((t) => t.src)).toEqual(['june-orchestrator@', 'june-idp@']);
-    hs.nodes.push(node('3', 'june-host'));
+    hs.nodes.push(fakeNode('3', 'june-host'));
     await applyPolicyPhase(ctx);
     expect(hs.policyWrites).toHaveLength(1);
   });
 
   it('TAILNET_IDENTITY=tag: tags as the services, tagOwners declared, tests name the tagged nodes (not a user of the same name)', async () => {
     const { hs, ctx, log } = setup({ TAILNET_IDENTITY: 'tag' });
-    const node = (id: string, name: string, user: string, tags?: string[]) => ({
-      id,
-      name,
-      givenName: name,
-      user,
-      ipAddresses: [],
-      online: true,
-      ...(tags ? { tags } : {}),
-    });
     hs.nodes = [
-      node('1', 'june-orchestrator', 'tagged-devices', ['tag:june-orchestrator']),
-      node('2', 'june-idp', 'june-idp'),
-      node('3', 'june-e2e-host', 'june-host'),
+      fakeNode('1', 'june-orchestrator', 'tagged-devices', ['tag:june-orchestrator']),
+      fakeNode('2', 'june-idp', 'june-idp'),
+      fakeNode('3', 'june-e2e-host', 'june-host'),
     ];
     await applyPolicyPhase(ctx);
     expect(hs.policyWrites[0]!.changes).toContain('+ tag:june-orchestrator → tag:june-idp tcp/8080');
@@ -188,11 +178,10 @@ describe('11.2 access policy', () => {
       checked++;
       return true;
     };
-    const node = (id: string, user: string) => ({ id, name: user, givenName: user, user, ipAddresses: [], online: true });
     await provePolicyPhase(ctx);
     expect(checked).toBe(0);
     await applyPolicyPhase(ctx);
-    hs.nodes = [node('1', 'june-orchestrator'), node('2', 'june-idp')];
+    hs.nodes = [fakeNode('1', 'june-orchestrator'), fakeNode('2', 'june-idp')];
     await provePolicyPhase(ctx);
     expect(checked).toBe(1);
     expect(log()).toContain('access policy proven by Headscale: 2 tests');

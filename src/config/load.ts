@@ -1,20 +1,17 @@
-// Loads config.env (dotenv, parsed into a plain object — process.env is never mutated),
-// overlays the environment and flags (flags > environment > file > defaults), validates
-// with zod and resolves derived values. Every problem becomes one line of a ConfigError.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+// Loads the config: the raw values of config.env, the environment and flags (./sources.ts),
+// validated with zod, checked across keys and against the files they name, with derived
+// values resolved. Every problem becomes one line of a ConfigError.
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseDotenv } from 'dotenv';
-import { parseDocument as parseYamlDocument } from 'yaml';
-import { ConfigError, UsageError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { redactor } from '../ui/redact.js';
-import { FIELD_KEYS, FIELDS, type FieldKey } from './fields.js';
+import { FIELDS, type FieldKey } from './fields.js';
+import { isFile, valuesFileProblem } from './file-checks.js';
 import { keyDurationMs, rawConfigSchema, waitDurationMs } from './schema.js';
-import { didYouMean } from './suggest.js';
-
-export type Source = 'flag' | 'env' | 'file' | 'default';
+import { readSources, type LoadOptions, type Source } from './sources.js';
 
 export interface Config {
   configPath: string | undefined;
@@ -60,17 +57,6 @@ export interface Config {
   resolved: Record<FieldKey, string | undefined>;
 }
 
-export interface LoadOptions {
-  /** --config; undefined means ./config.env, which may be absent. */
-  configPath?: string;
-  env?: NodeJS.ProcessEnv;
-  /** Values from flags, keyed like config.env. */
-  flags?: Record<string, string | undefined>;
-  cwd?: string;
-  /** Warnings (unknown keys) go here. */
-  warn?: (message: string) => void;
-}
-
 /** The directory holding june-ts's package.json: src/config/ when run from source, dist/chunks/ when bundled. */
 function packageRoot(): string {
   const start = dirname(fileURLToPath(import.meta.url));
@@ -85,66 +71,9 @@ export const BUNDLED_CHARTS = {
   headscale: resolve(PACKAGE_ROOT, 'helm', 'headscale'),
 };
 
-function readConfigFile(path: string, explicit: boolean): Record<string, string> {
-  let stat;
-  try {
-    stat = statSync(path);
-  } catch {
-    if (!explicit) return {};
-    throw new UsageError(`config file ${path} does not exist`, {
-      hint: 'copy config.env.example to config.env and edit it, or pass --config PATH',
-    });
-  }
-  if (stat.isDirectory()) {
-    throw new UsageError(`config file ${path} is a directory`, { hint: 'pass the path of a config.env file to --config' });
-  }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UsageError(`config file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, {
-      hint: `check the file's permissions (chmod 600 ${path} keeps secrets in it private)`,
-    });
-  }
-  // A UTF-8 BOM (Windows editors) and CRLF line endings are accepted as they are.
-  return parseDotenv(text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n'));
-}
-
 export function loadConfig(options: LoadOptions = {}): Config {
-  const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const explicit = options.configPath !== undefined;
-  const configPath = resolve(cwd, options.configPath ?? 'config.env');
-  const file = readConfigFile(configPath, explicit);
-  const fileLoaded = Object.keys(file).length > 0 || explicit;
-
-  // A misspelt key would silently leave its field at the default (another namespace, another
-  // release): a key close to a known one stops the run; a key like no other is only warned about.
-  const typos: string[] = [];
-  for (const key of Object.keys(file)) {
-    if (FIELD_KEYS.has(key)) continue;
-    const guess = didYouMean(key, [...FIELD_KEYS]);
-    if (guess && file[guess] === undefined) typos.push(`${key}: unknown key — did you mean ${guess}? Rename it to ${guess}`);
-    else options.warn?.(`${configPath}: unknown key ${key}${guess ? ` — did you mean ${guess}?` : ' (ignored)'}`);
-  }
-  if (typos.length) throw new ConfigError(typos, { hint: `fix ${configPath}` });
-
-  const raw: Partial<Record<FieldKey, string>> = {};
-  const sources: Record<string, Source> = {};
-  for (const { key } of FIELDS) {
-    const fromFlag = options.flags?.[key];
-    const fromEnv = env[key];
-    const fromFile = file[key];
-    const pick = [
-      [fromFlag, 'flag'],
-      [fromEnv, 'env'],
-      [fromFile, 'file'],
-    ].find(([v]) => v !== undefined && v !== '') as [string, Source] | undefined;
-    if (pick) {
-      raw[key] = pick[0];
-      sources[key] = pick[1];
-    } else sources[key] = 'default';
-  }
+  const { configPath, fileLoaded, raw, sources } = readSources(options, cwd);
   redactor.add(raw.HEADSCALE_API_KEY);
 
   const parsed = rawConfigSchema.safeParse(raw);
@@ -269,31 +198,6 @@ export function loadConfig(options: LoadOptions = {}): Config {
     sources,
     resolved,
   };
-}
-
-/** Why Helm would refuse `file` as a values file (not YAML, or not a mapping), or undefined. */
-function valuesFileProblem(file: string): string | undefined {
-  let doc;
-  try {
-    doc = parseYamlDocument(readFileSync(file, 'utf8'));
-  } catch (e) {
-    return `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}) — check its permissions`;
-  }
-  const error = doc.errors[0];
-  if (error) return `is not valid YAML: ${error.message.split('\n')[0]!.replace(/:$/, '')} — fix the file`;
-  const top: unknown = doc.toJS();
-  if (top !== null && (typeof top !== 'object' || Array.isArray(top))) {
-    return 'is not a YAML mapping of values (e.g. `services:` at the top) — fix the file';
-  }
-  return undefined;
-}
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
 }
 
 function parentDomain(host: string): string | undefined {

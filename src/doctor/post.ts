@@ -5,7 +5,7 @@ import type { Context } from '../context.js';
 import { chartExtraArgs, extraArgsDrift, podExtraArgs } from '../domain/extra-args.js';
 import { stuckRelease } from '../domain/release.js';
 import { minorsBehind, plainVersion, planUpgrade } from '../domain/headscale-upgrade.js';
-import type { PolicyReport } from '../domain/policy.js';
+import type { PolicyReport } from '../domain/policy-verdict.js';
 import { HEADSCALE_DEFAULT_VERSION, type HeadscaleVersion } from '../headscale/types.js';
 import { collectHealth, type HealthReport, type ServiceReport } from '../health/report.js';
 import type { ReleaseInfo } from '../helm/types.js';

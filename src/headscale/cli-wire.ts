@@ -12,7 +12,8 @@ import { HEADSCALE_CONTAINER, HEADSCALE_DEPLOYMENT } from '../names.js';
 import { formatCommand, type ProcessRunner } from '../process/runner.js';
 import { redact } from '../ui/redact.js';
 import type { Wire } from './client.js';
-import { generationFromHelp, type Request } from './dialects.js';
+import { generationFromHelp } from './dialects.js';
+import type { Request } from './dialects/request.js';
 import { ErrorBodySchema, parseAnswer, VersionSchema } from './schemas.js';
 import { formatVersion, generationRange, probedVersion, reportedVersion, type HeadscaleVersion } from './types.js';
 

@@ -8,7 +8,8 @@ import type { WriteGate } from '../write-gate.js';
 import { redactor } from '../ui/redact.js';
 import { mapLimit } from '../util/concurrency.js';
 import { DRY_RUN_ID, dryRunKey, isNumericId, isTagOwner, keyOwnedBy, ownerName, parseDuration, validateUserName } from './common.js';
-import { TAG_OWNED_KEYS_SINCE, dialectOf, type Dialect, type Request } from './dialects.js';
+import { TAG_OWNED_KEYS_SINCE, dialectOf, type Dialect } from './dialects.js';
+import type { Request } from './dialects/request.js';
 import { assumedVersion, checksPolicy, formatVersion } from './types.js';
 import type {
   CreatePreAuthKeyOptions,

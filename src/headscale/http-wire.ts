@@ -7,7 +7,8 @@
 import { ExternalError, UsageError } from '../errors.js';
 import { redact, redactor } from '../ui/redact.js';
 import type { Wire } from './client.js';
-import { generationFromOpenApi, type HttpCall, type OpenApiDefinitions, type Request } from './dialects.js';
+import { generationFromOpenApi } from './dialects.js';
+import type { HttpCall, OpenApiDefinitions, Request } from './dialects/request.js';
 import { nodeFetch } from './http-fetch.js';
 import { ErrorBodySchema, OpenApiSchema, parseAnswer, parseJsonText, unexpectedOutput, VersionSchema } from './schemas.js';
 import { probedVersion, reportedVersion, type HeadscaleVersion } from './types.js';

@@ -5,18 +5,18 @@ import { BugError } from '../errors.js';
 import type { WriteGate } from '../write-gate.js';
 import { DRY_RUN_ID, dryRunKey, isTagOwner, parseDuration, validateUserName } from './common.js';
 import { TAG_OWNED_KEYS_SINCE, dialectOf } from './dialects.js';
-import { assumedVersion } from './types.js';
-import type {
-  CreatePreAuthKeyOptions,
-  HeadscaleClient,
-  HeadscaleVersion,
-  HsNode,
-  HsPolicy,
-  HsPreAuthKey,
-  HsUser,
-  KeyOwner,
-  PolicyWriteSummary,
-  TagOwnedKeys,
+import {
+  assumedVersion,
+  type CreatePreAuthKeyOptions,
+  type HeadscaleClient,
+  type HeadscaleVersion,
+  type HsNode,
+  type HsPolicy,
+  type HsPreAuthKey,
+  type HsUser,
+  type KeyOwner,
+  type PolicyWriteSummary,
+  type TagOwnedKeys,
 } from './types.js';
 
 /** The version a static dry-run plans for when none is configured. */

@@ -51,8 +51,8 @@ export interface HsNode {
 
 /**
  * The Headscale generations june-ts speaks, newest first: the first release of each.
- * What each one says on the wire is in ./dialects.ts; adding one is a row here and a
- * dialect there.
+ * What each one says on the wire is in ./dialects/ (one file each); adding one is a row
+ * here, a dialect file there and its entry in ./dialects.ts.
  */
 const GENERATIONS = [
   { generation: 'v028', major: 0, minor: 28 },

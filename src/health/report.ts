@@ -3,7 +3,7 @@
 import type { Context } from '../context.js';
 import { describeIdentity, identityOf, keyOwnerOf, type ServiceIdentity } from '../domain/identity.js';
 import { DAY_MS, judgeKey, keyMatches } from '../domain/keys.js';
-import type { PolicyReport } from '../domain/policy.js';
+import type { PolicyReport } from '../domain/policy-verdict.js';
 import { describeUnhealthy, findNode, sidecarHealth, type SidecarHealth } from '../domain/sidecars.js';
 import { formatVersion, type HsNode, type HsPreAuthKey, type HsUser, type KeyOwner } from '../headscale/types.js';
 import { authKeyEntry, magicDnsName, workloadName } from '../names.js';
@@ -35,7 +35,7 @@ export interface HealthReport {
   headscale: { healthy: boolean; version: string | null; error: string | null };
   secret: { name: string; namespace: string; exists: boolean };
   services: ServiceReport[];
-  /** The access policy in force (src/domain/policy.ts), when the command asked for it. */
+  /** The access policy in force (src/domain/policy-verdict.ts), when the command asked for it. */
   policy?: PolicyReport;
   level: Level;
 }

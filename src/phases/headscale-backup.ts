@@ -184,7 +184,7 @@ export async function readLocalBackup(dir: string): Promise<Backup> {
 }
 
 /**
- * Puts a backup back on the volume while Headscale is stopped (headscale-server.ts: stopHeadscale first). With
+ * Puts a backup back on the volume while Headscale is stopped (headscale-release.ts: stopHeadscale first). With
  * `fromLocal` the files come from the operator's copy, else from the volume's own.
  */
 export async function restoreFiles(ctx: BackupCtx, volume: HeadscaleVolume, backup: Backup, fromLocal: boolean): Promise<void> {

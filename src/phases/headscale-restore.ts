@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { HEADSCALE_DEPLOYMENT } from '../names.js';
 import { Handoff, type PhaseDef } from './engine.js';
 import { headscaleVolume, restoreFiles, type Backup, type HeadscaleVolume } from './headscale-backup.js';
-import { checkServes, deploySpec, stopHeadscale } from './headscale-server.js';
+import { checkServes, deploySpec, stopHeadscale } from './headscale-release.js';
 import { ensureRelease } from './release.js';
 
 export const RESTORE_ID = 'restore-headscale';

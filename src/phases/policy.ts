@@ -2,23 +2,10 @@
 // proven by Headscale's own tests on 0.29+, released by `cleanup --purge`. A policy june-ts
 // did not write is never replaced unless TAILNET_POLICY=adopt says so.
 import type { Context } from '../context.js';
-import {
-  describeRules,
-  diffRules,
-  judgePolicy,
-  parseHuJson,
-  policyDialectOf,
-  releasedPolicy,
-  renderPolicy,
-  reportPolicy,
-  rulesIn,
-  userPrincipal,
-  type PolicyDialect,
-  type PolicyInput,
-  type PolicyReport,
-  type PolicyVerdict,
-  type RenderedPolicy,
-} from '../domain/policy.js';
+import { describeRules, diffRules, policyDialectOf, userPrincipal, type PolicyDialect, type PolicyInput } from '../domain/policy.js';
+import { parseHuJson, rulesIn } from '../domain/policy-read.js';
+import { releasedPolicy, renderPolicy, type RenderedPolicy } from '../domain/policy-render.js';
+import { judgePolicy, reportPolicy, type PolicyReport, type PolicyVerdict } from '../domain/policy-verdict.js';
 import { DegradedError } from '../errors.js';
 import type { HeadscaleClient, HsPolicy } from '../headscale/types.js';
 import { checksPolicy, formatVersion } from '../headscale/types.js';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FIELDS } from '../../src/config/fields.js';
-import { BUNDLED_CHARTS, loadConfig, type Config, type LoadOptions } from '../../src/config/load.js';
+import { BUNDLED_CHARTS, loadConfig, type Config } from '../../src/config/load.js';
+import type { LoadOptions } from '../../src/config/sources.js';
 import { ConfigError } from '../../src/errors.js';
 import { expectUsageError } from '../helpers/errors.js';
 

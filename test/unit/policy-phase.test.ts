@@ -4,7 +4,9 @@
 // june-ts's own.
 import { describe, expect, it } from 'vitest';
 import type { Context } from '../../src/context.js';
-import { parseHuJson, policyOwnership, releasedPolicy } from '../../src/domain/policy.js';
+import { policyOwnership } from '../../src/domain/policy-marker.js';
+import { parseHuJson } from '../../src/domain/policy-read.js';
+import { releasedPolicy } from '../../src/domain/policy-render.js';
 import { policyCheck } from '../../src/doctor/post.js';
 import { applyPolicyPhase, policyState, provePolicyPhase, releasePolicyPhase } from '../../src/phases/policy.js';
 import { Logger } from '../../src/ui/logger.js';

@@ -2,17 +2,10 @@
 // 0.29 tests block, and how june-ts recognises its own policy when it reads one back.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  describeRules,
-  missingRules,
-  parseHuJson,
-  policyDialectOf,
-  policyOwnership,
-  releasedPolicy,
-  renderPolicy,
-  servicePrincipal,
-  type PolicyInput,
-} from '../../src/domain/policy.js';
+import { describeRules, policyDialectOf, servicePrincipal, type PolicyInput } from '../../src/domain/policy.js';
+import { policyOwnership } from '../../src/domain/policy-marker.js';
+import { missingRules, parseHuJson } from '../../src/domain/policy-read.js';
+import { releasedPolicy, renderPolicy } from '../../src/domain/policy-render.js';
 
 const INPUT: PolicyInput = {
   services: [

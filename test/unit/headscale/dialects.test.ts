@@ -2,14 +2,8 @@
 // how its recorded answers (fixtures/<version>, recorded by fixtures/record.sh) are read.
 import { describe, expect, it } from 'vitest';
 import { BugError, ExternalError, UsageError } from '../../../src/errors.js';
-import {
-  TAG_OWNED_KEYS_SINCE,
-  dialectOf,
-  generationFromHelp,
-  generationFromOpenApi,
-  type CliCall,
-  type HttpCall,
-} from '../../../src/headscale/dialects.js';
+import { TAG_OWNED_KEYS_SINCE, dialectOf, generationFromHelp, generationFromOpenApi } from '../../../src/headscale/dialects.js';
+import type { CliCall, HttpCall } from '../../../src/headscale/dialects/request.js';
 import { parseAnswer } from '../../../src/headscale/schemas.js';
 import type { HsUser } from '../../../src/headscale/types.js';
 import { redact } from '../../../src/ui/redact.js';

@@ -1,6 +1,9 @@
 // june-ts status: one screen answering "is my tailnet healthy?". Exit 4 when degraded
 // (so cron can alert); --wait polls, bounded by WAIT_TIMEOUT, until healthy.
 import { z } from 'zod';
+import type { Context } from '../context.js';
+import { readOnce } from '../headscale/read-once.js';
+import type { HeadscaleClient } from '../headscale/types.js';
 import { DegradedError } from '../errors.js';
 import { collectHealth, withPolicy, type HealthReport, type Level } from '../health/report.js';
 import { policyState } from '../phases/policy.js';
@@ -44,6 +47,12 @@ export function renderStatus(r: HealthReport, log: Logger): string {
   return lines.join('\n');
 }
 
+/** The run's context for one report: its checks run at once and share Headscale's answers. */
+function onePass(ctx: Context): Context {
+  let shared: Promise<HeadscaleClient> | undefined;
+  return { ...ctx, headscale: () => (shared ??= ctx.headscale().then(readOnce)) };
+}
+
 export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   const o = parseOptions(statusOptionsSchema, raw);
   const log = makeLogger(o, rt);
@@ -51,8 +60,9 @@ export async function run(raw: unknown, rt: Runtime = {}): Promise<void> {
   const { ctx } = createContext('status', g, loadSettings(g, rt, log), rt, log);
   const deadline = Date.now() + ctx.config.waitTimeoutMs;
   const collect = async () => {
-    const health = await collectHealth(ctx);
-    return health.headscale.healthy ? withPolicy(health, await policyState(ctx)) : health;
+    const pass = onePass(ctx);
+    const [health, policy] = await Promise.all([collectHealth(pass), policyState(pass)]);
+    return health.headscale.healthy ? withPolicy(health, policy) : health;
   };
   let report = await collect();
   while (o.wait && report.level === 'error' && Date.now() < deadline && !ctx.signal.aborted) {

@@ -18,11 +18,19 @@ import type {
   HsNode,
   HsPolicy,
   HsPreAuthKey,
+  HeadscaleRead,
   HsUser,
   KeyOwner,
   PolicyWriteSummary,
   TagOwnedKeys,
 } from './types.js';
+
+interface ReadResult {
+  users: HsUser[];
+  nodes: HsNode[];
+  policy: HsPolicy;
+  keys: HsPreAuthKey[];
+}
 
 /** How requests reach Headscale: its CLI (./cli-wire.ts) or its REST API (./http-wire.ts). */
 export interface Wire {
@@ -49,9 +57,22 @@ export interface HeadscaleOptions {
 
 const DEFAULT_CONCURRENCY = 4;
 
+/** What each write may change, so a read started before it is not handed out after it. */
+const WRITE_CHANGES: Record<string, readonly HeadscaleRead[]> = {
+  'create user': ['users'],
+  'delete user': ['users', 'keys', 'nodes'],
+  'create preauthkey': ['keys'],
+  'expire preauthkey': ['keys'],
+  'delete preauthkey': ['keys'],
+  'delete node': ['nodes'],
+  'set policy': ['policy'],
+};
+
 export class Headscale implements HeadscaleClient {
   private detected: Promise<HeadscaleVersion> | undefined;
   private readonly concurrency: number;
+  /** Reads started ahead of need (prefetch), each handed to the first caller that asks for it. */
+  private readonly early = new Map<HeadscaleRead, Promise<unknown>>();
 
   constructor(
     private readonly wire: Wire,
@@ -71,27 +92,38 @@ export class Headscale implements HeadscaleClient {
 
   forgetVersion(): void {
     if (!this.opts.assumeVersion) this.detected = undefined;
+    this.early.clear();
+  }
+
+  prefetch(reads: readonly HeadscaleRead[]): void {
+    for (const read of reads) {
+      if (this.early.has(read)) continue;
+      const answer = this.readNow(read);
+      answer.catch(() => undefined); // held for the caller that takes it
+      this.early.set(read, answer);
+    }
   }
 
   async health(): Promise<void> {
     await this.wire.checkHealth(
       () => this.send((d) => d.health()),
-      () => this.listUsers(),
+      // the users the probe read are as fresh as the next caller's would be
+      () => this.listUsers().then((users) => this.early.set('users', Promise.resolve(users))),
     );
   }
 
   listUsers(): Promise<HsUser[]> {
-    return this.send((d) => d.listUsers());
+    return this.take('users');
   }
 
   listNodes(): Promise<HsNode[]> {
-    return this.send((d) => d.listNodes());
+    return this.take('nodes');
   }
 
   async listPreAuthKeys(owners: KeyOwner[]): Promise<HsPreAuthKey[]> {
     const dialect = await this.dialect();
     if (!dialect.listsKeysPerUser) {
-      return (await this.send((d) => d.listKeys())).filter((k) => owners.some((o) => keyOwnedBy(k, o)));
+      return (await this.take('keys')).filter((k) => owners.some((o) => keyOwnedBy(k, o)));
     }
     const tagged = owners.find(isTagOwner);
     if (tagged) throw new UsageError(`Headscale ${formatVersion(await this.version())} has no keys owned by ${tagged.tag}`);
@@ -186,7 +218,11 @@ export class Headscale implements HeadscaleClient {
     await this.write('delete user', { name: user.name, id: user.id }, () => this.send((d) => d.deleteUser(user)), undefined);
   }
 
-  async getPolicy(): Promise<HsPolicy> {
+  getPolicy(): Promise<HsPolicy> {
+    return this.take('policy');
+  }
+
+  private async readPolicy(): Promise<HsPolicy> {
     try {
       return await this.send((d) => d.getPolicy());
     } catch (e) {
@@ -194,6 +230,29 @@ export class Headscale implements HeadscaleClient {
       if (absent) return absent;
       throw e;
     }
+  }
+
+  private readNow<R extends HeadscaleRead>(read: R): Promise<ReadResult[R]>;
+  private readNow(read: HeadscaleRead): Promise<ReadResult[HeadscaleRead]> {
+    switch (read) {
+      case 'users':
+        return this.send((d) => d.listUsers());
+      case 'nodes':
+        return this.send((d) => d.listNodes());
+      case 'policy':
+        return this.readPolicy();
+      case 'keys':
+        // one list for every owner exists only where keys are listed globally (0.28+)
+        return this.dialect().then((d) => (d.listsKeysPerUser ? [] : this.send((dd) => dd.listKeys())));
+    }
+  }
+
+  /** The prefetched answer if there is one (once), else a read now. */
+  private take<R extends HeadscaleRead>(read: R): Promise<ReadResult[R]> {
+    const early = this.early.get(read);
+    if (!early) return this.readNow(read);
+    this.early.delete(read);
+    return early as Promise<ReadResult[R]>;
   }
 
   async setPolicy(text: string, summary: PolicyWriteSummary): Promise<void> {
@@ -222,6 +281,7 @@ export class Headscale implements HeadscaleClient {
   }
 
   private write<T>(action: string, args: Record<string, unknown>, act: () => Promise<T>, dryResult: T): Promise<T> {
+    for (const read of WRITE_CHANGES[action] ?? ['users', 'keys', 'nodes', 'policy']) this.early.delete(read);
     return this.opts.gate.write({ kind: 'headscale', action, args }, act, dryResult);
   }
 }

@@ -36,6 +36,7 @@ export class OfflineHeadscale implements HeadscaleClient {
     return this.v;
   }
   forgetVersion(): void {}
+  prefetch(): void {}
   async health(): Promise<void> {}
   async listUsers(): Promise<HsUser[]> {
     return [];

@@ -111,11 +111,19 @@ export function checksPolicy(v: Pick<HeadscaleVersion, 'major' | 'minor'>): bool
   return v.major > 0 || v.minor >= 29;
 }
 
+/** A read a run may start before a phase needs it (HeadscaleClient.prefetch). */
+export type HeadscaleRead = 'users' | 'keys' | 'nodes' | 'policy';
+
 export interface HeadscaleClient {
   /** Detected once per client, then cached. */
   version(): Promise<HeadscaleVersion>;
   /** The server was replaced (an upgrade step): detect the version again on the next call. */
   forgetVersion(): void;
+  /**
+   * Starts these reads now; the first listUsers/listPreAuthKeys/listNodes/getPolicy after it
+   * gets the answer (a later call reads again). A write that may change a read drops it.
+   */
+  prefetch(reads: readonly HeadscaleRead[]): void;
   /** Throws ExternalError (with a hint) when Headscale cannot be reached or is unhealthy. */
   health(): Promise<void>;
   listUsers(): Promise<HsUser[]>;

@@ -89,6 +89,8 @@ export async function collectHealth(ctx: Context): Promise<HealthReport> {
   const services = ctx.config.services;
   const ns = ctx.config.platform.namespace;
   const headscale: HealthReport['headscale'] = { healthy: false, version: null, error: null };
+  const secretRead = kube.getSecret(ns, ctx.config.authSecretName);
+  secretRead.catch(() => undefined); // awaited below, after the Headscale checks
   try {
     await hs.health();
     headscale.version = formatVersion(await hs.version());
@@ -96,7 +98,7 @@ export async function collectHealth(ctx: Context): Promise<HealthReport> {
   } catch (e) {
     headscale.error = (e as Error).message;
   }
-  const secret = await kube.getSecret(ns, ctx.config.authSecretName);
+  const secret = await secretRead;
   const identities = services.map((s) => identityOf(s, ctx.config));
   let owners: (KeyOwner | { missing: string })[] = [];
   let keys: HsPreAuthKey[] = [];

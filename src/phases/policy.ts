@@ -7,7 +7,7 @@ import { parseHuJson, rulesIn } from '../domain/policy-read.js';
 import { releasedPolicy, renderPolicy, type RenderedPolicy } from '../domain/policy-render.js';
 import { judgePolicy, reportPolicy, type PolicyReport, type PolicyVerdict } from '../domain/policy-verdict.js';
 import { DegradedError } from '../errors.js';
-import type { HeadscaleClient, HsPolicy } from '../headscale/types.js';
+import type { HeadscaleClient, HeadscaleRead, HsPolicy } from '../headscale/types.js';
 import { checksPolicy, formatVersion } from '../headscale/types.js';
 import { readServicePorts } from './platform-services.js';
 
@@ -34,6 +34,11 @@ export interface PolicyPlan {
   wanted: RenderedPolicy;
   stored: HsPolicy;
   verdict: PolicyVerdict;
+}
+
+/** What planPolicy asks of a Headscale of `version`. */
+export function policyReads(version: { major: number; minor: number }): HeadscaleRead[] {
+  return policyDialectOf(version) === 'v029' ? ['policy', 'nodes'] : ['policy'];
 }
 
 /** What Headscale holds and what june-ts wants, judged. Reads only. */

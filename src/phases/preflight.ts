@@ -2,6 +2,7 @@
 // reachable. Read-only; in a static plan only the local checks can run.
 import type { WorkflowRun } from '../context.js';
 import { assertReleaseSettled } from '../domain/release.js';
+import type { HeadscaleRead, HeadscaleVersion } from '../headscale/types.js';
 import type { PhaseDef } from './engine.js';
 import { assertServicesRun } from './platform-services.js';
 import { assertHeadscaleScaledUp, assertNamespacesNotTerminating, assertTagIdentityServed } from './preflight-cluster.js';
@@ -20,19 +21,25 @@ export interface PreflightNeeds {
   headscaleServed?: boolean;
   /** The phase that mints the services' keys: when it runs, TAILNET_IDENTITY=tag needs a Headscale that owns keys by tag. */
   mintsKeys?: string;
+  /** The Headscale reads the run's phases will make: started during preflight (with headscaleServed). */
+  headscaleReads?: (ctx: WorkflowRun<unknown>, version: HeadscaleVersion) => HeadscaleRead[];
 }
 
 /**
- * The first Headscale call of a run asks its version. On the exec transport that is a kubectl
- * exec of its own: asked while preflight's other reads run, it is answered by the time the
- * users phase needs it (a failure is asked again and reported there). Only with a ready pod,
- * where kubectl exec answers at once, so a failing preflight never waits for it to give up.
+ * A run's first Headscale calls ask its version, then read what the phases will need. Each is
+ * a round trip (on the exec transport a kubectl exec of its own; over REST, Headscale checks
+ * the API key on every call): started while preflight's other reads run, they are answered by
+ * the time the phases ask (a failure is held and reported there). On the exec transport only
+ * with a ready pod, where kubectl exec answers at once, so a failing preflight never waits for
+ * it to give up.
  */
-function askHeadscaleVersion(ctx: WorkflowRun<unknown>): void {
-  if (ctx.config.headscale.transport !== 'exec') return;
+function warmHeadscale(ctx: WorkflowRun<unknown>, needs: PreflightNeeds): void {
   void ctx
     .headscale()
-    .then((hs) => hs.version())
+    .then(async (hs) => {
+      const version = await hs.version();
+      hs.prefetch(needs.headscaleReads?.(ctx, version) ?? []);
+    })
     .catch(() => undefined);
 }
 
@@ -43,10 +50,15 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unkn
       ? 'Check charts, helm, kubectl, cluster access and that no release to upgrade is stuck mid-operation'
       : 'Check charts, helm, kubectl and cluster access before changing anything',
     run: async (ctx) => {
+      const exec = ctx.config.headscale.transport === 'exec';
+      if (needs.headscaleServed && !exec && ctx.gate.mode !== 'static') warmHeadscale(ctx, needs);
+      // the Kubernetes client loads while helm answers; a chart problem is still reported first
+      const kubeLoaded = ctx.kube();
+      kubeLoaded.catch(() => undefined);
       const helm = await ctx.helm();
       const charts = needs.charts.map((c) => (c === 'platform' ? ctx.config.platform.chart : ctx.config.headscale.chart));
       const refs = await Promise.all(charts.map((c) => helm.chartRef(c)));
-      const kube = await ctx.kube();
+      const kube = await kubeLoaded;
       // kubectl carries every Headscale call on the exec transport; a static plan needs no binaries
       const kubectl =
         ctx.config.headscale.transport === 'exec' && ctx.gate.mode !== 'static'
@@ -57,15 +69,17 @@ export function preflightPhase(needs: PreflightNeeds): PhaseDef<WorkflowRun<unkn
         .filter((r) => ctx.willRun(r.phase))
         .map((r) => (r.chart === 'platform' ? ctx.config.platform : ctx.config.headscale));
       const settled = Promise.all(releases.map(async (r) => assertReleaseSettled(await helm.release(r.release, r.namespace), r)));
-      // after helm's version check, so an unsupported helm is reported as such, not as unreadable values
-      const services =
-        needs.sidecarsPhase && ctx.willRun(needs.sidecarsPhase) ? helm.major().then(() => assertServicesRun(ctx)) : Promise.resolve();
+      // judged after helm's version check, so an unsupported helm is reported as such, not as
+      // unreadable values; the values (read once per run) are asked meanwhile
+      const checksServices = Boolean(needs.sidecarsPhase && ctx.willRun(needs.sidecarsPhase));
+      if (checksServices) void helm.values(ctx.config.platform.release, ctx.config.platform.namespace).catch(() => undefined);
+      const services = checksServices ? helm.major().then(() => assertServicesRun(ctx)) : Promise.resolve();
       const namespaces = (needs.namespaces ?? []).map((n) =>
         n === 'platform' ? ctx.config.platform.namespace : ctx.config.headscale.namespace,
       );
       const cluster = Promise.all([
         assertNamespacesNotTerminating(ctx, namespaces),
-        needs.headscaleServed ? assertHeadscaleScaledUp(ctx).then((ready) => ready && askHeadscaleVersion(ctx)) : undefined,
+        needs.headscaleServed ? assertHeadscaleScaledUp(ctx).then((ready) => ready && exec && warmHeadscale(ctx, needs)) : undefined,
         needs.mintsKeys && ctx.willRun(needs.mintsKeys) ? assertTagIdentityServed(ctx) : undefined,
       ]);
       const [server, major] = await Promise.all([kube.serverVersion(), helm.major(), kubectl, settled, services, cluster]);

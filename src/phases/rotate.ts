@@ -5,12 +5,12 @@
 // re-registers them and waits until the rollout has really finished before anything expires.
 // A failure before the old keys are expired restores the Secret; the old keys stay valid.
 import type { Context, WorkflowRun } from '../context.js';
-import { assertIdentitySupported, identityOf, keyOwnerOf } from '../domain/identity.js';
+import { assertIdentitySupported, identityOf, keyOwnerOf, usersNeeded } from '../domain/identity.js';
 import { judgeKey, readMintedRecord } from '../domain/keys.js';
 import { dueForDeletion, readRetiredRecord, withRetired, withoutRetired, type RetiredRecord } from '../domain/retired-keys.js';
 import { ExternalError } from '../errors.js';
 import { keyOwnedBy } from '../headscale/common.js';
-import type { HsPreAuthKey, KeyOwner } from '../headscale/types.js';
+import type { HeadscaleRead, HsPreAuthKey, KeyOwner } from '../headscale/types.js';
 import { rolledOut } from '../kube/rollout.js';
 import { SIDECAR_CONTAINER, authKeyEntry, workloadName } from '../names.js';
 import { Handoff, type PhaseDef } from './engine.js';
@@ -234,6 +234,12 @@ async function restoreSecret(ctx: RotateRun, error: unknown): Promise<void> {
     (e: Error) => `the keys minted in this run could not be discarded: ${e.message}`,
   );
   if (note) ctx.log.warn(note);
+}
+
+/** The Headscale reads of the mint step before its first write. */
+export function rotateReads(ctx: WorkflowRun<unknown>): HeadscaleRead[] {
+  if (!ctx.willRun(`${ROTATE_ID}/mint`)) return [];
+  return usersNeeded(ctx.config.services, ctx.config).length ? ['users', 'keys'] : ['keys'];
 }
 
 export const rotatePhases: PhaseDef<RotateRun> = {

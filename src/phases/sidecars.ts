@@ -8,7 +8,7 @@ import { readRetiredRecord, writeRetiredRecord, type RetiredRecord } from '../do
 import { describeUnhealthy, sidecarHealth } from '../domain/sidecars.js';
 import { DegradedError } from '../errors.js';
 import { isTagOwner, ownerName } from '../headscale/common.js';
-import type { HsNode, KeyOwner } from '../headscale/types.js';
+import type { HeadscaleRead, HeadscaleVersion, HsNode, KeyOwner } from '../headscale/types.js';
 import type { SecretInfo } from '../kube/types.js';
 import {
   MANAGED_BY_LABEL,
@@ -21,7 +21,7 @@ import {
 } from '../names.js';
 import { Handoff, type PhaseDef } from './engine.js';
 import { PartialKeysError, expireKeys, resolveKeys } from './keys.js';
-import { applyPolicyPhase, provePolicyPhase } from './policy.js';
+import { applyPolicyPhase, policyReads, provePolicyPhase } from './policy.js';
 import { ensureRelease } from './release.js';
 
 export const SIDECARS_ID = '11.2-headscale-sidecars';
@@ -236,6 +236,15 @@ export async function waitForSidecars(ctx: Context, services: readonly string[])
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/** The Headscale reads of 11.2's steps before its first write, in the order they are needed. */
+export function sidecarsReads(ctx: WorkflowRun<unknown>, version: HeadscaleVersion): HeadscaleRead[] {
+  const reads: HeadscaleRead[] = [];
+  if (ctx.willRun(`${SIDECARS_ID}/users`) && usersNeeded(ctx.config.services, ctx.config).length) reads.push('users');
+  if (ctx.willRun(`${SIDECARS_ID}/keys`)) reads.push('keys');
+  if (ctx.willRun(`${SIDECARS_ID}/policy`) && ctx.config.policy.mode !== 'off') reads.push(...policyReads(version));
+  return reads;
 }
 
 export const sidecarsPhase: PhaseDef<SidecarsRun> = {

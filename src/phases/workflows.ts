@@ -6,8 +6,8 @@ import { buildTree, type Phase } from './engine.js';
 import { HEADSCALE_ID, headscaleServerPhase, type HeadscaleServerData } from './headscale-server.js';
 import { RESTORE_ID, restorePhases, type RestoreData } from './headscale-restore.js';
 import { preflightPhase } from './preflight.js';
-import { ROTATE_ID, rotatePhases, type RotateData } from './rotate.js';
-import { SIDECARS_ID, sidecarsPhase, type SidecarsData } from './sidecars.js';
+import { ROTATE_ID, rotatePhases, rotateReads, type RotateData } from './rotate.js';
+import { SIDECARS_ID, sidecarsPhase, sidecarsReads, type SidecarsData } from './sidecars.js';
 import { tailnetHostPhase, type TailnetHostData } from './tailnet-host.js';
 
 export type WorkflowName = 'install' | 'deploy-sidecars' | 'rotate-keys' | 'cleanup' | 'restore';
@@ -50,11 +50,18 @@ export const WORKFLOWS: { [W in WorkflowName]: Phase<WorkflowRun<WorkflowData[W]
       namespaces: ['platform'],
       headscaleServed: true,
       mintsKeys: `${SIDECARS_ID}/keys`,
+      headscaleReads: sidecarsReads,
     }),
     sidecarsPhase,
   ]),
   'rotate-keys': buildTree<WorkflowRun<WorkflowData['rotate-keys']>>([
-    preflightPhase({ charts: [], namespaces: ['platform'], headscaleServed: true, mintsKeys: `${ROTATE_ID}/mint` }),
+    preflightPhase({
+      charts: [],
+      namespaces: ['platform'],
+      headscaleServed: true,
+      mintsKeys: `${ROTATE_ID}/mint`,
+      headscaleReads: rotateReads,
+    }),
     rotatePhases,
   ]),
   cleanup: buildTree<WorkflowRun<WorkflowData['cleanup']>>([

@@ -75,6 +75,7 @@ export class FakeHeadscale implements HeadscaleClient {
     return { major: 0, minor: 29, patch: 2, raw: 'v0.29.2', generation: 'v028', source: 'reported' };
   }
   forgetVersion() {}
+  prefetch() {}
   async health() {}
   async listUsers() {
     return [...this.users];

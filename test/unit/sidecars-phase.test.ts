@@ -2,7 +2,15 @@
 // minted-keys record, no write when nothing changed, and keys saved when minting fails part-way.
 import { describe, expect, it } from 'vitest';
 import { ApiUnreachableError, PreflightError } from '../../src/errors.js';
-import { ensureOwnersPhase, resolveKeysPhase, sidecarsData, writeSecretPhase, type SidecarsData } from '../../src/phases/sidecars.js';
+import { assumedVersion } from '../../src/headscale/types.js';
+import {
+  ensureOwnersPhase,
+  resolveKeysPhase,
+  sidecarsData,
+  sidecarsReads,
+  writeSecretPhase,
+  type SidecarsData,
+} from '../../src/phases/sidecars.js';
 import type { WorkflowRun } from '../../src/context.js';
 import { testContext, testRun } from '../helpers/context.js';
 import { FakeHeadscale, FakeKube } from '../helpers/fake-seams.js';
@@ -162,5 +170,24 @@ describe('11.2 users, keys, secret', () => {
     expect(hs.users).toEqual([]);
     expect(hs.keys).toEqual([]);
     expect(await kube.getSecret('june-services', 'headscale-auth-keys')).toBeNull();
+  });
+});
+
+describe("11.2's reads started during preflight", () => {
+  const v = (minor: number) => assumedVersion(`0.${minor}.1`);
+  const reads = (env: Record<string, string>, minor: number, skip: string[] = []) => {
+    const ctx = testContext({ env: { TAILSCALE_SERVICES: 'orchestrator,idp', ...env } });
+    return sidecarsReads(
+      testRun(ctx, sidecarsData(ctx.config.services), (id) => !skip.includes(id)),
+      v(minor),
+    );
+  };
+
+  it('are the reads its steps make before their first write, per identity, policy mode and Headscale generation', () => {
+    expect(reads({}, 29)).toEqual(['users', 'keys', 'policy', 'nodes']);
+    expect(reads({}, 26)).toEqual(['users', 'keys', 'policy']);
+    expect(reads({ TAILNET_IDENTITY: 'tag' }, 29)).toEqual(['keys', 'policy', 'nodes']);
+    expect(reads({ TAILNET_POLICY: 'off' }, 29)).toEqual(['users', 'keys']);
+    expect(reads({}, 29, ['11.2-headscale-sidecars/policy', '11.2-headscale-sidecars/keys'])).toEqual(['users']);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Headscale, type Wire } from '../../../src/headscale/client.js';
-import type { Request } from '../../../src/headscale/dialects.js';
+import type { Request } from '../../../src/headscale/dialects/request.js';
 import { readOnce } from '../../../src/headscale/read-once.js';
 import { assumedVersion } from '../../../src/headscale/types.js';
 import { WriteGate } from '../../../src/write-gate.js';

@@ -251,7 +251,25 @@ export class ClientNodeKube implements KubeClient {
 
   async waitForRollout(namespace: string, names: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.gate.dryRun) return;
-    await waitForRollout((ns, n) => this.getDeployment(ns, n), namespace, names, timeoutMs, signal, this.onWait);
+    await waitForRollout((ns, pending) => this.readDeployments(ns, pending), namespace, names, timeoutMs, signal, this.onWait);
+  }
+
+  /**
+   * One GET for a single Deployment, else one list of the namespace: a rollout of N costs one
+   * request (and one answer to decode) per poll rather than N.
+   */
+  private async readDeployments(namespace: string, names: string[]): Promise<(DeploymentInfo | null)[]> {
+    if (names.length === 1) return [await this.getDeployment(namespace, names[0]!)];
+    try {
+      const list = await this.withRetry('deployments', () => this.apps.listNamespacedDeployment({ namespace }));
+      const byName = new Map(list.items.map((d) => [d.metadata?.name, d]));
+      return names.map((n) => {
+        const d = byName.get(n);
+        return d ? toDeploymentInfo(d) : null;
+      });
+    } catch (e) {
+      this.fail(`list Deployments in ${namespace}`, e);
+    }
   }
 
   async listDeployments(namespace: string, labelSelector: string): Promise<string[]> {

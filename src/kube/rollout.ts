@@ -1,6 +1,6 @@
 // Waiting for Deployments to roll out: all of them read concurrently, a short poll, bounded.
 import { ExternalError, InterruptedError } from '../errors.js';
-import type { DeploymentInfo, KubeClient } from './types.js';
+import type { DeploymentInfo } from './types.js';
 
 export function rolledOut(d: DeploymentInfo | null): boolean {
   if (!d) return false;
@@ -29,8 +29,11 @@ export function describeRollout(names: string[], states: (DeploymentInfo | null)
 /** 50, 100, 200, then every 250 ms. */
 export const pollDelayMs = (poll: number): number => Math.min(250, 50 * 2 ** poll);
 
+/** The named Deployments of a namespace as they are now (null: not there), in order. */
+export type ReadDeployments = (namespace: string, names: string[]) => Promise<(DeploymentInfo | null)[]>;
+
 export async function waitForRollout(
-  getDeployment: KubeClient['getDeployment'],
+  readDeployments: ReadDeployments,
   namespace: string,
   names: string[],
   timeoutMs: number,
@@ -40,7 +43,7 @@ export async function waitForRollout(
   const deadline = Date.now() + timeoutMs;
   let pending = names;
   for (let poll = 0; pending.length; poll++) {
-    const states = await Promise.all(pending.map((n) => getDeployment(namespace, n)));
+    const states = await readDeployments(namespace, pending);
     const waiting = pending.map((_, i) => !rolledOut(states[i] ?? null));
     const left = states.filter((_, i) => waiting[i]);
     pending = pending.filter((_, i) => waiting[i]);
@@ -56,9 +59,8 @@ export async function waitForRollout(
         },
       );
     }
-    // A short poll: every Deployment is read concurrently, one GET each, and most
-    // rollouts june-ts starts finish within a few seconds; a small one often within the
-    // first tenths of a second, so the first polls come sooner.
+    // A short poll: most rollouts june-ts starts finish within a few seconds; a small one
+    // often within the first tenths of a second, so the first polls come sooner.
     await new Promise((r) => setTimeout(r, pollDelayMs(poll)));
   }
 }

@@ -193,9 +193,9 @@ describe('what a rollout waits for', () => {
     let poll = -1;
     const seen: string[] = [];
     await waitForRollout(
-      async (_ns, name) => {
-        if (name === 'june-idp') poll++;
-        return polls[poll]![name as 'june-idp'];
+      async (_ns, names) => {
+        poll++;
+        return names.map((name) => polls[poll]![name as 'june-idp']);
       },
       'june-services',
       ['june-idp', 'june-orchestrator'],

@@ -49,6 +49,7 @@ export class ClientNodeKube implements KubeClient {
   private readonly retry: Required<RetryPolicies>;
   private readonly retryHooks: RetryHooks;
   private readonly onWait: ((text: string) => void) | undefined;
+  private version: Promise<string> | undefined;
 
   constructor(options: KubeOptions) {
     this.gate = options.gate;
@@ -100,7 +101,16 @@ export class ClientNodeKube implements KubeClient {
     throw new ExternalError(`${action}: ${describe(e)}`, {}, { cause: e });
   }
 
-  async serverVersion(): Promise<string> {
+  /** Asked once per run (the lock and preflight both want it); a failure is asked again. */
+  serverVersion(): Promise<string> {
+    this.version ??= this.readServerVersion().catch((e: unknown) => {
+      this.version = undefined;
+      throw e;
+    });
+    return this.version;
+  }
+
+  private async readServerVersion(): Promise<string> {
     try {
       const v = await withRetry(
         'version',

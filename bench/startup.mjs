@@ -3,7 +3,7 @@
 // contender once, in turn) so background load hits all three alike. Not a test: always exit 0.
 //   node bench/startup.mjs [--runs N] [--json]
 import { spawnSync } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -63,6 +63,32 @@ export function measureStartup(runs = 15) {
     };
   });
   return { rows, runs };
+}
+
+/**
+ * What loading each large bundled dependency costs a fresh process: the median time of
+ * `import()` of the dist chunk that holds it (found through dist/meta.json), `runs` times.
+ */
+export function measureModuleCosts(runs = 7) {
+  const meta = JSON.parse(readFileSync(join(REPO, 'dist', 'meta.json'), 'utf8'));
+  const chunkOf = (pkg) =>
+    Object.entries(meta.outputs).find(
+      ([file, out]) => file.endsWith('.js') && Object.keys(out.inputs).some((i) => i.includes(`node_modules/${pkg}/`)),
+    )?.[0];
+  const rows = [];
+  for (const pkg of ['@kubernetes/client-node', 'zod', 'yaml', 'execa']) {
+    const file = chunkOf(pkg);
+    if (!file) continue;
+    const url = pathToFileURL(join(REPO, file)).href;
+    const code = `const t = performance.now(); await import(${JSON.stringify(url)}); process.stdout.write(String(performance.now() - t));`;
+    const samples = [];
+    for (let r = 0; r < runs; r++) {
+      const res = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+      if (res.status === 0) samples.push(Number(res.stdout));
+    }
+    if (samples.length) rows.push({ pkg, file: file.replace(/^dist\//, ''), kib: meta.outputs[file].bytes / 1024, ms: median(samples) });
+  }
+  return rows;
 }
 
 export function startupTable({ rows, runs }) {

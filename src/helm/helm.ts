@@ -134,8 +134,13 @@ export class HelmCli implements HelmClient {
         try {
           await writeFile(file, JSON.stringify(req.values), { mode: 0o600 });
           await this.o.runner.run(this.o.bin, ['upgrade', '--install', req.release, req.chart, '--values', file, ...flags]);
-        } finally {
           this.forget(req.release, req.namespace);
+          // the release's user values are now exactly the one values file passed (no --reuse-values)
+          this.valuesReads.set(`${req.namespace}/${req.release}`, Promise.resolve(structuredClone(req.values)));
+        } catch (e) {
+          this.forget(req.release, req.namespace);
+          throw e;
+        } finally {
           await rm(dir, { recursive: true, force: true });
         }
       },

@@ -13,8 +13,10 @@ type ClusterCtx = Pick<Context, 'kube' | 'gate'>;
 export async function assertNamespacesNotTerminating(ctx: ClusterCtx, namespaces: readonly string[]): Promise<void> {
   if (ctx.gate.mode === 'static') return;
   const kube = await ctx.kube();
-  for (const ns of new Set(namespaces)) {
-    const deletedAt = await kube.namespaceDeletedAt(ns);
+  const unique = [...new Set(namespaces)];
+  const deleted = await Promise.all(unique.map((ns) => kube.namespaceDeletedAt(ns)));
+  for (const [i, ns] of unique.entries()) {
+    const deletedAt = deleted[i];
     if (deletedAt) {
       throw new PreflightError(`namespace ${ns} is terminating (deleted at ${deletedAt}): nothing can be created in it`, {
         hint: `wait until it is gone (kubectl get namespace ${ns}); if it stays, see what holds it (kubectl get namespace ${ns} -o jsonpath='{.status.conditions}'), then re-run`,

@@ -1,5 +1,5 @@
 // The built CLI in a real pseudo-terminal (util-linux `script`) against a scripted fake
-// API server (version, the run-lock Lease) and fake helm/kubectl: `install --only preflight`
+// API server (version, the run-lock Lease, slow namespace reads) and fake helm/kubectl: `install --only preflight`
 // shows the live view (spinner on the running step, elapsed time, a ✓ line with its
 // duration, cursor hidden and shown again); the same run piped prints plain lines only;
 // Ctrl-C in the terminal ends the run with exit 130 and the cursor shown.
@@ -22,8 +22,7 @@ const HIDE = '\u001b[?25l';
 const SHOW = '\u001b[?25h';
 
 let server: Server;
-let versionCalls = 0;
-/** After the first /version (the run lock's), how the API answers /version: slowly, or 503 for ever. */
+/** How the API answers preflight's namespace reads: slowly (not found after 2.5 s), or 503 for ever. */
 let mode: 'slow' | 'unavailable' = 'slow';
 
 beforeAll(async () => {
@@ -36,12 +35,10 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      if (req.url === '/version') {
-        versionCalls++;
-        const answer = () => send(200, { major: '1', minor: '34', gitVersion: 'v1.34.0', platform: 'linux/amd64' });
-        if (versionCalls === 1) return answer();
+      if (req.url === '/version') return send(200, { major: '1', minor: '34', gitVersion: 'v1.34.0', platform: 'linux/amd64' });
+      if (req.url?.startsWith('/api/v1/namespaces/')) {
         if (mode === 'unavailable') return send(503, { kind: 'Status', code: 503, message: 'unavailable' });
-        return void setTimeout(answer, 2500);
+        return void setTimeout(() => send(404, { kind: 'Status', code: 404 }), 2500);
       }
       if (req.url?.startsWith('/apis/coordination.k8s.io/v1/namespaces/default/leases')) {
         if (req.method === 'POST')
@@ -111,7 +108,6 @@ const command = () => `stty cols 120 rows 40; exec ${[process.execPath, BIN, ...
 describe.skipIf(!existsSync(SCRIPT))('install in a pseudo-terminal', () => {
   it('live view: spinner with the running step and a changing elapsed time, then a ✓ line with its duration', async () => {
     mode = 'slow';
-    versionCalls = 0;
     const r = await run(SCRIPT, ['-qfec', command(), '/dev/null']);
     expect(r.status, r.stdout).toBe(0);
     const out = r.stdout;
@@ -129,7 +125,6 @@ describe.skipIf(!existsSync(SCRIPT))('install in a pseudo-terminal', () => {
 
   it('the same run piped: plain lines, no escape sequences', async () => {
     mode = 'slow';
-    versionCalls = 0;
     const r = await run(process.execPath, [BIN, ...ARGS]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout + r.stderr).not.toMatch(ESC);
@@ -139,7 +134,6 @@ describe.skipIf(!existsSync(SCRIPT))('install in a pseudo-terminal', () => {
 
   it('Ctrl-C while a step runs: exit 130, live line gone, cursor shown', async () => {
     mode = 'unavailable';
-    versionCalls = 0;
     const child = spawn(SCRIPT, ['-qfec', command(), '/dev/null'], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));

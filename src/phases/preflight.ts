@@ -22,7 +22,7 @@ export interface PreflightNeeds {
   /** The phase that mints the services' keys: when it runs, TAILNET_IDENTITY=tag needs a Headscale that owns keys by tag. */
   mintsKeys?: string;
   /** The Headscale reads the run's phases will make: started during preflight (with headscaleServed). */
-  headscaleReads?: (ctx: WorkflowRun<unknown>, version: HeadscaleVersion) => HeadscaleRead[];
+  headscaleReads?: (ctx: WorkflowRun<unknown>, version: HeadscaleVersion) => Promise<HeadscaleRead[]>;
 }
 
 /**
@@ -38,7 +38,7 @@ function warmHeadscale(ctx: WorkflowRun<unknown>, needs: PreflightNeeds): void {
     .headscale()
     .then(async (hs) => {
       const version = await hs.version();
-      hs.prefetch(needs.headscaleReads?.(ctx, version) ?? []);
+      hs.prefetch((await needs.headscaleReads?.(ctx, version)) ?? []);
     })
     .catch(() => undefined);
 }

@@ -237,7 +237,7 @@ async function restoreSecret(ctx: RotateRun, error: unknown): Promise<void> {
 }
 
 /** The Headscale reads of the mint step before its first write. */
-export function rotateReads(ctx: WorkflowRun<unknown>): HeadscaleRead[] {
+export async function rotateReads(ctx: WorkflowRun<unknown>): Promise<HeadscaleRead[]> {
   if (!ctx.willRun(`${ROTATE_ID}/mint`)) return [];
   return usersNeeded(ctx.config.services, ctx.config).length ? ['users', 'keys'] : ['keys'];
 }

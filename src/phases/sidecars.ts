@@ -238,13 +238,21 @@ export async function waitForSidecars(ctx: Context, services: readonly string[])
   }
 }
 
-/** The Headscale reads of 11.2's steps before its first write, in the order they are needed. */
-export function sidecarsReads(ctx: WorkflowRun<unknown>, version: HeadscaleVersion): HeadscaleRead[] {
+/**
+ * The Headscale reads of 11.2's steps before their first write, in the order they are needed.
+ * The keys are listed only to judge keys the Secret holds: with none (a first run), not at all.
+ */
+export async function sidecarsReads(ctx: WorkflowRun<unknown>, version: HeadscaleVersion): Promise<HeadscaleRead[]> {
   const reads: HeadscaleRead[] = [];
   if (ctx.willRun(`${SIDECARS_ID}/users`) && usersNeeded(ctx.config.services, ctx.config).length) reads.push('users');
-  if (ctx.willRun(`${SIDECARS_ID}/keys`)) reads.push('keys');
+  if (ctx.willRun(`${SIDECARS_ID}/keys`) && (await secretHoldsKeys(ctx))) reads.push('keys');
   if (ctx.willRun(`${SIDECARS_ID}/policy`) && ctx.config.policy.mode !== 'off') reads.push(...policyReads(version));
   return reads;
+}
+
+async function secretHoldsKeys(ctx: Context): Promise<boolean> {
+  const secret = await (await ctx.kube()).getSecret(ctx.config.platform.namespace, ctx.config.authSecretName);
+  return ctx.config.services.some((s) => secret?.data[authKeyEntry(s)]);
 }
 
 export const sidecarsPhase: PhaseDef<SidecarsRun> = {

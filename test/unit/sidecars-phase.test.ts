@@ -175,19 +175,30 @@ describe('11.2 users, keys, secret', () => {
 
 describe("11.2's reads started during preflight", () => {
   const v = (minor: number) => assumedVersion(`0.${minor}.1`);
-  const reads = (env: Record<string, string>, minor: number, skip: string[] = []) => {
-    const ctx = testContext({ env: { TAILSCALE_SERVICES: 'orchestrator,idp', ...env } });
+  const reads = async (env: Record<string, string>, minor: number, skip: string[] = [], secret = true) => {
+    const kube = new FakeKube();
+    if (secret)
+      await kube.applySecret({
+        namespace: 'june-services',
+        name: 'headscale-auth-keys',
+        stringData: { 'june-idp-authkey': 'k' },
+      });
+    const ctx = testContext({ env: { TAILSCALE_SERVICES: 'orchestrator,idp', ...env }, kube: async () => kube as never });
     return sidecarsReads(
       testRun(ctx, sidecarsData(ctx.config.services), (id) => !skip.includes(id)),
       v(minor),
     );
   };
 
-  it('are the reads its steps make before their first write, per identity, policy mode and Headscale generation', () => {
-    expect(reads({}, 29)).toEqual(['users', 'keys', 'policy', 'nodes']);
-    expect(reads({}, 26)).toEqual(['users', 'keys', 'policy']);
-    expect(reads({ TAILNET_IDENTITY: 'tag' }, 29)).toEqual(['keys', 'policy', 'nodes']);
-    expect(reads({ TAILNET_POLICY: 'off' }, 29)).toEqual(['users', 'keys']);
-    expect(reads({}, 29, ['11.2-headscale-sidecars/policy', '11.2-headscale-sidecars/keys'])).toEqual(['users']);
+  it('are the reads its steps make before their first write, per identity, policy mode and Headscale generation', async () => {
+    expect(await reads({}, 29)).toEqual(['users', 'keys', 'policy', 'nodes']);
+    expect(await reads({}, 26)).toEqual(['users', 'keys', 'policy']);
+    expect(await reads({ TAILNET_IDENTITY: 'tag' }, 29)).toEqual(['keys', 'policy', 'nodes']);
+    expect(await reads({ TAILNET_POLICY: 'off' }, 29)).toEqual(['users', 'keys']);
+    expect(await reads({}, 29, ['11.2-headscale-sidecars/policy', '11.2-headscale-sidecars/keys'])).toEqual(['users']);
+  });
+
+  it('leave the keys out when the Secret holds none of the services (a first run lists no keys)', async () => {
+    expect(await reads({}, 29, [], false)).toEqual(['users', 'policy', 'nodes']);
   });
 });

@@ -14,7 +14,8 @@ const { startHeadscale, writeHeadscaleExecShim } = await import('./headscale.ts'
 const { startCluster, headscaleClusterExec } = await import('./kwok.ts');
 const { nodeStages, podStages } = await import('./pod-stages.ts');
 const { startServiceProxy } = await import('./service-proxy.ts');
-const { startKubelet, writeExecShim } = await import('./pods.mjs');
+const { startKubelet } = await import('./pods.ts');
+const { writeExecShim } = await import('./exec-shims.ts');
 const { startHost } = await import('./host.ts');
 
 export const versions = readVersions();

@@ -9,7 +9,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEnv, versions } from '../test/e2e/env/index.mjs';
+import { resolveTools, startEnv, versions } from '../test/e2e/env/load.mjs';
 import { ROTATION, sectionOf, withSection } from './sections.mjs';
 import { REPO, median, measureStartup, startupTable, STARTUP_TARGETS } from './startup.mjs';
 
@@ -653,7 +653,6 @@ for (const n of NS_LIST) {
 }
 {
   // versions from the env's own binaries
-  const { resolveTools } = await import('../test/e2e/env/index.mjs');
   const { tools, hsVersion } = resolveTools();
   envInfo.helm = tool(tools.helm, ['version', '--short']);
   try {

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEnv } from '../test/e2e/env/index.mjs';
+import { startEnv } from '../test/e2e/env/load.mjs';
 import { ROTATION, withSection } from './sections.mjs';
 import { REPO, median } from './startup.mjs';
 

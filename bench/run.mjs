@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { startEnv, versions } from '../test/e2e/env/index.mjs';
+import { resolveTools, startEnv, versions } from '../test/e2e/env/load.mjs';
 import { ROTATION, sectionOf, withSection } from './sections.mjs';
 import { REPO, median, measureModuleCosts, measureStartup, startupTable, STARTUP_TARGETS } from './startup.mjs';
 
@@ -760,7 +760,6 @@ for (const n of NS_LIST) {
 }
 {
   // versions from the env's own binaries
-  const { resolveTools } = await import('../test/e2e/env/index.mjs');
   const { tools, hsVersion } = resolveTools();
   envInfo.helm = tool(tools.helm, ['version', '--short']);
   try {

@@ -5,7 +5,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheDir } from '../test/e2e/env/index.mjs';
+import { cacheDir, startEnv } from '../test/e2e/env/load.mjs';
 
 const dir = join(cacheDir, 'sandbox');
 const stateFile = join(dir, 'state.json');
@@ -68,7 +68,6 @@ async function up() {
 }
 
 async function daemon() {
-  const { startEnv } = await import('../test/e2e/env/index.mjs');
   const env = await startEnv({ name: 'sandbox', stateDir: join(dir, 'state'), logsDir: join(dir, 'logs') });
   writeFileSync(join(dir, 'apikey'), env.headscale.apiKey, { mode: 0o600 });
   let stopping = false;

@@ -1,7 +1,7 @@
 // Node module hooks: `.ts` files are compiled with esbuild (already a devDependency) as they
 // load, so plain `node` can import the TypeScript parts of test/e2e/env (vitest does this by
 // itself). A relative `./x.js` import resolves to `./x.ts` when only that exists (the
-// TypeScript convention). Registered by test/e2e/env/index.mjs outside vitest.
+// TypeScript convention). Registered by test/e2e/env/load.mjs, the env's entry for plain node.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';

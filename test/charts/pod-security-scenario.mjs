@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { startEnv } from '../e2e/env/index.mjs';
+import { startEnv } from '../e2e/env/load.mjs';
 const charts = fileURLToPath(new URL('../../helm/', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'june-ts-psa-'));
 const env = await startEnv({ helm: 4, sidecars: false, name: 'psachk' });

@@ -5,7 +5,7 @@
 //   node test/charts/state-secret-scenario.mjs 3   (and 4)
 // Every line must say PASS. A candidate for the e2e suite.
 import { fileURLToPath } from 'node:url';
-import { startEnv } from '../e2e/env/index.mjs';
+import { startEnv } from '../e2e/env/load.mjs';
 const major = Number(process.argv[2] ?? 4);
 const CHART = fileURLToPath(new URL('../../helm/june-platform', import.meta.url));
 const NS = 'june-services';

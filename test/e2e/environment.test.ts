@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEnv, resolveTools, type E2EEnv } from './env/index.mjs';
+import { startEnv, resolveTools, type E2EEnv } from './env/index.js';
 
 const { missing } = resolveTools();
 const ci = process.env.CI === 'true';

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveTools, startEnv, type E2EEnv } from './env/index.mjs';
+import { resolveTools, startEnv, type E2EEnv } from './env/index.js';
 
 const { missing } = resolveTools();
 const ci = process.env.CI === 'true';

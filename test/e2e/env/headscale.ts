@@ -159,7 +159,7 @@ export async function startHeadscale({
  * `kubectl exec … -- headscale … -f /dev/stdin` as kwok-controller runs it. kwok v0.8.0 never
  * closes the command's stdin when kubectl's stdin ends (a kubelet does: SPDY half-close, or the
  * websocket v5 CLOSE signal), so `headscale policy set|check -f /dev/stdin` would wait forever.
- * The `headscale` shim of writeExecShim (pods.mjs, already in `dir`) is wrapped: for those
+ * The `headscale` shim of writeExecShim (exec-shims.ts, already in `dir`) is wrapped: for those
  * commands stdin is cut where the first JSON document ends (comments and strings skipped) and
  * handed to the shim as an open file; every other command goes to the shim as is.
  */

@@ -16,18 +16,18 @@ import { join } from 'node:path';
 const [podDir = '.', namespace, podName] = process.argv.slice(2);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface ProbeRequest {
+export interface ProbeRequest {
   type?: 'http' | 'tcp';
   port: number;
   path?: string;
   timeoutMs?: number;
   headers?: Record<string, string>;
 }
-interface ProbeResult {
+export interface ProbeResult {
   ok: boolean;
   message: string;
 }
-interface AppRequest {
+export interface AppRequest {
   container: string;
   ports: number[];
   action: 'start' | 'stop';

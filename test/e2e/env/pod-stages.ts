@@ -52,6 +52,19 @@ const condition = (type: string, status: 'True' | 'False') => `
   status: "${status}"
   lastTransitionTime: {{ $now | Quote }}`;
 
+/** One status per container, all alike: ready and started as given, in `state` with these fields. */
+const containerStatuses = (ready: boolean, state: 'running' | 'waiting' | 'terminated', fields: string[]) => `containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: ${ready}
+  started: ${ready}
+  restartCount: 0
+  state:
+    ${state}:
+${fields.map((f) => `      ${f}`).join('\n')}
+{{ end }}`;
+
 /** Ready at once (no kubelet behind the pod). */
 const readyAtOnce = `{{ $now := Now }}
 conditions:${condition('Initialized', 'True')}${condition('Ready', 'True')}${condition('ContainersReady', 'True')}
@@ -60,50 +73,17 @@ conditions:${condition('Initialized', 'True')}${condition('Ready', 'True')}${con
   status: "True"
   lastTransitionTime: {{ $now | Quote }}
 {{ end }}
-containerStatuses:
-{{ range .spec.containers }}
-- name: {{ .name | Quote }}
-  image: {{ .image | Quote }}
-  ready: true
-  started: true
-  restartCount: 0
-  state:
-    running:
-      startedAt: {{ $now | Quote }}
-{{ end }}
+${containerStatuses(true, 'running', ['startedAt: {{ $now | Quote }}'])}
 ${addresses}`;
 
 /** Addressed and Running, nothing ready: the environment's kubelet takes it from here. */
 const handedToKubelet = `{{ $now := Now }}
 conditions:${condition('Initialized', 'True')}${condition('Ready', 'False')}${condition('ContainersReady', 'False')}
-containerStatuses:
-{{ range .spec.containers }}
-- name: {{ .name | Quote }}
-  image: {{ .image | Quote }}
-  ready: false
-  started: false
-  restartCount: 0
-  state:
-    waiting:
-      reason: ContainerCreating
-{{ end }}
+${containerStatuses(false, 'waiting', ['reason: ContainerCreating'])}
 ${addresses}`;
 
 const jobComplete = `{{ $now := Now }}
-containerStatuses:
-{{ range .spec.containers }}
-- name: {{ .name | Quote }}
-  image: {{ .image | Quote }}
-  ready: false
-  started: false
-  restartCount: 0
-  state:
-    terminated:
-      exitCode: 0
-      reason: Completed
-      startedAt: {{ $now | Quote }}
-      finishedAt: {{ $now | Quote }}
-{{ end }}
+${containerStatuses(false, 'terminated', ['exitCode: 0', 'reason: Completed', 'startedAt: {{ $now | Quote }}', 'finishedAt: {{ $now | Quote }}'])}
 phase: Succeeded
 `;
 

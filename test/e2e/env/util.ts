@@ -202,6 +202,12 @@ export async function waitFor<T>(
   }
 }
 
+/** The first line of an error's message (a Kubernetes API error's body message first). */
+export const errText = (e: unknown): string => {
+  const err = e as { body?: { message?: string }; message?: string } | undefined;
+  return String(err?.body?.message ?? err?.message ?? e).split('\n')[0] ?? '';
+};
+
 export function tail(file: string, n = 30): string {
   if (!existsSync(file)) return '';
   return readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');

@@ -5,12 +5,8 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CoreV1Api } from '@kubernetes/client-node';
-import { sleep } from './util.js';
+import { errText, sleep } from './util.js';
 
-const errText = (e: unknown): string => {
-  const err = e as { body?: { message?: string }; message?: string } | undefined;
-  return String(err?.body?.message ?? err?.message ?? e).split('\n')[0] ?? '';
-};
 const PROVISIONER = 'e2e.june-ts.dev/hostpath';
 
 export interface Provisioner {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { resolveTools, startEnv, type E2EEnv } from '../env/index.mjs';
+import { resolveTools, startEnv, type E2EEnv } from '../env/index.js';
 
 export const REPO = resolve(import.meta.dirname, '..', '..', '..');
 export const BIN = join(REPO, 'bin', 'june-ts.js');

@@ -105,7 +105,7 @@ describe.skipIf(!canRun)('install on an empty cluster', () => {
   it('11.5 joined the host tailscaled to the tailnet', async () => {
     const st = await s.env.host.status();
     expect(st.BackendState).toBe('Running');
-    expect(st.Self.DNSName.replace(/\.$/, '')).toBe(`june-e2e-host.${TAILNET}`);
+    expect(st.Self!.DNSName.replace(/\.$/, '')).toBe(`june-e2e-host.${TAILNET}`);
   });
 
   it('status is healthy and doctor finds nothing', async () => {

@@ -5,6 +5,10 @@
 //
 //   node bench/run.mjs [--quick] [--reps R] [--ns 1,2,5,20,50] [--out FILE]
 //   --quick: N = 1,5 and 3 repetitions, written to $TMPDIR/BENCHMARKS.quick.md unless --out
+//
+// One script on purpose (it is long): the contenders, their measurement and the report that
+// quotes them are read together when a number looks wrong; the shared pieces (start-up,
+// sections, the floors, the HTTP trace) live in their own files.
 import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';

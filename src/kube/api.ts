@@ -1,4 +1,4 @@
-// What the resource modules (pods.ts, secrets.ts) reach the API server through: the
+// What the resource modules (deployments.ts, pods.ts, secrets.ts) reach the API server through: the
 // client-node APIs, the write gate, and the client's retried calls and error mapping.
 import type * as k8s from '@kubernetes/client-node';
 import type { WriteGate } from '../write-gate.js';

@@ -4,7 +4,8 @@ import { ApiUnreachableError, ExternalError, InterruptedError, PreflightError } 
 import type { WriteGate } from '../write-gate.js';
 import { loadKubeConfig } from './kubeconfig.js';
 import { acquireLease } from './lease.js';
-import { toDeploymentInfo, toPodInfo } from './mappers.js';
+import { toPodInfo } from './mappers.js';
+import { getDeployment, listDeployments, readDeployments, restartDeployment } from './deployments.js';
 import {
   API_RETRY,
   PREFLIGHT_RETRY,
@@ -200,14 +201,8 @@ export class ClientNodeKube implements KubeClient {
     }
   }
 
-  async getDeployment(namespace: string, name: string): Promise<DeploymentInfo | null> {
-    try {
-      const d = await this.withRetry('deployment', () => this.apps.readNamespacedDeployment({ name, namespace }));
-      return toDeploymentInfo(d);
-    } catch (e) {
-      if (statusOf(e) === 404) return null;
-      this.fail(`read Deployment ${namespace}/${name}`, e);
-    }
+  getDeployment(namespace: string, name: string): Promise<DeploymentInfo | null> {
+    return getDeployment(this.api(), namespace, name);
   }
 
   async listPods(namespace: string, labelSelector: string): Promise<PodInfo[]> {
@@ -239,59 +234,21 @@ export class ClientNodeKube implements KubeClient {
     return podLogTail(this.api(), namespace, name, container, lines);
   }
 
-  async restartDeployment(namespace: string, name: string): Promise<void> {
-    const patch = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } } };
-    await this.gate.write(
-      { kind: 'restart', object: `Deployment/${name}`, namespace },
-      async () => {
-        try {
-          await this.withRetry('restart', () =>
-            this.apps.patchNamespacedDeployment(
-              { name, namespace, body: patch, fieldManager: FIELD_MANAGER },
-              k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
-            ),
-          );
-        } catch (e) {
-          this.fail(`restart Deployment ${namespace}/${name}`, e);
-        }
-      },
-      undefined,
-    );
+  restartDeployment(namespace: string, name: string): Promise<void> {
+    return restartDeployment(this.api(), namespace, name);
   }
 
   async waitForRollout(namespace: string, names: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.gate.dryRun) return;
-    await waitForRollout((ns, pending) => this.readDeployments(ns, pending), namespace, names, timeoutMs, signal, this.onWait);
+    const api = this.api();
+    await waitForRollout((ns, pending) => readDeployments(api, ns, pending), namespace, names, timeoutMs, signal, this.onWait);
   }
 
-  /**
-   * One GET for a single Deployment, else one list of the namespace: a rollout of N costs one
-   * request (and one answer to decode) per poll rather than N.
-   */
-  private async readDeployments(namespace: string, names: string[]): Promise<(DeploymentInfo | null)[]> {
-    if (names.length === 1) return [await this.getDeployment(namespace, names[0]!)];
-    try {
-      const list = await this.withRetry('deployments', () => this.apps.listNamespacedDeployment({ namespace }));
-      const byName = new Map(list.items.map((d) => [d.metadata?.name, d]));
-      return names.map((n) => {
-        const d = byName.get(n);
-        return d ? toDeploymentInfo(d) : null;
-      });
-    } catch (e) {
-      this.fail(`list Deployments in ${namespace}`, e);
-    }
+  listDeployments(namespace: string, labelSelector: string): Promise<string[]> {
+    return listDeployments(this.api(), namespace, labelSelector);
   }
 
-  async listDeployments(namespace: string, labelSelector: string): Promise<string[]> {
-    try {
-      const list = await this.withRetry('deployments', () => this.apps.listNamespacedDeployment({ namespace, labelSelector }));
-      return list.items.map((d) => d.metadata?.name ?? '').filter(Boolean);
-    } catch (e) {
-      this.fail(`list Deployments in ${namespace} (${labelSelector})`, e);
-    }
-  }
-
-  /** The retried calls and error mapping that pods.ts and secrets.ts work through. */
+  /** The retried calls and error mapping that deployments.ts, pods.ts and secrets.ts work through. */
   private api(): KubeApi {
     return {
       core: this.core,

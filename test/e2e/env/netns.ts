@@ -7,6 +7,10 @@
 // Inside a sandbox /etc and /var are overlays (writes land in the sandbox's own dir,
 // never on the machine) and /run is an empty tmpfs (the machine's tree is reachable at
 // /run/.jns-host for bind sources); /tmp and everything else is shared.
+//
+// Longer than most files on purpose: the sandbox's handle (createSandbox), its in-namespace
+// agent and the socket plumbing share one protocol and one namespace layout; split apart,
+// each piece would only make sense read beside the others.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';

@@ -175,6 +175,14 @@ function section(results, started) {
     }
     L.push('', `Phases of one \`--verbose\` rotation at N=${at.n} (api transport, ${at.totalMs} ms in all):`, '');
     L.push('| phase | ms |', '|---|---:|', ...at.phases.map(([id, ms]) => `| ${id} | ${ms} |`));
+    const prove = at.phases.find(([id]) => id === 'rotate/prove')?.[1] ?? 0;
+    const rest = at.totalMs - prove;
+    L.push(
+      '',
+      `Why the target is missed: proving the new keys is ${Math.round((100 * prove) / at.totalMs)}% of the run (${prove} ms): ` +
+        `${at.n} key-check pods start, each registers a node with its service's new key, and the pods and nodes are removed again. ` +
+        `The floor registers nothing. Without the proof the rotation took ${rest} ms, ${(rest / floor).toFixed(2)}× the floor.`,
+    );
   }
   L.push('', ROTATION.end);
   return L.join('\n');

@@ -516,6 +516,20 @@ function whyMissed(all, byN, startup, moduleCosts) {
         `alone take ${Math.round((100 * (node0 + (mod('@kubernetes/client-node')?.ms ?? 0))) / (0.35 * byN[1].manual.median))}% of the target.`,
     );
   }
+  const [lo, hi] = [all[0], all[all.length - 1]];
+  if (lo && hi && lo !== hi) {
+    for (const [t, key] of [
+      ['exec', 'rerun'],
+      ['api', 'rerunApi'],
+    ]) {
+      const [a, b] = [byN[lo.n][key], byN[hi.n][key]];
+      if (b.median <= 1.2 * a.median) continue;
+      L.push(
+        `- **re-run flat (${t})**: N=${hi.n} ${fmtS(b.median)} s vs N=${lo.n} ${fmtS(a.median)} s. It starts ${b.calls} processes at N=${hi.n} and ${a.calls} at N=${lo.n}: ` +
+          `the calls are the same, their answers grow with N (N users, keys and nodes, an N-entry Secret, the N services' values), and so does the time to decode and judge them.`,
+      );
+    }
+  }
   const twenty = all.find((a) => a.n === 20);
   if (twenty && byN[20].statusApi.median > byN[20].rerunApi.median) {
     const st = httpCounts(twenty.profileStatusApi, twenty.headscalePort);

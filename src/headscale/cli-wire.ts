@@ -20,6 +20,13 @@ import { formatVersion, generationRange, probedVersion, reportedVersion, type He
 /** A single headscale command (through kubectl exec) should never take this long. */
 const DEFAULT_TIMEOUT_MS = 60_000;
 
+/**
+ * kubectl's exec stream broke before the command's answer arrived (the API server or kubelet
+ * side of the websocket went away): nothing says the command failed. Reads are run again.
+ */
+const EXEC_STREAM_BROKEN = /closed all streams|Unknown stream id|error dialing backend|stream error|connection reset by peer/i;
+const READ_ATTEMPTS = 3;
+
 export interface KubectlExecOptions {
   /** kubectl binary (default `kubectl`). */
   kubectl?: string;
@@ -75,7 +82,7 @@ export class CliWire implements Wire {
     const call = request.cli;
     if (!call)
       throw new BugError(`no CLI form for ${request.http.method} ${request.http.path}: the client must ask assertCanCarrySecret first`);
-    const stdout = await this.run(call.args, version, call.input);
+    const stdout = await this.run(call.args, version, call.input, request.http.method === 'GET' ? READ_ATTEMPTS : 1);
     if (call.readText) return call.readText(stdout);
     if (!call.read) return undefined as T;
     const ctx = { command: this.display(call.args), version };
@@ -86,12 +93,12 @@ export class CliWire implements Wire {
     // Plain `headscale version`: 0.23–0.27 register no flags at all when argv[1] is
     // `version` (so `version -o json` fails there under `kubectl exec … -- headscale`);
     // they print `v0.26.1`, 0.28+ prints `headscale version v0.29.2` plus build lines.
-    const raw = versionFromText(await this.run(['version'], 'unknown'));
+    const raw = versionFromText(await this.run(['version'], 'unknown', undefined, READ_ATTEMPTS));
     const reported = reportedVersion(raw);
     if (reported) return reported;
     // A source build without version ldflags (`dev`): the help text shows the dialect.
     const args = ['preauthkeys', 'expire', '--help'];
-    const generation = generationFromHelp(await this.run(args, raw || 'unknown'));
+    const generation = generationFromHelp(await this.run(args, raw || 'unknown', undefined, READ_ATTEMPTS));
     if (generation) return probedVersion(generation, raw);
     throw new ExternalError(
       `cannot tell which Headscale version this is: \`headscale version\` says ${JSON.stringify(raw)} and \`${this.display(args)}\` matches no known syntax`,
@@ -122,14 +129,20 @@ export class CliWire implements Wire {
   }
 
   /** stdout of a successful run. */
-  private async run(args: string[], version: string, input?: string): Promise<string> {
+  private async run(args: string[], version: string, input?: string, attempts = 1): Promise<string> {
     const [file, ...rest] = input === undefined ? this.opts.prefix : (this.opts.stdinPrefix ?? this.opts.prefix);
-    const result = await this.opts.runner.run(file as string, [...rest, ...args], {
-      env: this.opts.env,
-      input,
-      timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      allowFailure: true,
-    });
+    const once = () =>
+      this.opts.runner.run(file as string, [...rest, ...args], {
+        env: this.opts.env,
+        input,
+        timeoutMs: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        allowFailure: true,
+      });
+    let result = await once();
+    for (let attempt = 1; attempt < attempts && result.exitCode !== 0 && EXEC_STREAM_BROKEN.test(result.stderr); attempt++) {
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+      result = await once();
+    }
     if (result.exitCode === 0) return result.stdout;
     const reason = errorText(result.stderr) || errorText(result.stdout) || '(no output)';
     const unreachable = /connect|dial|connection refused|no such file|unavailable|deadline|socket/i.test(reason);

@@ -362,3 +362,35 @@ describe('CLI transport: detection and health', () => {
     expect(runner.calls).toHaveLength(0);
   });
 });
+
+describe('CLI transport: a broken kubectl exec stream', () => {
+  const broken = {
+    stdout: '',
+    stderr: 'E1201 websocket.go:296] Unknown stream id 1, discarding message\nerror: closed all streams\n',
+    exitCode: 1,
+  };
+
+  it('a read is run again (at most three times) and answers', async () => {
+    const runner = new FakeRunner()
+      .on(`${P} users list -o json`, broken, 2)
+      .on(`${P} users list -o json`, { stdout: fx('v0.26.1', 'cli/users-list.json') }, 1);
+    const hs = createHeadscaleClient({ transport: 'exec', runner, gate: new WriteGate('off'), prefix: PREFIX, assumeVersion: '0.26.1' });
+    expect((await hs.listUsers()).length).toBeGreaterThan(0);
+    expect(runner.commandLines()).toEqual(Array(3).fill(`${P} users list -o json`));
+  });
+
+  it('a read that keeps failing reports the failure after three runs', async () => {
+    const runner = new FakeRunner().on(`${P} users list -o json`, broken, 3);
+    const hs = createHeadscaleClient({ transport: 'exec', runner, gate: new WriteGate('off'), prefix: PREFIX, assumeVersion: '0.26.1' });
+    await expect(hs.listUsers()).rejects.toThrow(/closed all streams/);
+    expect(runner.calls).toHaveLength(3);
+  });
+
+  it('a write is never run twice: the failure is reported', async () => {
+    const runner = new FakeRunner().on(`${P} users create june-alpha -o json`, broken, 1);
+    const hs = createHeadscaleClient({ transport: 'exec', runner, gate: new WriteGate('off'), prefix: PREFIX, assumeVersion: '0.26.1' });
+    runner.on(`${P} users list -o json`, { stdout: '[]' }, 2);
+    await expect(hs.ensureUsers(['june-alpha'])).rejects.toThrow(/closed all streams/);
+    expect(runner.commandLines().filter((l) => l.includes('users create'))).toHaveLength(1);
+  });
+});

@@ -23,6 +23,15 @@ function sandboxOf(rec: PodRecord) {
   return rec.sandbox;
 }
 
+/** The container's env cannot be built (a missing Secret or key): it waits, retried with back-off. */
+function configError(log: KubeletContext['log'], rec: PodRecord, c: V1Container, error: string): void {
+  const st = containerOf(rec, c.name);
+  st.state = { waiting: { reason: 'CreateContainerConfigError', message: error } };
+  st.failure = `CreateContainerConfigError: ${error}`;
+  st.retryAt = Date.now() + backoff(st.configErrors++);
+  log(`${rec.id}/${c.name}: CreateContainerConfigError: ${error}`);
+}
+
 export async function startContainer(ctx: KubeletContext, rec: PodRecord, pod: KubeletPod, c: V1Container): Promise<void> {
   const { log, src, tsBinDir } = ctx;
   const st = containerOf(rec, c.name);
@@ -38,13 +47,7 @@ export async function startContainer(ctx: KubeletContext, rec: PodRecord, pod: K
   // an image's program (runnerOf gives every container but the sidecar an image runner or none)
   if (runner && 'pathDirs' in runner) {
     const { env, error } = await containerEnv(pod, c, src);
-    if (error) {
-      st.state = { waiting: { reason: 'CreateContainerConfigError', message: error } };
-      st.failure = `CreateContainerConfigError: ${error}`;
-      st.retryAt = Date.now() + backoff(st.configErrors++);
-      log(`${rec.id}/${c.name}: CreateContainerConfigError: ${error}`);
-      return;
-    }
+    if (error) return configError(log, rec, c, error);
     for (const { v, dir: to } of rec.configMapVolumes.values()) await writeConfigMapVolume(ctx, pod, v, to);
     const procEnv = { ...env, HOSTNAME: pod.metadata.name, PATH: [...runner.pathDirs, IMAGE_PATH].join(':'), HOME: '/root' };
     const argv = [...(c.command ?? runner.entrypoint), ...(c.args ?? [])];
@@ -57,13 +60,7 @@ export async function startContainer(ctx: KubeletContext, rec: PodRecord, pod: K
   } else if (c.name === 'tailscale') {
     const { env, error } = await containerEnv(pod, c, src);
     rec.hostname = env.TS_HOSTNAME || pod.metadata.name;
-    if (error) {
-      st.state = { waiting: { reason: 'CreateContainerConfigError', message: error } };
-      st.failure = `CreateContainerConfigError: ${error}`;
-      st.retryAt = Date.now() + backoff(st.configErrors++);
-      log(`${rec.id}/${c.name}: CreateContainerConfigError: ${error}`);
-      return;
-    }
+    if (error) return configError(log, rec, c, error);
     const procEnv = {
       ...env,
       HOSTNAME: pod.metadata.name,
